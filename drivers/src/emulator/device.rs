@@ -1,0 +1,463 @@
+//! The device model and the in-process `Printer` on top of it.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use super::physlog::{Destination, PhysicalLog, PhysicalRecord};
+use super::state::{self, DeviceState, InsideCard};
+use super::EmulatorError;
+use crate::panel::{CardPanels, PanelKind};
+use crate::printer::{
+    Capabilities, CardPosition, Counters, Fault, Identity, LineOrientation, PrintFailure, PrintProgress, Printer, PrinterError, Status,
+};
+
+/// How a new emulated printer starts out (an existing state file wins).
+#[derive(Clone, Debug)]
+pub struct DeviceOptions {
+    pub model: String,
+    pub serial: String,
+    pub feeder: u32,
+    pub feeder_capacity: u32,
+    /// Cards the installed ribbon prints (five panels each).
+    pub ribbon_cards: u32,
+    /// Film for retransfer models, in cards; `None`: direct-to-card.
+    pub film_cards: Option<u32>,
+    /// Mechanical time of one colour card at real speed.
+    pub card_time: Duration,
+    /// 1.0 is real time; the demo and tests run faster.
+    pub time_scale: f64,
+}
+
+impl Default for DeviceOptions {
+    fn default() -> Self {
+        Self {
+            model: "Evolis Primacy (emulated)".into(),
+            serial: "EMU0000001".into(),
+            feeder: 100,
+            feeder_capacity: 100,
+            ribbon_cards: 200,
+            film_cards: None,
+            card_time: Duration::from_secs(20),
+            time_scale: 1.0,
+        }
+    }
+}
+
+/// A moment in a card's path at which a fault can strike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultPoint {
+    /// At the feed command, before a card is taken.
+    BeforePick,
+    /// At the feed command, after the card was taken, before any panel.
+    AfterPick,
+    /// Right after panel `n` (1-based) was printed.
+    AfterPanel(u8),
+    /// At eject, with every panel printed.
+    AtEject,
+}
+
+/// A fault that strikes the next card reaching `point`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScheduledFault {
+    pub point: FaultPoint,
+    pub fault: Fault,
+}
+
+struct Inner {
+    state: DeviceState,
+    state_path: PathBuf,
+    log: PhysicalLog,
+    faults: VecDeque<ScheduledFault>,
+    /// Unplugged or silent: every command fails with `Gone`.
+    unplugged: bool,
+    step_time: Duration,
+}
+
+/// The emulated printer. Clones share one device, so a test (or the demo's
+/// simulated clerk) can act on the printer while a station drives it.
+#[derive(Clone)]
+pub struct Device {
+    inner: Arc<Mutex<Inner>>,
+    dir: PathBuf,
+}
+
+impl Device {
+    /// Opens the device whose memory lives in `dir` (state file and physical
+    /// log), creating it from `opts` the first time.
+    pub fn open(dir: &Path, opts: &DeviceOptions) -> Result<Self, EmulatorError> {
+        std::fs::create_dir_all(dir).map_err(|source| EmulatorError::Io { path: dir.to_path_buf(), source })?;
+        let state_path = dir.join("printer-state.json");
+        let log = PhysicalLog::new(&dir.join("physical-log.jsonl"));
+        let mut st = match state::load(&state_path)? {
+            Some(s) => s,
+            None => DeviceState {
+                model: opts.model.clone(),
+                serial: opts.serial.clone(),
+                firmware: "EMU-1.0".into(),
+                card_counter: 0,
+                panel_counter: 0,
+                feeder: opts.feeder.min(opts.feeder_capacity),
+                feeder_capacity: opts.feeder_capacity,
+                ribbon_panels: opts.ribbon_cards * 5,
+                film_panels: opts.film_cards,
+                cover_open: false,
+                card_inside: None,
+                host_managed_errors: false,
+                stored_bitmaps: Vec::new(),
+            },
+        };
+        // A card logged as out but still marked inside: the power went
+        // between the two writes. The log is the later truth.
+        if let Some(card) = &st.card_inside {
+            if log.read()?.iter().any(|r| r.serial == st.serial && r.counter == card.counter) {
+                st.card_inside = None;
+            }
+        }
+        // The error mode resets at power-on unless saved.
+        st.host_managed_errors = false;
+        state::save(&state_path, &st)?;
+        let secs = opts.card_time.as_secs_f64() * opts.time_scale.max(0.0);
+        let inner =
+            Inner { state: st, state_path, log, faults: VecDeque::new(), unplugged: false, step_time: Duration::from_secs_f64(secs / 7.0) };
+        Ok(Self { inner: Arc::new(Mutex::new(inner)), dir: dir.to_path_buf() })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic elsewhere must not make the printer unusable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A copy of the printer's memory.
+    pub fn state(&self) -> DeviceState {
+        self.lock().state.clone()
+    }
+
+    pub fn physical_log(&self) -> Result<Vec<PhysicalRecord>, EmulatorError> {
+        self.lock().log.read()
+    }
+
+    /// A printer in a `Printer` wrapper for a station loop.
+    pub fn printer(&self) -> EmulatedPrinter {
+        EmulatedPrinter { device: self.clone() }
+    }
+
+    pub fn inject(&self, fault: ScheduledFault) {
+        self.lock().faults.push_back(fault);
+    }
+
+    fn mutate(&self, f: impl FnOnce(&mut DeviceState)) -> Result<(), EmulatorError> {
+        let mut g = self.lock();
+        f(&mut g.state);
+        state::save(&g.state_path, &g.state)
+    }
+
+    /// A clerk puts blanks into the feeder (up to its capacity).
+    pub fn load_blanks(&self, n: u32) -> Result<(), EmulatorError> {
+        self.mutate(|s| s.feeder = (s.feeder + n).min(s.feeder_capacity))
+    }
+
+    pub fn replace_ribbon(&self, cards: u32) -> Result<(), EmulatorError> {
+        self.mutate(|s| s.ribbon_panels = cards * 5)
+    }
+
+    pub fn replace_film(&self, cards: u32) -> Result<(), EmulatorError> {
+        self.mutate(|s| s.film_panels = Some(cards))
+    }
+
+    pub fn set_cover_open(&self, open: bool) -> Result<(), EmulatorError> {
+        self.mutate(|s| s.cover_open = open)
+    }
+
+    /// A clerk opens the cover, pulls out the card inside (jammed or not),
+    /// and closes the cover. Returns the record logged, if a card was there.
+    pub fn remove_card_by_hand(&self) -> Result<Option<PhysicalRecord>, EmulatorError> {
+        let mut g = self.lock();
+        let Some(card) = g.state.card_inside.take() else {
+            g.state.cover_open = false;
+            state::save(&g.state_path, &g.state)?;
+            return Ok(None);
+        };
+        let rec = record(&g.state, &card, Destination::RemovedByHand);
+        g.log.append(&rec)?;
+        g.state.cover_open = false;
+        g.state.stored_bitmaps.clear();
+        state::save(&g.state_path, &g.state)?;
+        Ok(Some(rec))
+    }
+
+    /// Unplugs (or silences) the printer; every command fails until
+    /// [`Device::plug_in`].
+    pub fn unplug(&self) {
+        self.lock().unplugged = true;
+    }
+
+    pub fn plug_in(&self) {
+        let mut g = self.lock();
+        g.unplugged = false;
+        // A power cycle resets the error mode.
+        g.state.host_managed_errors = false;
+    }
+
+    /// Swaps in a different printer (same folder, new serial and counter),
+    /// as when an office moves a printer between PCs.
+    pub fn swap_printer(&self, serial: &str, card_counter: u64) -> Result<(), EmulatorError> {
+        self.mutate(|s| {
+            s.serial = serial.to_string();
+            s.card_counter = card_counter;
+            s.card_inside = None;
+        })
+    }
+
+    /// A card taken from the feeder behind the agent's back (a test card
+    /// printed from the front panel).
+    pub fn front_panel_test_card(&self) -> Result<(), EmulatorError> {
+        let mut g = self.lock();
+        if g.state.feeder == 0 {
+            return Ok(());
+        }
+        g.state.feeder -= 1;
+        g.state.card_counter += 1;
+        let card = InsideCard { counter: g.state.card_counter, panels: 1, k_hash: None, jammed: false };
+        let rec = record(&g.state, &card, Destination::Output);
+        g.log.append(&rec)?;
+        state::save(&g.state_path, &g.state)
+    }
+
+    fn sleep(&self) {
+        let t = self.lock().step_time;
+        if !t.is_zero() {
+            std::thread::sleep(t);
+        }
+    }
+
+    fn take_fault(g: &mut Inner, point: FaultPoint) -> Option<Fault> {
+        let i = g.faults.iter().position(|f| f.point == point)?;
+        g.faults.remove(i).map(|f| f.fault)
+    }
+}
+
+fn record(st: &DeviceState, card: &InsideCard, destination: Destination) -> PhysicalRecord {
+    PhysicalRecord { serial: st.serial.clone(), counter: card.counter, destination, panels: card.panels, k_hash: card.k_hash.clone() }
+}
+
+fn fail(fault: Fault, panels_started: u8, panels_done: u8, card: CardPosition) -> PrintFailure {
+    PrintFailure { fault, progress: PrintProgress { panels_started, panels_done, card } }
+}
+
+/// The emulated printer as a station sees it.
+pub struct EmulatedPrinter {
+    device: Device,
+}
+
+impl EmulatedPrinter {
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn live(&self) -> Result<MutexGuard<'_, Inner>, PrinterError> {
+        let g = self.device.lock();
+        if g.unplugged {
+            return Err(PrinterError::Gone);
+        }
+        Ok(g)
+    }
+
+    /// Applies a fault that strikes while a card is inside, after
+    /// `done` panels; `started` is what the agent knows it sent.
+    fn strike(g: &mut Inner, fault: Fault, started: u8, done: u8) -> PrintFailure {
+        match fault {
+            Fault::Jam => {
+                if let Some(c) = g.state.card_inside.as_mut() {
+                    c.jammed = true;
+                }
+            }
+            Fault::CoverOpen => g.state.cover_open = true,
+            Fault::RibbonOut => g.state.ribbon_panels = 0,
+            Fault::FilmOut => g.state.film_panels = Some(0),
+            Fault::Gone => {
+                g.unplugged = true;
+                let _ = state::save(&g.state_path, &g.state);
+                // The agent never saw the last step confirmed.
+                return fail(Fault::Gone, started, done.saturating_sub(1), CardPosition::Unknown);
+            }
+            Fault::FeederEmpty | Fault::CardInside => {}
+        }
+        let _ = state::save(&g.state_path, &g.state);
+        fail(fault, started, done, CardPosition::Inside)
+    }
+}
+
+impl Printer for EmulatedPrinter {
+    fn identify(&mut self) -> Result<Identity, PrinterError> {
+        let g = self.live()?;
+        Ok(Identity { model: g.state.model.clone(), serial: g.state.serial.clone(), firmware: g.state.firmware.clone() })
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let film = self.device.lock().state.film_panels.is_some();
+        Capabilities {
+            canvas: (1016, 648),
+            dpi: 300,
+            orientation: LineOrientation::AcrossShortSide,
+            panels: vec![(PanelKind::Y, 32), (PanelKind::M, 32), (PanelKind::C, 32), (PanelKind::K, 2), (PanelKind::O, 2)],
+            ribbon: "ymcko".into(),
+            has_film: film,
+        }
+    }
+
+    fn prepare(&mut self) -> Result<(), PrinterError> {
+        let mut g = self.live()?;
+        g.state.host_managed_errors = true;
+        state::save(&g.state_path, &g.state).map_err(|e| PrinterError::Protocol(e.to_string()))?;
+        // Read back, as `Rem` would.
+        if g.state.host_managed_errors {
+            Ok(())
+        } else {
+            Err(PrinterError::Protocol("error mode did not read back as host-managed".into()))
+        }
+    }
+
+    fn status(&mut self) -> Result<Status, PrinterError> {
+        let g = self.live()?;
+        let s = &g.state;
+        let mut faults = Vec::new();
+        if s.cover_open {
+            faults.push(Fault::CoverOpen);
+        }
+        if s.card_inside.as_ref().is_some_and(|c| c.jammed) {
+            faults.push(Fault::Jam);
+        }
+        if s.ribbon_panels < 5 {
+            faults.push(Fault::RibbonOut);
+        }
+        if s.film_panels == Some(0) {
+            faults.push(Fault::FilmOut);
+        }
+        if s.feeder == 0 {
+            faults.push(Fault::FeederEmpty);
+        }
+        Ok(Status {
+            faults,
+            card_inside: s.card_inside.is_some(),
+            blanks_in_feeder: Some(s.feeder),
+            ribbon_left: Some(s.ribbon_panels / 5),
+            film_left: s.film_panels,
+        })
+    }
+
+    fn counters(&mut self) -> Result<Counters, PrinterError> {
+        let g = self.live()?;
+        Ok(Counters { cards: g.state.card_counter, panels: g.state.panel_counter })
+    }
+
+    fn print(&mut self, card: &CardPanels) -> Result<Counters, PrintFailure> {
+        let needed = card.panels.len() as u32;
+        let gone = || fail(Fault::Gone, 0, 0, CardPosition::Unknown);
+        {
+            let mut g = self.live().map_err(|_| gone())?;
+            let s = &g.state;
+            let standing = if s.card_inside.is_some() {
+                Some(Fault::CardInside)
+            } else if s.cover_open {
+                Some(Fault::CoverOpen)
+            } else if s.ribbon_panels < needed {
+                Some(Fault::RibbonOut)
+            } else if s.film_panels.is_some_and(|f| f == 0) {
+                Some(Fault::FilmOut)
+            } else if s.feeder == 0 {
+                Some(Fault::FeederEmpty)
+            } else {
+                None
+            };
+            if let Some(f) = standing {
+                return Err(fail(f, 0, 0, CardPosition::NotTaken));
+            }
+            if let Some(f) = Device::take_fault(&mut g, FaultPoint::BeforePick) {
+                if f == Fault::Jam {
+                    // A jam at the feed takes the card and sticks it.
+                    g.faults.push_front(ScheduledFault { point: FaultPoint::AfterPick, fault: Fault::Jam });
+                } else {
+                    let failure = Self::strike(&mut g, f, 0, 0);
+                    return Err(if f == Fault::Gone { failure } else { fail(f, 0, 0, CardPosition::NotTaken) });
+                }
+            }
+            // Pick: the card counter steps when a card leaves the feeder.
+            g.state.feeder -= 1;
+            g.state.card_counter += 1;
+            let counter = g.state.card_counter;
+            g.state.card_inside = Some(InsideCard { counter, panels: 0, k_hash: None, jammed: false });
+            state::save(&g.state_path, &g.state).map_err(|_| gone())?;
+        }
+        self.device.sleep();
+        {
+            let mut g = self.device.lock();
+            if let Some(f) = Device::take_fault(&mut g, FaultPoint::AfterPick) {
+                return Err(Self::strike(&mut g, f, 0, 0));
+            }
+        }
+        for (i, panel) in card.panels.iter().enumerate() {
+            let n = i as u8 + 1;
+            self.device.sleep();
+            let mut g = self.live().map_err(|_| fail(Fault::Gone, n, n - 1, CardPosition::Unknown))?;
+            g.state.ribbon_panels = g.state.ribbon_panels.saturating_sub(1);
+            g.state.panel_counter += 1;
+            if panel.kind == PanelKind::O {
+                if let Some(f) = g.state.film_panels.as_mut() {
+                    *f = f.saturating_sub(1);
+                }
+            }
+            g.state.stored_bitmaps.push(panel.kind.letter());
+            if let Some(c) = g.state.card_inside.as_mut() {
+                c.panels = n;
+                if panel.kind == PanelKind::K {
+                    c.k_hash = Some(panel.hash());
+                }
+            }
+            state::save(&g.state_path, &g.state).map_err(|_| gone())?;
+            if let Some(f) = Device::take_fault(&mut g, FaultPoint::AfterPanel(n)) {
+                return Err(Self::strike(&mut g, f, n, n));
+            }
+        }
+        self.device.sleep();
+        let mut g = self.live().map_err(|_| fail(Fault::Gone, needed as u8, needed as u8, CardPosition::Unknown))?;
+        if let Some(f) = Device::take_fault(&mut g, FaultPoint::AtEject) {
+            return Err(Self::strike(&mut g, f, needed as u8, needed as u8));
+        }
+        let Some(inside) = g.state.card_inside.take() else {
+            return Err(fail(Fault::Gone, needed as u8, needed as u8, CardPosition::Unknown));
+        };
+        let rec = record(&g.state, &inside, Destination::Output);
+        g.log.append(&rec).map_err(|_| gone())?;
+        g.state.stored_bitmaps.clear();
+        state::save(&g.state_path, &g.state).map_err(|_| gone())?;
+        Ok(Counters { cards: g.state.card_counter, panels: g.state.panel_counter })
+    }
+
+    fn reject(&mut self) -> Result<(), PrinterError> {
+        let mut g = self.live()?;
+        let Some(card) = g.state.card_inside.clone() else { return Ok(()) };
+        if card.jammed {
+            return Err(PrinterError::Fault(Fault::Jam));
+        }
+        if g.state.cover_open {
+            return Err(PrinterError::Fault(Fault::CoverOpen));
+        }
+        let rec = record(&g.state, &card, Destination::RejectBox);
+        g.log.append(&rec).map_err(|e| PrinterError::Protocol(e.to_string()))?;
+        g.state.card_inside = None;
+        g.state.stored_bitmaps.clear();
+        state::save(&g.state_path, &g.state).map_err(|e| PrinterError::Protocol(e.to_string()))
+    }
+
+    fn cancel(&mut self) -> Result<(), PrinterError> {
+        let mut g = self.live()?;
+        g.state.stored_bitmaps.clear();
+        state::save(&g.state_path, &g.state).map_err(|e| PrinterError::Protocol(e.to_string()))
+    }
+}

@@ -1,0 +1,156 @@
+//! The `Printer` trait: what a station loop sees of one open card printer.
+
+use crate::panel::{CardPanels, PanelKind};
+
+/// Model and serial number: the serial ties the journal's card counter to
+/// one physical printer.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Identity {
+    pub model: String,
+    pub serial: String,
+    pub firmware: String,
+}
+
+/// How the printer lays a panel's lines on the card.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineOrientation {
+    /// Each line runs across the card's short side (Evolis: 648-dot lines,
+    /// 1016 lines along the long side).
+    AcrossShortSide,
+    /// Each line runs along the card's long side.
+    AlongLongSide,
+}
+
+/// What a printer family can print.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Canvas of the landscape card in dots: width (long side), height.
+    pub canvas: (u32, u32),
+    pub dpi: u32,
+    pub orientation: LineOrientation,
+    /// The panels of one card, in print order, with their grey levels.
+    pub panels: Vec<(PanelKind, u16)>,
+    pub ribbon: String,
+    /// Retransfer printers consume film as well as ribbon.
+    pub has_film: bool,
+}
+
+/// The card counters; `cards` (cards taken from the feeder, lifetime) is
+/// the one the journal checks for continuity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Counters {
+    pub cards: u64,
+    pub panels: u64,
+}
+
+/// A standing condition of the printer, or what stopped a card.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    FeederEmpty,
+    Jam,
+    CoverOpen,
+    RibbonOut,
+    FilmOut,
+    /// The printer stopped answering (unplugged, powered off, silent).
+    Gone,
+    /// A card is already inside the printer.
+    CardInside,
+}
+
+impl Fault {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FeederEmpty => "feeder_empty",
+            Self::Jam => "jam",
+            Self::CoverOpen => "cover_open",
+            Self::RibbonOut => "ribbon_out",
+            Self::FilmOut => "film_out",
+            Self::Gone => "gone",
+            Self::CardInside => "card_inside",
+        }
+    }
+}
+
+/// Where a card is after a print ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardPosition {
+    /// No card was taken from the feeder.
+    NotTaken,
+    /// The card is inside the printer.
+    Inside,
+    RejectBox,
+    Output,
+    /// The printer stopped answering: nobody knows.
+    Unknown,
+}
+
+/// How far a failed print got, from the agent's point of view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PrintProgress {
+    /// Panel downloads the agent started (0: it knows no panel was sent).
+    pub panels_started: u8,
+    /// Panels the printer confirmed printed.
+    pub panels_done: u8,
+    pub card: CardPosition,
+}
+
+/// A print that did not end with a card in the output hopper.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("print stopped by {fault:?} after {} panel(s), card {:?}", progress.panels_done, progress.card)]
+pub struct PrintFailure {
+    pub fault: Fault,
+    pub progress: PrintProgress,
+}
+
+/// The printer's state as the station and the health page see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// Standing conditions that prevent the next card.
+    pub faults: Vec<Fault>,
+    pub card_inside: bool,
+    pub blanks_in_feeder: Option<u32>,
+    /// Cards still printable on the ribbon.
+    pub ribbon_left: Option<u32>,
+    pub film_left: Option<u32>,
+}
+
+impl Status {
+    pub fn ready(&self) -> bool {
+        self.faults.is_empty() && !self.card_inside
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrinterError {
+    #[error("printer not reachable")]
+    Gone,
+    #[error("printer reported {0:?}")]
+    Fault(Fault),
+    #[error("printer protocol error: {0}")]
+    Protocol(String),
+    #[error("printer I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// One open card printer. Methods block (the hardware libraries do), so a
+/// station drives its printer from a thread of its own.
+pub trait Printer: Send {
+    /// Model, serial and firmware.
+    fn identify(&mut self) -> Result<Identity, PrinterError>;
+    /// Canvas, line orientation and panels of this printer.
+    fn capabilities(&self) -> Capabilities;
+    /// On open and every reconnect: set host-managed error handling and
+    /// read it back, so the printer never retries a card on its own.
+    fn prepare(&mut self) -> Result<(), PrinterError>;
+    fn status(&mut self) -> Result<Status, PrinterError>;
+    fn counters(&mut self) -> Result<Counters, PrinterError>;
+    /// Prints one card: feed, each panel, eject. A failure says how far it
+    /// got and where the card is.
+    fn print(&mut self, card: &CardPanels) -> Result<Counters, PrintFailure>;
+    /// Ejects a card inside the printer to the reject box.
+    fn reject(&mut self) -> Result<(), PrinterError>;
+    /// Abandons the current sequence without feeding another card.
+    fn cancel(&mut self) -> Result<(), PrinterError>;
+}

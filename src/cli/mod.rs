@@ -1,0 +1,270 @@
+//! The operator's commands. Every text meant for a person comes from the
+//! message catalog in the chosen language.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use cetak_drivers::emulator::{Device, DeviceOptions};
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, LogFormat, PrinterKind};
+use crate::journal::{JobState, Journal};
+use crate::messages::{text, Lang};
+use crate::station::{Station, StationOptions};
+
+#[derive(Parser, Debug)]
+#[command(name = "cetak", version, about = "Print-station agent for e-KTP card printers")]
+pub struct Cli {
+    /// Configuration file (TOML). Without it, the embedded defaults.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Language of messages for people: id or en.
+    #[arg(long, global = true, value_enum)]
+    pub language: Option<Lang>,
+    /// Log format: text or json.
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// State folder (journal, keys); overrides the config's `state_dir`.
+    #[arg(long, global = true)]
+    pub state_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Agent + emulated printer + local jobs in a temporary folder.
+    Demo {
+        /// PRRs as JSON lines; default: synthetic ones.
+        #[arg(long)]
+        jobs: Option<PathBuf>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// How many synthetic jobs.
+        #[arg(long, default_value_t = 20)]
+        count: usize,
+        /// Keep the demo's folder here instead of a wiped temporary one.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Mechanical time scale of the emulated printer (1.0 = real).
+        #[arg(long, default_value_t = 0.002)]
+        time_scale: f64,
+    },
+    /// The daemon: drives the configured printers until SIGTERM or Ctrl-C.
+    Run {
+        /// Allow driving the emulated printer without a config.
+        #[arg(long)]
+        emulator: bool,
+        /// Import this local job file first (local mode only).
+        #[arg(long)]
+        jobs: Option<PathBuf>,
+    },
+    /// Imports a local JSONL job file (local mode only).
+    Import { file: PathBuf },
+    /// The station at a glance.
+    Status,
+    /// Jobs in the journal, or an operator's decision on one.
+    Jobs {
+        #[command(subcommand)]
+        action: Option<JobsAction>,
+    },
+    /// Lifts an operator's pause on a printer.
+    Resume {
+        #[arg(long)]
+        printer: String,
+    },
+    /// Consumables.
+    Stock {
+        #[command(subcommand)]
+        action: StockAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JobsAction {
+    /// Settles an uncertain job: the good card is in hand, or it is spoiled.
+    Resolve {
+        job_id: String,
+        #[arg(long, conflicts_with = "spoiled", required_unless_present = "spoiled")]
+        printed: bool,
+        #[arg(long)]
+        spoiled: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StockAction {
+    /// Books blanks that left a feeder without a job, with a reason.
+    Explain {
+        #[arg(long)]
+        printer: String,
+        #[arg(long)]
+        cards: u64,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// The operating-system user running this command (never from the
+/// environment).
+fn caller_uid() -> u32 {
+    rustix::process::getuid().as_raw()
+}
+
+struct Env {
+    config: Option<Config>,
+    state_dir: PathBuf,
+    lang: Lang,
+}
+
+fn env(cli: &Cli) -> anyhow::Result<Env> {
+    let config = match &cli.config {
+        Some(p) => Some(Config::load(p)?),
+        None => None,
+    };
+    let lang = Lang::choose(cli.language, config.as_ref().and_then(|c| c.language));
+    let state_dir =
+        cli.state_dir.clone().or_else(|| config.as_ref().map(|c| c.state_dir.clone())).unwrap_or_else(|| PathBuf::from("/var/lib/cetak"));
+    Ok(Env { config, state_dir, lang })
+}
+
+/// Runs a parsed command line.
+pub fn main(cli: Cli) -> anyhow::Result<()> {
+    let env = env(&cli)?;
+    let log_format = cli.log_format.or(env.config.as_ref().map(|c| c.log.format)).unwrap_or_default();
+    let default_level = if matches!(cli.command, Command::Demo { .. }) { "warn" } else { "info" };
+    crate::logging::init(log_format, default_level);
+    let lang = env.lang;
+    match cli.command {
+        Command::Demo { jobs, seed, count, out, time_scale } => {
+            let opts = crate::demo::DemoOptions {
+                jobs,
+                seed,
+                count,
+                out,
+                time_scale,
+                spoil_retries: env.config.as_ref().map(|c| c.station.spoil_retries).unwrap_or(2),
+                lang,
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            };
+            let summary = crate::demo::run(&opts)?;
+            crate::demo::print_summary(&summary, lang);
+        }
+        Command::Run { emulator, jobs } => run(&env, emulator, jobs.as_deref())?,
+        Command::Import { file } => {
+            let mut journal = Journal::open(&env.state_dir)?;
+            let r = crate::local::import_file(&mut journal, &file)?;
+            println!("{}", text(lang, "import.done", &[("imported", &r.imported.len()), ("skipped", &r.skipped.len())]));
+        }
+        Command::Status => status(&env)?,
+        Command::Jobs { action: None } => {
+            let journal = Journal::open(&env.state_dir)?;
+            for j in journal.all_jobs()? {
+                let reason = j.reject_code.map(|c| format!(" {c}")).unwrap_or_default();
+                println!("{:<28} {:<7} {:<10} spoils={}{reason}", j.job_id, j.priority, j.state, j.spoils);
+            }
+        }
+        Command::Jobs { action: Some(JobsAction::Resolve { job_id, printed, .. }) } => {
+            let mut journal = Journal::open(&env.state_dir)?;
+            let spoil = env.config.as_ref().map(|c| c.station.spoil_retries).unwrap_or(2);
+            let to = journal.resolve_uncertain(&job_id, printed, caller_uid(), spoil)?;
+            println!("{}", text(lang, "resolve.done", &[("job", &job_id), ("state", &to)]));
+        }
+        Command::Resume { printer } => {
+            let mut journal = Journal::open(&env.state_dir)?;
+            let key = if journal.resume(&printer, caller_uid())? { "resume.done" } else { "resume.nothing" };
+            println!("{}", text(lang, key, &[("printer", &printer)]));
+        }
+        Command::Stock { action: StockAction::Explain { printer, cards, reason } } => {
+            let mut journal = Journal::open(&env.state_dir)?;
+            journal.book_unaccounted(&printer, cards, &reason, caller_uid())?;
+            println!("{}", text(lang, "explain.done", &[("printer", &printer), ("cards", &cards)]));
+        }
+    }
+    Ok(())
+}
+
+fn run(env: &Env, emulator: bool, jobs: Option<&Path>) -> anyhow::Result<()> {
+    let lang = env.lang;
+    let config = match (&env.config, emulator) {
+        (Some(c), _) => c.clone(),
+        (None, true) => Config::emulated(&env.state_dir),
+        (None, false) => bail!("{}", text(lang, "run.no_config", &[])),
+    };
+    let mut journal = Journal::open(&env.state_dir)?;
+    let local_file = jobs.map(Path::to_path_buf).or_else(|| config.local.as_ref().map(|l| l.jobs_file.clone()));
+    if let Some(f) = &local_file {
+        let r = crate::local::import_file(&mut journal, f)?;
+        println!("{}", text(lang, "import.done", &[("imported", &r.imported.len()), ("skipped", &r.skipped.len())]));
+    }
+    drop(journal);
+    if config.printers.is_empty() {
+        bail!("no [[printer]] in the configuration: nothing to drive");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
+    }
+    println!("{}", text(lang, "run.started", &[("printers", &config.printers.len())]));
+    let mut threads = Vec::new();
+    for p in &config.printers {
+        let PrinterKind::Emulator = p.kind;
+        let dir = p.dir.clone().unwrap_or_else(|| config.state_dir.join("emulator").join(&p.name));
+        let device = Device::open(&dir, &DeviceOptions { time_scale: p.time_scale, serial: p.serial.clone(), ..DeviceOptions::default() })?;
+        let journal = Journal::open(&env.state_dir)?;
+        let opts = StationOptions { name: p.name.clone(), spoil_retries: config.station.spoil_retries, local_mode: true, lang };
+        let idle = config.station.idle_poll();
+        let stop = Arc::clone(&stop);
+        let name = p.name.clone();
+        threads.push(std::thread::Builder::new().name(format!("station-{name}")).spawn(move || {
+            let mut station = Station::new(journal, device.printer(), opts);
+            station.run(&stop, idle)
+        })?);
+    }
+    let mut failed = None;
+    for t in threads {
+        match t.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failed = Some(anyhow::Error::from(e)),
+            Err(_) => failed = Some(anyhow::anyhow!("a station thread panicked")),
+        }
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    println!("{}", text(lang, "run.stopped", &[]));
+    Ok(())
+}
+
+fn status(env: &Env) -> anyhow::Result<()> {
+    let lang = env.lang;
+    let journal = Journal::open(&env.state_dir)?;
+    println!("{}", text(lang, "status.header", &[]));
+    println!("\n{}:", text(lang, "status.printers", &[]));
+    let stations = journal.station_status()?;
+    if stations.is_empty() {
+        println!("  {}", text(lang, "status.none", &[]));
+    }
+    for (printer, state, detail) in stations {
+        let detail_text = if detail.starts_with("fault.") || detail.starts_with("state.") {
+            text(lang, &detail, &[])
+        } else if let Some(reason) = detail.strip_prefix("pause.") {
+            let (_, d) = journal.pause_of(&printer)?.unwrap_or_default();
+            let cards = serde_json::from_str::<serde_json::Value>(&d).ok().and_then(|v| v["cards"].as_i64()).unwrap_or(0);
+            text(lang, &format!("pause.{reason}"), &[("printer", &printer), ("cards", &cards)])
+        } else {
+            detail
+        };
+        println!("  {printer}: {state} - {detail_text}");
+    }
+    println!("\n{}:", text(lang, "status.jobs", &[]));
+    for (state, n) in journal.counts()? {
+        println!("  {state:<10} {n}");
+    }
+    for j in journal.jobs_in(JobState::Uncertain)? {
+        println!("  ! {}", text(lang, "job.uncertain", &[("job", &j.job_id)]));
+    }
+    Ok(())
+}

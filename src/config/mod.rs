@@ -1,0 +1,246 @@
+//! The agent's configuration: one TOML file, every key known. An unknown
+//! key, a syntax error or a bad value stops start-up with the file, the line
+//! and the reason; values are checked while they are read, so a meaning
+//! error points at its own line too.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::messages::Lang;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{}{}: {reason}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `id` or `en`; otherwise the locale decides.
+    pub language: Option<Lang>,
+    /// Where the journal, keys and emulator memory live.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+    #[serde(default)]
+    pub station: StationConfig,
+    #[serde(default, rename = "printer")]
+    pub printers: Vec<PrinterConfig>,
+    /// A local job source: only for a station not enrolled with a district.
+    pub local: Option<LocalConfig>,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StationConfig {
+    /// Spoiled blanks a job may use before it fails.
+    #[serde(default = "default_spoil_retries", deserialize_with = "spoil_retries")]
+    pub spoil_retries: u32,
+    /// How often an idle station looks for work, in milliseconds.
+    #[serde(default = "default_idle_ms", deserialize_with = "idle_ms")]
+    pub idle_poll_ms: u64,
+}
+
+impl Default for StationConfig {
+    fn default() -> Self {
+        Self { spoil_retries: default_spoil_retries(), idle_poll_ms: default_idle_ms() }
+    }
+}
+
+impl StationConfig {
+    pub fn idle_poll(&self) -> Duration {
+        Duration::from_millis(self.idle_poll_ms)
+    }
+}
+
+/// Which driver speaks to a printer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrinterKind {
+    /// The built-in emulated printer (training, demos, tests).
+    Emulator,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrinterConfig {
+    #[serde(deserialize_with = "printer_name")]
+    pub name: String,
+    pub kind: PrinterKind,
+    /// Emulator: its memory folder; default `<state_dir>/emulator/<name>`.
+    pub dir: Option<PathBuf>,
+    /// Emulator: mechanical time scale, 1.0 is real time.
+    #[serde(default = "one", deserialize_with = "time_scale")]
+    pub time_scale: f64,
+    /// Emulator: the serial number a new emulated printer gets.
+    #[serde(default = "default_serial")]
+    pub serial: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalConfig {
+    /// JSONL file of PRRs in the samples' format, imported at start.
+    pub jobs_file: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("/var/lib/cetak")
+}
+fn default_spoil_retries() -> u32 {
+    2
+}
+fn default_idle_ms() -> u64 {
+    500
+}
+fn one() -> f64 {
+    1.0
+}
+fn default_serial() -> String {
+    "EMU0000001".into()
+}
+
+fn spoil_retries<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = u32::deserialize(d)?;
+    if v > 10 {
+        return Err(serde::de::Error::custom(format!("spoil_retries = {v} wastes blanks: at most 10")));
+    }
+    Ok(v)
+}
+
+fn idle_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let v = u64::deserialize(d)?;
+    if !(10..=60_000).contains(&v) {
+        return Err(serde::de::Error::custom(format!("idle_poll_ms = {v}: must be 10 to 60000")));
+    }
+    Ok(v)
+}
+
+fn time_scale<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let v = f64::deserialize(d)?;
+    if !(0.0..=10.0).contains(&v) {
+        return Err(serde::de::Error::custom(format!("time_scale = {v}: must be 0 to 10 (1 is real time)")));
+    }
+    Ok(v)
+}
+
+fn printer_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let v = String::deserialize(d)?;
+    if v.is_empty() || v.len() > 32 || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(serde::de::Error::custom("printer name: 1 to 32 letters, digits, '-' or '_'"));
+    }
+    Ok(v)
+}
+
+impl Config {
+    /// The embedded default: one emulated printer, state in `state_dir`.
+    pub fn emulated(state_dir: &Path) -> Self {
+        Self {
+            language: None,
+            state_dir: state_dir.to_path_buf(),
+            station: StationConfig::default(),
+            printers: vec![PrinterConfig {
+                name: "emulator-1".into(),
+                kind: PrinterKind::Emulator,
+                dir: None,
+                time_scale: 1.0,
+                serial: default_serial(),
+            }],
+            local: None,
+            log: LogConfig::default(),
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ConfigError { path: path.to_path_buf(), line: None, reason: e.to_string() })?;
+        Self::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            line: e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
+            reason: e.message().trim().to_string(),
+        })?;
+        let mut names = std::collections::HashSet::new();
+        for p in &cfg.printers {
+            if !names.insert(p.name.as_str()) {
+                let line = text.find(&format!("\"{}\"", p.name)).map(|i| text[..i].matches('\n').count() + 1);
+                return Err(ConfigError { path: path.to_path_buf(), line, reason: format!("printer name {:?} used twice", p.name) });
+            }
+        }
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> ConfigError {
+        match Config::parse(Path::new("cetak.toml"), text) {
+            Ok(_) => panic!("accepted: {text}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_line() {
+        let e = err("language = \"id\"\n\n[station]\nspoil_retry = 2\n");
+        assert_eq!(e.line, Some(4), "{e}");
+        assert!(e.to_string().starts_with("cetak.toml:4: "), "{e}");
+        assert!(e.reason.contains("spoil_retry"), "{e}");
+    }
+
+    #[test]
+    fn bad_value_points_at_its_line() {
+        let e = err("[station]\nspoil_retries = 50\n");
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.reason.contains("at most 10"), "{e}");
+        let e = err("language = \"fr\"\n");
+        assert_eq!(e.line, Some(1), "{e}");
+    }
+
+    #[test]
+    fn syntax_error_has_a_line() {
+        let e = err("state_dir = \"/tmp\"\n[station\n");
+        assert_eq!(e.line, Some(2), "{e}");
+    }
+
+    #[test]
+    fn example_config_loads() -> Result<(), ConfigError> {
+        let cfg = Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/cetak.example.toml"))?;
+        assert_eq!(cfg.language, Some(Lang::Id));
+        assert_eq!(cfg.station.spoil_retries, 2);
+        assert_eq!(cfg.printers.len(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn duplicate_printer_names_are_refused() {
+        let e = err("[[printer]]\nname = \"a\"\nkind = \"emulator\"\n[[printer]]\nname = \"a\"\nkind = \"emulator\"\n");
+        assert!(e.reason.contains("used twice"), "{e}");
+    }
+}

@@ -1,0 +1,156 @@
+//! `cetak demo`: the agent, the emulated printer and a local job source in
+//! one folder, printing until nothing is left, then a summary. Needs no
+//! server, no printer and no config.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cetak_drivers::emulator::{Device, DeviceOptions};
+
+use crate::journal::{JobState, Journal};
+use crate::messages::{text, Lang};
+use crate::station::{Station, StationOptions, Step};
+
+#[derive(Clone, Debug)]
+pub struct DemoOptions {
+    /// A JSONL file of PRRs; without it, `count` synthetic ones from `seed`.
+    pub jobs: Option<PathBuf>,
+    pub seed: u64,
+    pub count: usize,
+    /// Keep everything in this folder; without it a temporary folder is
+    /// used and wiped at the end (real PRRs must not linger).
+    pub out: Option<PathBuf>,
+    pub time_scale: f64,
+    pub spoil_retries: u32,
+    pub lang: Lang,
+    pub progress: bool,
+}
+
+/// What the demo did, counted from the journal and the emulator.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DemoSummary {
+    pub printed: usize,
+    /// (job id, code, field)
+    pub rejected: Vec<(String, String, String)>,
+    pub spoiled: usize,
+    pub uncertain: usize,
+    pub failed: usize,
+    pub blanks_left: u32,
+    pub ribbon_left: u32,
+    pub film_left: Option<u32>,
+    /// Why the demo stopped early, if it did (an instruction for a person).
+    pub stopped_on: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("demo folder: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+    #[error(transparent)]
+    Local(#[from] crate::local::LocalError),
+    #[error(transparent)]
+    Station(#[from] crate::station::StationError),
+    #[error(transparent)]
+    Emulator(#[from] cetak_drivers::emulator::EmulatorError),
+}
+
+/// Runs the demo and returns its summary.
+pub fn run(opts: &DemoOptions) -> Result<DemoSummary, DemoError> {
+    let temp;
+    let dir: &Path = match &opts.out {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            d
+        }
+        None => {
+            temp = tempfile::Builder::new().prefix("cetak-demo-").tempdir()?;
+            temp.path()
+        }
+    };
+    eprintln!("{}", text(opts.lang, "demo.title", &[]));
+    eprintln!("{}", text(opts.lang, "demo.folder", &[("path", &dir.display())]));
+
+    let jobs_file = match &opts.jobs {
+        Some(f) => f.clone(),
+        None => {
+            let f = dir.join("jobs.jsonl");
+            std::fs::write(&f, cetak_model::generator::generate_jsonl(opts.seed, opts.count, crate::journal::today()))?;
+            f
+        }
+    };
+    let mut journal = Journal::open(&dir.join("state"))?;
+    let imported = crate::local::import_file(&mut journal, &jobs_file)?.imported.len();
+    let device = Device::open(
+        &dir.join("emulator"),
+        &DeviceOptions { feeder: 100, ribbon_cards: 200, time_scale: opts.time_scale, ..DeviceOptions::default() },
+    )?;
+    let station_opts = StationOptions { name: "emulator-1".into(), spoil_retries: opts.spoil_retries, local_mode: true, lang: opts.lang };
+    let mut station = Station::new(journal, device.printer(), station_opts);
+
+    let bar = if opts.progress { indicatif::ProgressBar::new(imported as u64) } else { indicatif::ProgressBar::hidden() };
+    let mut stopped_on = None;
+    loop {
+        let step = station.step()?;
+        let done = station
+            .journal()
+            .all_jobs()?
+            .iter()
+            .filter(|j| !matches!(j.state, JobState::Assigned | JobState::Ready | JobState::Printing))
+            .count();
+        bar.set_position(done as u64);
+        match step {
+            Step::Idle => break,
+            Step::Waiting(_) | Step::Paused(_) | Step::Offline => {
+                // Nobody tends the demo's printer: say what a clerk would do.
+                stopped_on = station.instruction(&step).or(Some(format!("{step:?}")));
+                break;
+            }
+            _ => std::thread::sleep(Duration::ZERO),
+        }
+    }
+    bar.finish_and_clear();
+    let journal = station.journal();
+    let mut s = DemoSummary { stopped_on, ..DemoSummary::default() };
+    for job in journal.all_jobs()? {
+        let final_state = journal.final_result(&job.job_id)?;
+        match final_state {
+            Some(JobState::Printed) => s.printed += 1,
+            Some(JobState::Failed) => s.failed += 1,
+            Some(JobState::Rejected) => {
+                s.rejected.push((job.job_id.clone(), job.reject_code.unwrap_or_default(), job.reject_field.unwrap_or_default()))
+            }
+            _ => {}
+        }
+        if job.state == JobState::Uncertain {
+            s.uncertain += 1;
+        }
+    }
+    s.spoiled = journal.ledger_rows()?.iter().filter(|r| r.kind == "blank_spoiled").count();
+    let st = device.state();
+    s.blanks_left = st.feeder;
+    s.ribbon_left = st.ribbon_panels / 5;
+    s.film_left = st.film_panels;
+    Ok(s)
+}
+
+/// Prints the summary for a person.
+pub fn print_summary(s: &DemoSummary, lang: Lang) {
+    let t = |k: &str| text(lang, k, &[]);
+    println!("\n{}", t("demo.summary"));
+    println!("  {:<40} {}", t("demo.printed"), s.printed);
+    println!("  {:<40} {}", t("demo.rejected"), s.rejected.len());
+    for (job, code, field) in &s.rejected {
+        println!("    {job}: {code} ({field})");
+    }
+    println!("  {:<40} {}", t("demo.spoiled"), s.spoiled);
+    println!("  {:<40} {}", t("demo.uncertain"), s.uncertain);
+    println!("  {:<40} {}", t("demo.failed"), s.failed);
+    println!("  {:<40} {}", t("demo.blanks_left"), s.blanks_left);
+    println!("  {:<40} {}", t("demo.ribbon_left"), s.ribbon_left);
+    println!("  {:<40} {}", t("demo.film_left"), s.film_left.map(|f| f.to_string()).unwrap_or_else(|| t("demo.not_fitted")));
+    if let Some(why) = &s.stopped_on {
+        println!("\n  {why}");
+    }
+}

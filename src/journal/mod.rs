@@ -1,0 +1,894 @@
+//! The journal: the station's crash-safe memory.
+//!
+//! # On disk
+//! One SQLite database, `journal.db`, in the state folder, in WAL mode with
+//! `synchronous=FULL` (every commit is on the disk before it returns), and a
+//! `keys/` folder of per-day keys (see [`vault`]). Tables: `jobs` (one row
+//! per job id, forever: a purged row is the tombstone that refuses a
+//! replay), `job_events` (every state change), `attempts` (one row per card
+//! attempt, written before the card is fed), `outbox` (messages for the
+//! district, kept until acknowledged), `ledger` (consumable events, each
+//! carrying the hash of the one before), `printers` (serial and last known
+//! card counter), `pauses`, `station_status`, `operator_actions`.
+//!
+//! # Invariants
+//! - Every state change is one transaction, written **before** the action
+//!   it announces, with its outbox message and its ledger events.
+//! - Only the moves of [`JobState::can_move_to`] are ever written; anything
+//!   else is [`JournalError::IllegalTransition`] and writes nothing.
+//! - A PRR payload is stored only sealed by the [`vault`], with its job id
+//!   as associated data; job id, `kode_wilayah` and priority stay in clear.
+//! - A payload is destroyed when its job is purged, a day's key when no
+//!   payload of that day is left, and the WAL is then truncated.
+//! - A journal whose schema is newer than this binary is refused.
+
+pub mod schema;
+pub mod state;
+pub mod vault;
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+pub use state::JobState;
+pub use vault::{Vault, VaultError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("journal {path}: {source}")]
+    Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error("journal folder {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("journal {path} was written by a newer cetak (schema {found}, this binary knows {known}): install the newer version")]
+    TooNew { path: PathBuf, found: i64, known: i64 },
+    #[error("job {job_id}: illegal transition {from} -> {to}")]
+    IllegalTransition { job_id: String, from: JobState, to: JobState },
+    #[error("job {job_id} is {actual}, expected {expected}")]
+    WrongState { job_id: String, expected: JobState, actual: JobState },
+    #[error("job {0} is not in the journal")]
+    UnknownJob(String),
+    #[error("journal holds an unknown state: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+}
+
+type Result<T, E = JournalError> = std::result::Result<T, E>;
+
+/// Seconds since the epoch on the system clock.
+pub fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Today's UTC date as `YYYY-MM-DD`, the name of the day key.
+pub fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+fn day_name(d: time::Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// A job as the station and the CLI see it (no personal data).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobRow {
+    pub job_id: String,
+    pub kode_wilayah: Option<String>,
+    pub priority: String,
+    pub state: JobState,
+    pub spoils: u32,
+    pub approved: bool,
+    pub reject_code: Option<String>,
+    pub reject_field: Option<String>,
+}
+
+/// One card attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptRow {
+    pub job_id: String,
+    pub attempt: u32,
+    pub printer: String,
+    pub printer_serial: String,
+    pub counter_before: u64,
+    pub k_hash: Option<String>,
+    pub outcome: Option<String>,
+    pub fault: Option<String>,
+    pub counter_after: Option<u64>,
+}
+
+/// What the journal knows of a printer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrinterRow {
+    pub name: String,
+    pub serial: String,
+    pub model: String,
+    pub last_counter: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub kind: String,
+    pub job_id: Option<String>,
+    pub body: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerRow {
+    pub id: i64,
+    pub kind: String,
+    pub location: String,
+    pub item: String,
+    pub quantity: i64,
+    pub job_id: Option<String>,
+    pub attempt: Option<u32>,
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// A job offered for import: its id, and the raw payload to seal.
+pub struct NewJob<'a> {
+    pub job_id: &'a str,
+    pub kode_wilayah: Option<&'a str>,
+    pub urgent: bool,
+    pub payload: &'a [u8],
+}
+
+/// The outcome of an import: which ids went in, which were skipped.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub imported: Vec<String>,
+    /// Already known (or tombstoned) ids, skipped.
+    pub skipped: Vec<String>,
+}
+
+/// How a card attempt ended, as the station books it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttemptEnd {
+    /// The card is in the output hopper.
+    Printed { counter_after: u64 },
+    /// No card left the feeder.
+    NotFed { fault: String },
+    /// The blank is spent, no panel was printed: retried or failed.
+    Spoiled { fault: String, counter_after: u64 },
+    /// A genuine card may exist: the operator decides.
+    Uncertain { fault: String, counter_after: Option<u64>, panels_done: u8 },
+}
+
+/// The journal: one SQLite connection plus the vault. Each thread opens its
+/// own; SQLite serialises the writers.
+pub struct Journal {
+    conn: Connection,
+    ctx: Ctx,
+}
+
+/// What the transaction helpers need besides the connection, kept apart so
+/// a transaction (a borrow of the connection) and the helpers can coexist.
+struct Ctx {
+    path: PathBuf,
+    vault: Vault,
+}
+
+fn begin<'c>(conn: &'c mut Connection, path: &Path) -> Result<Transaction<'c>> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|source| JournalError::Sqlite { path: path.to_path_buf(), source })
+}
+
+fn commit(tx: Transaction<'_>, path: &Path) -> Result<()> {
+    tx.commit().map_err(|source| JournalError::Sqlite { path: path.to_path_buf(), source })
+}
+
+const ZERO_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+impl Journal {
+    /// Opens (or creates) the journal in `dir`: `journal.db` and `keys/`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|source| JournalError::Io { path: dir.to_path_buf(), source })?;
+        let path = dir.join("journal.db");
+        let sql = |source| JournalError::Sqlite { path: path.clone(), source };
+        let conn = Connection::open(&path).map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
+        let vault = Vault::open(&dir.join("keys"))?;
+        let mut j = Self { conn, ctx: Ctx { path, vault } };
+        j.migrate()?;
+        Ok(j)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.ctx.path
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let path = self.ctx.path.clone();
+        let sql = |source| JournalError::Sqlite { path: path.clone(), source };
+        let found: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql)?;
+        let known = schema::MIGRATIONS.len() as i64;
+        if found > known {
+            return Err(JournalError::TooNew { path, found, known });
+        }
+        for (i, m) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+            tx.execute_batch(m).map_err(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1).map_err(sql)?;
+            tx.commit().map_err(sql)?;
+        }
+        Ok(())
+    }
+
+    /// The `synchronous` pragma as SQLite reports it (2 = FULL).
+    pub fn synchronous(&self) -> Result<i64> {
+        self.conn.pragma_query_value(None, "synchronous", |r| r.get(0)).map_err(self.ctx.sql())
+    }
+
+    /// Imports jobs in one transaction: all or nothing. Ids already known
+    /// (tombstones included) are skipped and returned.
+    pub fn import(&mut self, jobs: &[NewJob<'_>], source: &str) -> Result<ImportReport> {
+        let day = day_name(today());
+        let mut sealed = Vec::with_capacity(jobs.len());
+        for j in jobs {
+            sealed.push(self.ctx.vault.seal(&day, j.job_id, j.payload)?);
+        }
+        let path = self.ctx.path.clone();
+        let sql = |source| JournalError::Sqlite { path: path.clone(), source };
+        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        let mut report = ImportReport::default();
+        let mut seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM jobs", [], |r| r.get(0)).map_err(sql)?;
+        let t = now();
+        for (j, blob) in jobs.iter().zip(sealed) {
+            let known: bool =
+                tx.query_row("SELECT 1 FROM jobs WHERE job_id = ?1", [j.job_id], |_| Ok(true)).optional().map_err(sql)?.unwrap_or(false);
+            if known || report.imported.iter().any(|id| id == j.job_id) {
+                report.skipped.push(j.job_id.to_string());
+                continue;
+            }
+            seq += 1;
+            tx.execute(
+                "INSERT INTO jobs (job_id, seq, kode_wilayah, priority, source, state, key_day, payload, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'assigned', ?6, ?7, ?8, ?8)",
+                params![j.job_id, seq, j.kode_wilayah, if j.urgent { "urgent" } else { "normal" }, source, day, blob, t],
+            )
+            .map_err(sql)?;
+            tx.execute(
+                "INSERT INTO job_events (job_id, from_state, to_state, at, detail) VALUES (?1, NULL, 'assigned', ?2, ?3)",
+                params![j.job_id, t, source],
+            )
+            .map_err(sql)?;
+            report.imported.push(j.job_id.to_string());
+        }
+        commit(tx, &self.ctx.path)?;
+        Ok(report)
+    }
+
+    /// A single transition with nothing else in the transaction (tests and
+    /// operator tools use it; the station uses the richer calls below).
+    pub fn move_job(&mut self, job_id: &str, from: JobState, to: JobState, detail: &str) -> Result<()> {
+        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        self.ctx.transition(&tx, job_id, from, to, detail)?;
+        commit(tx, &self.ctx.path)
+    }
+
+    /// Marks a validated, rendered job ready to print.
+    pub fn mark_ready(&mut self, job_id: &str, approved: bool) -> Result<()> {
+        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        self.ctx.transition(&tx, job_id, JobState::Assigned, JobState::Ready, "validated")?;
+        tx.execute("UPDATE jobs SET approved = ?2 WHERE job_id = ?1", params![job_id, approved]).map_err(self.ctx.sql())?;
+        commit(tx, &self.ctx.path)
+    }
+
+    /// Rejects a job with the code and field of its first finding, and
+    /// queues the result for the district.
+    pub fn reject(&mut self, job_id: &str, code: &str, field: &str) -> Result<()> {
+        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        self.ctx.transition(&tx, job_id, JobState::Assigned, JobState::Rejected, code)?;
+        tx.execute("UPDATE jobs SET reject_code = ?2, reject_field = ?3 WHERE job_id = ?1", params![job_id, code, field])
+            .map_err(self.ctx.sql())?;
+        self.ctx.outbox(&tx, "result", Some(job_id), json!({"job_id": job_id, "result": "rejected", "code": code, "field": field}))?;
+        commit(tx, &self.ctx.path)
+    }
+
+    /// The sealed payload of a job, opened.
+    pub fn payload(&self, job_id: &str) -> Result<Vec<u8>> {
+        let row: Option<(Option<String>, Option<Vec<u8>>)> = self
+            .conn
+            .query_row("SELECT key_day, payload FROM jobs WHERE job_id = ?1", [job_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(self.ctx.sql())?;
+        match row {
+            Some((Some(day), Some(blob))) => Ok(self.ctx.vault.open_sealed(&day, job_id, &blob)?),
+            Some(_) => Err(JournalError::Vault(VaultError::KeyDestroyed { day: "purged".into() })),
+            None => Err(JournalError::UnknownJob(job_id.into())),
+        }
+    }
+
+    pub fn job(&self, job_id: &str) -> Result<Option<JobRow>> {
+        self.conn
+            .query_row(&format!("{JOB_SELECT} WHERE job_id = ?1"), [job_id], job_row)
+            .optional()
+            .map_err(self.ctx.sql())?
+            .map(|r| r.map_err(JournalError::Corrupt))
+            .transpose()
+    }
+
+    /// Jobs in `state`, urgent first, then oldest.
+    pub fn jobs_in(&self, state: JobState) -> Result<Vec<JobRow>> {
+        self.query_jobs(&format!("{JOB_SELECT} WHERE state = ?1 ORDER BY priority = 'normal', seq"), params![state.as_str()])
+    }
+
+    pub fn all_jobs(&self) -> Result<Vec<JobRow>> {
+        self.query_jobs(&format!("{JOB_SELECT} ORDER BY seq"), params![])
+    }
+
+    fn query_jobs(&self, q: &str, p: impl rusqlite::Params) -> Result<Vec<JobRow>> {
+        let mut stmt = self.conn.prepare(q).map_err(self.ctx.sql())?;
+        let rows = stmt.query_map(p, job_row).map_err(self.ctx.sql())?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(r.map_err(self.ctx.sql())?.map_err(JournalError::Corrupt)?);
+        }
+        Ok(out)
+    }
+
+    /// The next job to print: urgent first, then oldest.
+    pub fn next_ready(&self) -> Result<Option<JobRow>> {
+        Ok(self.jobs_in(JobState::Ready)?.into_iter().next())
+    }
+
+    /// The final result a job reached (printed, failed, rejected or
+    /// released), also after it was reported and purged.
+    pub fn final_result(&self, job_id: &str) -> Result<Option<JobState>> {
+        let s: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT to_state FROM job_events WHERE job_id = ?1 AND to_state IN ('printed', 'failed', 'rejected', 'released')
+                 ORDER BY id DESC LIMIT 1",
+                [job_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.ctx.sql())?;
+        s.map(|s| s.parse().map_err(|e: state::UnknownState| JournalError::Corrupt(e.0))).transpose()
+    }
+
+    /// Counts of jobs per state.
+    pub fn counts(&self) -> Result<Vec<(JobState, u64)>> {
+        let mut stmt = self.conn.prepare("SELECT state, COUNT(*) FROM jobs GROUP BY state").map_err(self.ctx.sql())?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(self.ctx.sql())?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (s, n) = r.map_err(self.ctx.sql())?;
+            out.push((s.parse().map_err(|e: state::UnknownState| JournalError::Corrupt(e.0))?, n as u64));
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Write-ahead of a card: the job moves to `printing` and the attempt
+    /// (number, printer serial, card counter before, K-panel hash) is on
+    /// disk before the printer is asked to feed.
+    pub fn begin_attempt(&mut self, job_id: &str, printer: &str, serial: &str, counter_before: u64, k_hash: Option<&str>) -> Result<u32> {
+        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        self.ctx.transition(&tx, job_id, JobState::Ready, JobState::Printing, printer)?;
+        let n: u32 = tx
+            .query_row("SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE job_id = ?1", [job_id], |r| r.get(0))
+            .map_err(self.ctx.sql())?;
+        tx.execute(
+            "INSERT INTO attempts (job_id, attempt, printer, printer_serial, counter_before, k_hash, started_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![job_id, n, printer, serial, counter_before as i64, k_hash, now()],
+        )
+        .map_err(self.ctx.sql())?;
+        commit(tx, &self.ctx.path)?;
+        Ok(n)
+    }
+
+    /// The attempt in flight on a printer, if a job is `printing` there.
+    pub fn in_flight(&self, printer: &str) -> Result<Option<AttemptRow>> {
+        self.conn
+            .query_row(
+                &format!("{ATTEMPT_SELECT} JOIN jobs j ON j.job_id = a.job_id WHERE j.state = 'printing' AND a.printer = ?1 AND a.outcome IS NULL ORDER BY a.id DESC LIMIT 1"),
+                [printer],
+                attempt_row,
+            )
+            .optional()
+            .map_err(self.ctx.sql())
+    }
+
+    pub fn attempts(&self) -> Result<Vec<AttemptRow>> {
+        let mut stmt = self.conn.prepare(&format!("{ATTEMPT_SELECT} ORDER BY a.id")).map_err(self.ctx.sql())?;
+        let rows = stmt.query_map([], attempt_row).map_err(self.ctx.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.ctx.sql())
+    }
+
+    /// Books how an attempt ended: attempt row, job state, ledger events,
+    /// outbox and the printer's last counter, in one transaction.
+    pub fn end_attempt(&mut self, job_id: &str, attempt: u32, end: &AttemptEnd, spoil_limit: u32) -> Result<JobState> {
+        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        let (printer, serial): (String, String) = tx
+            .query_row("SELECT printer, printer_serial FROM attempts WHERE job_id = ?1 AND attempt = ?2", params![job_id, attempt], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(self.ctx.sql())?;
+        let hopper = format!("hopper:{printer}");
+        let set_attempt = |outcome: &str, fault: Option<&str>, panels: Option<u8>, after: Option<u64>| {
+            tx.execute(
+                "UPDATE attempts SET outcome = ?3, fault = ?4, panels_done = ?5, counter_after = ?6, ended_at = ?7
+                 WHERE job_id = ?1 AND attempt = ?2",
+                params![job_id, attempt, outcome, fault, panels, after.map(|c| c as i64), now()],
+            )
+        };
+        let detail = json!({"printer_serial": serial});
+        let to = match end {
+            AttemptEnd::Printed { counter_after } => {
+                set_attempt("printed", None, None, Some(*counter_after)).map_err(self.ctx.sql())?;
+                self.ctx.ledger(&tx, "blank_used", &hopper, "blanko", -1, Some(job_id), Some(attempt), detail)?;
+                self.ctx.transition(&tx, job_id, JobState::Printing, JobState::Printed, "printed")?;
+                self.ctx.outbox(
+                    &tx,
+                    "result",
+                    Some(job_id),
+                    json!({"job_id": job_id, "result": "printed", "attempt": attempt, "printer_serial": serial}),
+                )?;
+                self.ctx.set_counter(&tx, &printer, *counter_after)?;
+                JobState::Printed
+            }
+            AttemptEnd::NotFed { fault } => {
+                set_attempt("not_fed", Some(fault), Some(0), None).map_err(self.ctx.sql())?;
+                self.ctx.transition(&tx, job_id, JobState::Printing, JobState::Ready, fault)?;
+                JobState::Ready
+            }
+            AttemptEnd::Spoiled { fault, counter_after } => {
+                set_attempt("spoiled", Some(fault), Some(0), Some(*counter_after)).map_err(self.ctx.sql())?;
+                let mut d = detail;
+                d["reason"] = json!(fault);
+                self.ctx.ledger(&tx, "blank_spoiled", &hopper, "blanko", -1, Some(job_id), Some(attempt), d)?;
+                self.ctx.set_counter(&tx, &printer, *counter_after)?;
+                self.ctx.after_spoil(&tx, job_id, JobState::Printing, fault, spoil_limit)?
+            }
+            AttemptEnd::Uncertain { fault, counter_after, panels_done } => {
+                set_attempt("uncertain", Some(fault), Some(*panels_done), *counter_after).map_err(self.ctx.sql())?;
+                self.ctx.transition(&tx, job_id, JobState::Printing, JobState::Uncertain, fault)?;
+                self.ctx.outbox(
+                    &tx,
+                    "held",
+                    Some(job_id),
+                    json!({"job_id": job_id, "state": "uncertain", "fault": fault, "attempt": attempt}),
+                )?;
+                if let Some(c) = counter_after {
+                    self.ctx.set_counter(&tx, &printer, *c)?;
+                }
+                JobState::Uncertain
+            }
+        };
+        commit(tx, &self.ctx.path)?;
+        Ok(to)
+    }
+
+    /// The operator settles an `uncertain` job: the good card is in hand
+    /// (`printed`), or the card is spoiled and kept for destruction.
+    pub fn resolve_uncertain(&mut self, job_id: &str, printed: bool, uid: u32, spoil_limit: u32) -> Result<JobState> {
+        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        let (printer, attempt): (String, u32) = tx
+            .query_row(
+                "SELECT printer, attempt FROM attempts WHERE job_id = ?1 AND outcome = 'uncertain' ORDER BY id DESC LIMIT 1",
+                [job_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.ctx.sql())?
+            .ok_or_else(|| JournalError::WrongState { job_id: job_id.into(), expected: JobState::Uncertain, actual: JobState::Ready })?;
+        let hopper = format!("hopper:{printer}");
+        let detail = json!({"operator_uid": uid});
+        let to = if printed {
+            self.ctx.ledger(&tx, "blank_used", &hopper, "blanko", -1, Some(job_id), Some(attempt), detail)?;
+            self.ctx.transition(&tx, job_id, JobState::Uncertain, JobState::Printed, "operator: printed")?;
+            self.ctx.outbox(
+                &tx,
+                "result",
+                Some(job_id),
+                json!({"job_id": job_id, "result": "printed", "attempt": attempt, "operator_uid": uid}),
+            )?;
+            JobState::Printed
+        } else {
+            let mut d = detail;
+            d["reason"] = json!("operator: spoiled");
+            self.ctx.ledger(&tx, "blank_spoiled", &hopper, "blanko", -1, Some(job_id), Some(attempt), d)?;
+            self.ctx.after_spoil(&tx, job_id, JobState::Uncertain, "operator: spoiled", spoil_limit)?
+        };
+        tx.execute(
+            "INSERT INTO operator_actions (at, uid, action, job_id, detail) VALUES (?1, ?2, 'resolve', ?3, ?4)",
+            params![now(), uid, job_id, if printed { "printed" } else { "spoiled" }],
+        )
+        .map_err(self.ctx.sql())?;
+        commit(tx, &self.ctx.path)?;
+        Ok(to)
+    }
+
+    pub fn printer(&self, name: &str) -> Result<Option<PrinterRow>> {
+        self.conn
+            .query_row("SELECT name, serial, model, last_counter FROM printers WHERE name = ?1", [name], |r| {
+                Ok(PrinterRow { name: r.get(0)?, serial: r.get(1)?, model: r.get(2)?, last_counter: r.get::<_, i64>(3)? as u64 })
+            })
+            .optional()
+            .map_err(self.ctx.sql())
+    }
+
+    /// Adopts a printer seen for the first time (or a new serial on the
+    /// same port, after an operator settled the change), with an event.
+    pub fn adopt_printer(&mut self, name: &str, serial: &str, model: &str, counter: u64) -> Result<()> {
+        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        tx.execute(
+            "INSERT INTO printers (name, serial, model, last_counter, adopted_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (name) DO UPDATE SET serial = ?2, model = ?3, last_counter = ?4, adopted_at = ?5",
+            params![name, serial, model, counter as i64, now()],
+        )
+        .map_err(self.ctx.sql())?;
+        self.ctx.ledger(
+            &tx,
+            "printer_adopted",
+            &format!("hopper:{name}"),
+            "counter",
+            0,
+            None,
+            None,
+            json!({"serial": serial, "card_counter": counter}),
+        )?;
+        commit(tx, &self.ctx.path)
+    }
+
+    /// Pauses a printer's station (a blank unaccounted, an operator's
+    /// pause), with an outbox event for the district.
+    pub fn pause(&mut self, printer: &str, reason: &str, detail: serde_json::Value) -> Result<()> {
+        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        tx.execute(
+            "INSERT INTO pauses (printer, reason, detail, since) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (printer) DO UPDATE SET reason = ?2, detail = ?3",
+            params![printer, reason, detail.to_string(), now()],
+        )
+        .map_err(self.ctx.sql())?;
+        self.ctx.outbox(&tx, "event", None, json!({"event": reason, "printer": printer, "detail": detail}))?;
+        commit(tx, &self.ctx.path)
+    }
+
+    pub fn pause_of(&self, printer: &str) -> Result<Option<(String, String)>> {
+        self.conn
+            .query_row("SELECT reason, detail FROM pauses WHERE printer = ?1", [printer], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(self.ctx.sql())
+    }
+
+    /// Lifts an operator's pause. A "blank unaccounted" pause is lifted
+    /// only by booking the blanks ([`Journal::book_unaccounted`]).
+    pub fn resume(&mut self, printer: &str, uid: u32) -> Result<bool> {
+        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        let n = tx.execute("DELETE FROM pauses WHERE printer = ?1 AND reason != 'blank_unaccounted'", [printer]).map_err(self.ctx.sql())?;
+        tx.execute(
+            "INSERT INTO operator_actions (at, uid, action, job_id, detail) VALUES (?1, ?2, 'resume', NULL, ?3)",
+            params![now(), uid, printer],
+        )
+        .map_err(self.ctx.sql())?;
+        commit(tx, &self.ctx.path)?;
+        Ok(n > 0)
+    }
+
+    /// Books blanks that left a feeder without a job (a test card from the
+    /// front panel, another program) with the operator's reason: an audited
+    /// adjustment, after which the station prints again.
+    pub fn book_unaccounted(&mut self, printer: &str, cards: u64, reason: &str, uid: u32) -> Result<()> {
+        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        let hopper = format!("hopper:{printer}");
+        self.ctx.ledger(
+            &tx,
+            "adjustment",
+            &hopper,
+            "blanko",
+            -(cards as i64),
+            None,
+            None,
+            json!({"reason": reason, "operator_uid": uid, "cause": "blank_unaccounted"}),
+        )?;
+        tx.execute("UPDATE printers SET last_counter = last_counter + ?2 WHERE name = ?1", params![printer, cards as i64])
+            .map_err(self.ctx.sql())?;
+        tx.execute("DELETE FROM pauses WHERE printer = ?1 AND reason = 'blank_unaccounted'", [printer]).map_err(self.ctx.sql())?;
+        tx.execute(
+            "INSERT INTO operator_actions (at, uid, action, job_id, detail) VALUES (?1, ?2, 'book_unaccounted', NULL, ?3)",
+            params![now(), uid, json!({"printer": printer, "cards": cards, "reason": reason}).to_string()],
+        )
+        .map_err(self.ctx.sql())?;
+        self.ctx.outbox(
+            &tx,
+            "event",
+            None,
+            json!({"event": "blank_unaccounted_booked", "printer": printer, "cards": cards, "operator_uid": uid}),
+        )?;
+        commit(tx, &self.ctx.path)
+    }
+
+    /// Records what a station loop is doing, for `cetak status`.
+    pub fn set_station_status(&self, printer: &str, state: &str, detail: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO station_status (printer, state, detail, since) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (printer) DO UPDATE SET state = ?2, detail = ?3,
+                 since = CASE WHEN station_status.state = ?2 THEN station_status.since ELSE ?4 END",
+                params![printer, state, detail, now()],
+            )
+            .map_err(self.ctx.sql())?;
+        Ok(())
+    }
+
+    pub fn station_status(&self) -> Result<Vec<(String, String, String)>> {
+        let mut stmt = self.conn.prepare("SELECT printer, state, detail FROM station_status ORDER BY printer").map_err(self.ctx.sql())?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(self.ctx.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.ctx.sql())
+    }
+
+    pub fn pending_outbox(&self) -> Result<Vec<OutboxRow>> {
+        let mut stmt =
+            self.conn.prepare("SELECT id, kind, job_id, body FROM outbox WHERE acked_at IS NULL ORDER BY id").map_err(self.ctx.sql())?;
+        let rows = stmt
+            .query_map([], |r| Ok(OutboxRow { id: r.get(0)?, kind: r.get(1)?, job_id: r.get(2)?, body: r.get(3)? }))
+            .map_err(self.ctx.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.ctx.sql())
+    }
+
+    /// The district (or the local sink) acknowledged these messages. A
+    /// final result moves its job to `reported` and then `purged`: its
+    /// payload is destroyed, then any day key no payload needs.
+    pub fn ack_outbox(&mut self, ids: &[i64]) -> Result<usize> {
+        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        let mut purged = 0;
+        for id in ids {
+            let row: Option<(String, Option<String>)> = tx
+                .query_row("SELECT kind, job_id FROM outbox WHERE id = ?1 AND acked_at IS NULL", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(self.ctx.sql())?;
+            tx.execute("UPDATE outbox SET acked_at = ?2 WHERE id = ?1", params![id, now()]).map_err(self.ctx.sql())?;
+            let Some(("result", Some(job_id))) = row.as_ref().map(|(k, j)| (k.as_str(), j.clone())) else { continue };
+            let st: JobState = job_state(&tx, &job_id)
+                .map_err(self.ctx.sql())?
+                .ok_or_else(|| JournalError::UnknownJob(job_id.clone()))?
+                .parse()
+                .map_err(|e: state::UnknownState| JournalError::Corrupt(e.0))?;
+            if st.is_final() {
+                self.ctx.transition(&tx, &job_id, st, JobState::Reported, "acknowledged")?;
+                self.ctx.transition(&tx, &job_id, JobState::Reported, JobState::Purged, "payload destroyed")?;
+                tx.execute("UPDATE jobs SET payload = NULL WHERE job_id = ?1", [&job_id]).map_err(self.ctx.sql())?;
+                purged += 1;
+            }
+        }
+        commit(tx, &self.ctx.path)?;
+        if purged > 0 {
+            self.destroy_unused_keys()?;
+        }
+        Ok(purged)
+    }
+
+    /// Destroys every day key that no stored payload needs, then truncates
+    /// the WAL so old frames holding ciphertext are gone too.
+    pub fn destroy_unused_keys(&mut self) -> Result<()> {
+        let mut stmt = self.conn.prepare("SELECT DISTINCT key_day FROM jobs WHERE payload IS NOT NULL").map_err(self.ctx.sql())?;
+        let needed: Vec<String> =
+            stmt.query_map([], |r| r.get(0)).map_err(self.ctx.sql())?.collect::<Result<_, _>>().map_err(self.ctx.sql())?;
+        drop(stmt);
+        for day in self.ctx.vault.days()? {
+            if !needed.contains(&day) {
+                self.ctx.vault.destroy(&day)?;
+            }
+        }
+        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").map_err(self.ctx.sql())?;
+        Ok(())
+    }
+
+    pub fn ledger_rows(&self) -> Result<Vec<LedgerRow>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, kind, location, item, quantity, job_id, attempt, detail, prev_hash, hash FROM ledger ORDER BY id")
+            .map_err(self.ctx.sql())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(LedgerRow {
+                    id: r.get(0)?,
+                    kind: r.get(1)?,
+                    location: r.get(2)?,
+                    item: r.get(3)?,
+                    quantity: r.get(4)?,
+                    job_id: r.get(5)?,
+                    attempt: r.get(6)?,
+                    detail: r.get(7)?,
+                    prev_hash: r.get(8)?,
+                    hash: r.get(9)?,
+                })
+            })
+            .map_err(self.ctx.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.ctx.sql())
+    }
+
+    /// Operator actions, newest last: (uid, action, job id).
+    pub fn operator_actions(&self) -> Result<Vec<(u32, String, Option<String>)>> {
+        let mut stmt = self.conn.prepare("SELECT uid, action, job_id FROM operator_actions ORDER BY id").map_err(self.ctx.sql())?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(self.ctx.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.ctx.sql())
+    }
+
+    /// Recomputes the ledger's hash chain; returns the id of the first row
+    /// that does not verify.
+    pub fn verify_ledger(&self) -> Result<Option<i64>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, at, kind, location, item, quantity, job_id, attempt, detail, prev_hash, hash FROM ledger ORDER BY id")
+            .map_err(self.ctx.sql())?;
+        let mut rows = stmt.query([]).map_err(self.ctx.sql())?;
+        let mut prev = ZERO_HASH.to_string();
+        while let Some(r) = rows.next().map_err(self.ctx.sql())? {
+            let id: i64 = r.get(0).map_err(self.ctx.sql())?;
+            let (at, kind, location, item, quantity): (i64, String, String, String, i64) = (
+                r.get(1).map_err(self.ctx.sql())?,
+                r.get(2).map_err(self.ctx.sql())?,
+                r.get(3).map_err(self.ctx.sql())?,
+                r.get(4).map_err(self.ctx.sql())?,
+                r.get(5).map_err(self.ctx.sql())?,
+            );
+            let job_id: Option<String> = r.get(6).map_err(self.ctx.sql())?;
+            let attempt: Option<u32> = r.get(7).map_err(self.ctx.sql())?;
+            let detail: String = r.get(8).map_err(self.ctx.sql())?;
+            let (prev_hash, hash): (String, String) = (r.get(9).map_err(self.ctx.sql())?, r.get(10).map_err(self.ctx.sql())?);
+            let expect = ledger_hash(&prev, at, &kind, &location, &item, quantity, job_id.as_deref(), attempt, &detail);
+            if prev_hash != prev || hash != expect {
+                return Ok(Some(id));
+            }
+            prev = hash;
+        }
+        Ok(None)
+    }
+}
+
+impl Ctx {
+    fn sql(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
+        |source| JournalError::Sqlite { path: self.path.clone(), source }
+    }
+
+    /// Moves a job from `from` to `to` inside `tx`, after checking the state
+    /// table and the job's current state. The one writer of `jobs.state`.
+    fn transition(&self, tx: &Transaction<'_>, job_id: &str, from: JobState, to: JobState, detail: &str) -> Result<()> {
+        if !from.can_move_to(to) {
+            return Err(JournalError::IllegalTransition { job_id: job_id.into(), from, to });
+        }
+        let actual = job_state(tx, job_id).map_err(self.sql())?.ok_or_else(|| JournalError::UnknownJob(job_id.into()))?;
+        let actual: JobState = actual.parse().map_err(|e: state::UnknownState| JournalError::Corrupt(e.0))?;
+        if actual != from {
+            return Err(JournalError::WrongState { job_id: job_id.into(), expected: from, actual });
+        }
+        let t = now();
+        tx.execute("UPDATE jobs SET state = ?2, updated_at = ?3 WHERE job_id = ?1", params![job_id, to.as_str(), t]).map_err(self.sql())?;
+        tx.execute(
+            "INSERT INTO job_events (job_id, from_state, to_state, at, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![job_id, from.as_str(), to.as_str(), t, detail],
+        )
+        .map_err(self.sql())?;
+        Ok(())
+    }
+
+    fn outbox(&self, tx: &Transaction<'_>, kind: &str, job_id: Option<&str>, body: serde_json::Value) -> Result<()> {
+        tx.execute(
+            "INSERT INTO outbox (kind, job_id, body, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![kind, job_id, body.to_string(), now()],
+        )
+        .map_err(self.sql())?;
+        Ok(())
+    }
+
+    /// Appends a ledger event chained to the one before it.
+    #[allow(clippy::too_many_arguments)]
+    fn ledger(
+        &self,
+        tx: &Transaction<'_>,
+        kind: &str,
+        location: &str,
+        item: &str,
+        quantity: i64,
+        job_id: Option<&str>,
+        attempt: Option<u32>,
+        detail: serde_json::Value,
+    ) -> Result<()> {
+        let prev: String = tx
+            .query_row("SELECT hash FROM ledger ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
+            .optional()
+            .map_err(self.sql())?
+            .unwrap_or_else(|| ZERO_HASH.to_string());
+        let at = now();
+        let detail = detail.to_string();
+        let hash = ledger_hash(&prev, at, kind, location, item, quantity, job_id, attempt, &detail);
+        tx.execute(
+            "INSERT INTO ledger (at, kind, location, item, quantity, job_id, attempt, detail, prev_hash, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![at, kind, location, item, quantity, job_id, attempt, detail, prev, hash],
+        )
+        .map_err(self.sql())?;
+        Ok(())
+    }
+
+    /// Counts a spoiled blank against the job's limit: back to `ready`, or
+    /// `failed` (reported) once the limit is passed.
+    fn after_spoil(&self, tx: &Transaction<'_>, job_id: &str, from: JobState, fault: &str, spoil_limit: u32) -> Result<JobState> {
+        tx.execute("UPDATE jobs SET spoils = spoils + 1 WHERE job_id = ?1", [job_id]).map_err(self.sql())?;
+        let spoils: u32 = tx.query_row("SELECT spoils FROM jobs WHERE job_id = ?1", [job_id], |r| r.get(0)).map_err(self.sql())?;
+        if spoils > spoil_limit {
+            self.transition(tx, job_id, from, JobState::Failed, fault)?;
+            self.outbox(
+                tx,
+                "result",
+                Some(job_id),
+                json!({"job_id": job_id, "result": "failed", "code": "spoil_limit", "spoils": spoils}),
+            )?;
+            Ok(JobState::Failed)
+        } else {
+            self.transition(tx, job_id, from, JobState::Ready, fault)?;
+            Ok(JobState::Ready)
+        }
+    }
+
+    fn set_counter(&self, tx: &Transaction<'_>, printer: &str, counter: u64) -> Result<()> {
+        tx.execute("UPDATE printers SET last_counter = ?2 WHERE name = ?1", params![printer, counter as i64]).map_err(self.sql())?;
+        Ok(())
+    }
+}
+
+const JOB_SELECT: &str = "SELECT job_id, kode_wilayah, priority, state, spoils, approved, reject_code, reject_field FROM jobs";
+const ATTEMPT_SELECT: &str =
+    "SELECT a.job_id, a.attempt, a.printer, a.printer_serial, a.counter_before, a.k_hash, a.outcome, a.fault, a.counter_after FROM attempts a";
+
+fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<JobRow, String>> {
+    let state: String = r.get(3)?;
+    let Ok(state) = state.parse() else { return Ok(Err(state)) };
+    Ok(Ok(JobRow {
+        job_id: r.get(0)?,
+        kode_wilayah: r.get(1)?,
+        priority: r.get(2)?,
+        state,
+        spoils: r.get(4)?,
+        approved: r.get(5)?,
+        reject_code: r.get(6)?,
+        reject_field: r.get(7)?,
+    }))
+}
+
+fn attempt_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AttemptRow> {
+    Ok(AttemptRow {
+        job_id: r.get(0)?,
+        attempt: r.get(1)?,
+        printer: r.get(2)?,
+        printer_serial: r.get(3)?,
+        counter_before: r.get::<_, i64>(4)? as u64,
+        k_hash: r.get(5)?,
+        outcome: r.get(6)?,
+        fault: r.get(7)?,
+        counter_after: r.get::<_, Option<i64>>(8)?.map(|c| c as u64),
+    })
+}
+
+fn job_state(tx: &Connection, job_id: &str) -> rusqlite::Result<Option<String>> {
+    tx.query_row("SELECT state FROM jobs WHERE job_id = ?1", [job_id], |r| r.get(0)).optional()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ledger_hash(
+    prev: &str,
+    at: i64,
+    kind: &str,
+    location: &str,
+    item: &str,
+    quantity: i64,
+    job_id: Option<&str>,
+    attempt: Option<u32>,
+    detail: &str,
+) -> String {
+    let canonical = json!([prev, at, kind, location, item, quantity, job_id, attempt, detail]).to_string();
+    hex::encode(Sha256::digest(canonical.as_bytes()))
+}

@@ -1,0 +1,99 @@
+//! Versioned migrations. `PRAGMA user_version` holds the number of
+//! migrations applied; a journal from a newer cetak is refused.
+
+/// Each entry moves the schema one version up. Never edit a shipped entry:
+/// add a new one.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the foundation.
+    r#"
+    CREATE TABLE jobs (
+        job_id       TEXT PRIMARY KEY,
+        seq          INTEGER NOT NULL UNIQUE,
+        kode_wilayah TEXT,
+        priority     TEXT NOT NULL CHECK (priority IN ('urgent', 'normal')),
+        source       TEXT NOT NULL CHECK (source IN ('local', 'district')),
+        state        TEXT NOT NULL,
+        approved     INTEGER NOT NULL DEFAULT 0,
+        spoils       INTEGER NOT NULL DEFAULT 0,
+        reject_code  TEXT,
+        reject_field TEXT,
+        key_day      TEXT,
+        payload      BLOB,
+        created_at   INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL
+    );
+    CREATE INDEX jobs_by_state ON jobs (state, priority, seq);
+    CREATE TABLE job_events (
+        id         INTEGER PRIMARY KEY,
+        job_id     TEXT NOT NULL REFERENCES jobs (job_id),
+        from_state TEXT,
+        to_state   TEXT NOT NULL,
+        at         INTEGER NOT NULL,
+        detail     TEXT
+    );
+    CREATE TABLE attempts (
+        id             INTEGER PRIMARY KEY,
+        job_id         TEXT NOT NULL REFERENCES jobs (job_id),
+        attempt        INTEGER NOT NULL,
+        printer        TEXT NOT NULL,
+        printer_serial TEXT NOT NULL,
+        counter_before INTEGER NOT NULL,
+        k_hash         TEXT,
+        started_at     INTEGER NOT NULL,
+        outcome        TEXT CHECK (outcome IN ('printed', 'spoiled', 'not_fed', 'uncertain')),
+        fault          TEXT,
+        panels_done    INTEGER,
+        counter_after  INTEGER,
+        ended_at       INTEGER,
+        UNIQUE (job_id, attempt)
+    );
+    CREATE TABLE outbox (
+        id         INTEGER PRIMARY KEY,
+        kind       TEXT NOT NULL,
+        job_id     TEXT,
+        body       TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        acked_at   INTEGER
+    );
+    CREATE TABLE ledger (
+        id        INTEGER PRIMARY KEY,
+        at        INTEGER NOT NULL,
+        kind      TEXT NOT NULL,
+        location  TEXT NOT NULL,
+        item      TEXT NOT NULL,
+        quantity  INTEGER NOT NULL,
+        job_id    TEXT,
+        attempt   INTEGER,
+        detail    TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash      TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE printers (
+        name         TEXT PRIMARY KEY,
+        serial       TEXT NOT NULL,
+        model        TEXT NOT NULL,
+        last_counter INTEGER NOT NULL,
+        adopted_at   INTEGER NOT NULL
+    );
+    CREATE TABLE pauses (
+        printer TEXT PRIMARY KEY,
+        reason  TEXT NOT NULL,
+        detail  TEXT NOT NULL,
+        since   INTEGER NOT NULL
+    );
+    CREATE TABLE station_status (
+        printer TEXT PRIMARY KEY,
+        state   TEXT NOT NULL,
+        detail  TEXT NOT NULL,
+        since   INTEGER NOT NULL
+    );
+    CREATE TABLE operator_actions (
+        id     INTEGER PRIMARY KEY,
+        at     INTEGER NOT NULL,
+        uid    INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        job_id TEXT,
+        detail TEXT NOT NULL
+    );
+    "#,
+];

@@ -1,0 +1,17 @@
+//! cetak: the print-station agent for e-KTP card printers.
+//!
+//! One module a concept: [`config`], [`journal`] (the crash-safe store),
+//! [`station`] (one loop per printer), [`render`] (PRR to panels),
+//! [`local`] (local job source and result sink), [`messages`] (the
+//! Indonesian/English catalog), [`demo`], and [`cli`] (the operator's
+//! commands). The binary in `main.rs` only parses arguments.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod journal;
+pub mod local;
+pub mod logging;
+pub mod messages;
+pub mod render;
+pub mod station;
