@@ -429,6 +429,16 @@ fn image_field(c: &mut Checker, o: Option<&Map<String, Value>>, field: &'static 
         c.invalid(field_code(short, code), field);
         return None;
     }
+    // Decoders fill a truncated image in silently: insist on the end
+    // marker (JPEG EOI, PNG IEND) as well as a clean decode.
+    let ends_right = match kind {
+        ImageKind::Jpeg => bytes.trim_ascii_end().ends_with(&[0xFF, 0xD9]) || bytes.ends_with(&[0xFF, 0xD9]),
+        ImageKind::Png => bytes.len() >= 12 && &bytes[bytes.len() - 8..bytes.len() - 4] == b"IEND",
+    };
+    if !ends_right {
+        c.invalid(field_code(short, "corrupt"), field);
+        return None;
+    }
     match decode_dimensions(&bytes, format) {
         Err(()) => {
             c.invalid(field_code(short, "corrupt"), field);

@@ -231,35 +231,32 @@ impl Journal {
     /// (tombstones included) are skipped and returned.
     pub fn import(&mut self, jobs: &[NewJob<'_>], source: &str) -> Result<ImportReport> {
         let day = day_name(today());
-        let mut sealed = Vec::with_capacity(jobs.len());
-        for j in jobs {
-            sealed.push(self.ctx.vault.seal(&day, j.job_id, j.payload)?);
-        }
-        let path = self.ctx.path.clone();
-        let sql = |source| JournalError::Sqlite { path: path.clone(), source };
         let tx = begin(&mut self.conn, &self.ctx.path)?;
+        let sql = self.ctx.sql();
         let mut report = ImportReport::default();
-        let mut seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM jobs", [], |r| r.get(0)).map_err(sql)?;
+        let mut seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM jobs", [], |r| r.get(0)).map_err(&sql)?;
         let t = now();
-        for (j, blob) in jobs.iter().zip(sealed) {
-            let known: bool =
-                tx.query_row("SELECT 1 FROM jobs WHERE job_id = ?1", [j.job_id], |_| Ok(true)).optional().map_err(sql)?.unwrap_or(false);
+        for j in jobs {
+            let known = tx.query_row("SELECT 1 FROM jobs WHERE job_id = ?1", [j.job_id], |_| Ok(())).optional().map_err(&sql)?.is_some();
             if known || report.imported.iter().any(|id| id == j.job_id) {
                 report.skipped.push(j.job_id.to_string());
                 continue;
             }
+            // Sealed only once the id is known to be new, so a replay of a
+            // purged job does not bring its day's key back.
+            let blob = self.ctx.vault.seal(&day, j.job_id, j.payload)?;
             seq += 1;
             tx.execute(
                 "INSERT INTO jobs (job_id, seq, kode_wilayah, priority, source, state, key_day, payload, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'assigned', ?6, ?7, ?8, ?8)",
                 params![j.job_id, seq, j.kode_wilayah, if j.urgent { "urgent" } else { "normal" }, source, day, blob, t],
             )
-            .map_err(sql)?;
+            .map_err(&sql)?;
             tx.execute(
                 "INSERT INTO job_events (job_id, from_state, to_state, at, detail) VALUES (?1, NULL, 'assigned', ?2, ?3)",
                 params![j.job_id, t, source],
             )
-            .map_err(sql)?;
+            .map_err(&sql)?;
             report.imported.push(j.job_id.to_string());
         }
         commit(tx, &self.ctx.path)?;
@@ -626,6 +623,15 @@ impl Journal {
     pub fn station_status(&self) -> Result<Vec<(String, String, String)>> {
         let mut stmt = self.conn.prepare("SELECT printer, state, detail FROM station_status ORDER BY printer").map_err(self.ctx.sql())?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(self.ctx.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.ctx.sql())
+    }
+
+    /// Every outbox message ever queued, acknowledged or not.
+    pub fn outbox_history(&self) -> Result<Vec<OutboxRow>> {
+        let mut stmt = self.conn.prepare("SELECT id, kind, job_id, body FROM outbox ORDER BY id").map_err(self.ctx.sql())?;
+        let rows = stmt
+            .query_map([], |r| Ok(OutboxRow { id: r.get(0)?, kind: r.get(1)?, job_id: r.get(2)?, body: r.get(3)? }))
+            .map_err(self.ctx.sql())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.ctx.sql())
     }
 

@@ -182,10 +182,8 @@ impl<P: Printer> Station<P> {
             self.status("paused", &format!("pause.{reason}"));
             return Ok(Step::Paused(reason));
         }
-        let Some(job) = self.journal.next_ready()? else {
-            self.status("idle", "state.idle");
-            return Ok(Step::Idle);
-        };
+        // A standing fault is shown even with nothing to print, so the
+        // clerk refills blanks or ribbon before the next job arrives.
         let status = match self.printer.status() {
             Ok(s) => s,
             Err(_) => return Ok(self.lost()),
@@ -194,6 +192,10 @@ impl<P: Printer> Station<P> {
             self.status("waiting", &format!("fault.{}", f.as_str()));
             return Ok(Step::Waiting(f));
         }
+        let Some(job) = self.journal.next_ready()? else {
+            self.status("idle", "state.idle");
+            return Ok(Step::Idle);
+        };
         let (identity, counters) = match (self.printer.identify(), self.printer.counters()) {
             (Ok(i), Ok(c)) => (i, c),
             _ => return Ok(self.lost()),

@@ -1,1 +1,13 @@
+//! The integration suite, linked into one test binary (fast builds on two
+//! cores). Helpers live in `support`.
 
+mod support;
+
+mod cli;
+mod continuity;
+mod faults;
+mod journal;
+mod priority;
+mod privacy;
+mod transitions;
+mod validation;

@@ -48,7 +48,8 @@ impl Default for DeviceOptions {
 /// A moment in a card's path at which a fault can strike.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultPoint {
-    /// At the feed command, before a card is taken.
+    /// At the feed command, before a card is taken. A `FeederEmpty` here
+    /// is a pick that failed with blanks still in the feeder.
     BeforePick,
     /// At the feed command, after the card was taken, before any panel.
     AfterPick,
