@@ -1,6 +1,6 @@
 //! cetak: the print-station agent for e-KTP card printers.
 //!
-//! One module a concept: [`config`], [`journal`] (the crash-safe store),
+//! One module a concept: [`config`], [`control`] (the operator's socket), [`journal`] (the crash-safe store),
 //! [`station`] (one loop per printer), [`render`] (PRR to panels),
 //! [`local`] (local job source and result sink), [`messages`] (the
 //! Indonesian/English catalog), [`demo`], and [`cli`] (the operator's
@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod demo;
 pub mod journal;
 pub mod local;

@@ -7,6 +7,7 @@
 //! same model; there is never a second emulator.
 
 pub mod emulator;
+pub mod failpoint;
 pub mod panel;
 pub mod printer;
 

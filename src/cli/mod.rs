@@ -10,6 +10,7 @@ use cetak_drivers::emulator::{Device, DeviceOptions};
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, LogFormat, PrinterKind};
+use crate::control;
 use crate::journal::{JobState, Journal};
 use crate::messages::{text, Lang};
 use crate::station::{Station, StationOptions};
@@ -60,6 +61,10 @@ pub enum Command {
         /// Import this local job file first (local mode only).
         #[arg(long)]
         jobs: Option<PathBuf>,
+        /// Exit once nothing more can be printed without a person (tests,
+        /// batch runs).
+        #[arg(long)]
+        until_idle: bool,
     },
     /// Imports a local JSONL job file (local mode only).
     Import { file: PathBuf },
@@ -69,6 +74,11 @@ pub enum Command {
     Jobs {
         #[command(subcommand)]
         action: Option<JobsAction>,
+    },
+    /// Pauses a printer after the card in it (through the daemon).
+    Pause {
+        #[arg(long)]
+        printer: String,
     },
     /// Lifts an operator's pause on a printer.
     Resume {
@@ -107,10 +117,11 @@ pub enum StockAction {
     },
 }
 
-/// The operating-system user running this command (never from the
-/// environment).
-fn caller_uid() -> u32 {
-    rustix::process::getuid().as_raw()
+/// An operator's action: through the daemon's socket, or on the journal
+/// when no daemon runs. Either way the real uid is recorded.
+fn operator(env: &Env, req: &control::Request) -> anyhow::Result<control::Reply> {
+    let spoil = env.config.as_ref().map(|c| c.station.spoil_retries).unwrap_or(2);
+    Ok(control::send_or_apply(&env.state_dir, req, spoil)?)
 }
 
 struct Env {
@@ -152,7 +163,7 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
             let summary = crate::demo::run(&opts)?;
             crate::demo::print_summary(&summary, lang);
         }
-        Command::Run { emulator, jobs } => run(&env, emulator, jobs.as_deref())?,
+        Command::Run { emulator, jobs, until_idle } => run(&env, emulator, jobs.as_deref(), until_idle)?,
         Command::Import { file } => {
             let mut journal = Journal::open(&env.state_dir)?;
             let r = crate::local::import_file(&mut journal, &file)?;
@@ -167,32 +178,34 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Jobs { action: Some(JobsAction::Resolve { job_id, printed, .. }) } => {
-            let mut journal = Journal::open(&env.state_dir)?;
-            let spoil = env.config.as_ref().map(|c| c.station.spoil_retries).unwrap_or(2);
-            let to = journal.resolve_uncertain(&job_id, printed, caller_uid(), spoil)?;
-            println!("{}", text(lang, "resolve.done", &[("job", &job_id), ("state", &to)]));
+            let reply = operator(&env, &control::Request::Resolve { job_id: job_id.clone(), printed })?;
+            println!("{}", text(lang, "resolve.done", &[("job", &job_id), ("state", &reply.state.unwrap_or_default())]));
+        }
+        Command::Pause { printer } => {
+            operator(&env, &control::Request::Pause { printer: printer.clone() })?;
+            println!("{}", text(lang, "pause.done", &[("printer", &printer)]));
         }
         Command::Resume { printer } => {
-            let mut journal = Journal::open(&env.state_dir)?;
-            let key = if journal.resume(&printer, caller_uid())? { "resume.done" } else { "resume.nothing" };
+            let reply = operator(&env, &control::Request::Resume { printer: printer.clone() })?;
+            let key = if reply.state.as_deref() == Some("resumed") { "resume.done" } else { "resume.nothing" };
             println!("{}", text(lang, key, &[("printer", &printer)]));
         }
         Command::Stock { action: StockAction::Explain { printer, cards, reason } } => {
-            let mut journal = Journal::open(&env.state_dir)?;
-            journal.book_unaccounted(&printer, cards, &reason, caller_uid())?;
+            operator(&env, &control::Request::Explain { printer: printer.clone(), cards, reason })?;
             println!("{}", text(lang, "explain.done", &[("printer", &printer), ("cards", &cards)]));
         }
     }
     Ok(())
 }
 
-fn run(env: &Env, emulator: bool, jobs: Option<&Path>) -> anyhow::Result<()> {
+fn run(env: &Env, emulator: bool, jobs: Option<&Path>, until_idle: bool) -> anyhow::Result<()> {
     let lang = env.lang;
     let config = match (&env.config, emulator) {
         (Some(c), _) => c.clone(),
         (None, true) => Config::emulated(&env.state_dir),
         (None, false) => bail!("{}", text(lang, "run.no_config", &[])),
     };
+    let _lock = control::lock_daemon(&env.state_dir)?;
     let mut journal = Journal::open(&env.state_dir)?;
     let local_file = jobs.map(Path::to_path_buf).or_else(|| config.local.as_ref().map(|l| l.jobs_file.clone()));
     if let Some(f) = &local_file {
@@ -207,6 +220,7 @@ fn run(env: &Env, emulator: bool, jobs: Option<&Path>) -> anyhow::Result<()> {
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
     }
+    let _control = control::Server::start(&env.state_dir, config.station.spoil_retries)?;
     println!("{}", text(lang, "run.started", &[("printers", &config.printers.len())]));
     let mut threads = Vec::new();
     for p in &config.printers {
@@ -220,13 +234,13 @@ fn run(env: &Env, emulator: bool, jobs: Option<&Path>) -> anyhow::Result<()> {
         let name = p.name.clone();
         threads.push(std::thread::Builder::new().name(format!("station-{name}")).spawn(move || {
             let mut station = Station::new(journal, device.printer(), opts);
-            station.run(&stop, idle)
+            station.run(&stop, idle, until_idle)
         })?);
     }
     let mut failed = None;
     for t in threads {
         match t.join() {
-            Ok(Ok(())) => {}
+            Ok(Ok(_)) => {}
             Ok(Err(e)) => failed = Some(anyhow::Error::from(e)),
             Err(_) => failed = Some(anyhow::anyhow!("a station thread panicked")),
         }

@@ -171,15 +171,28 @@ pub struct Journal {
 struct Ctx {
     path: PathBuf,
     vault: Vault,
+    /// Transitions of the open transaction, for the fail points that fire
+    /// once it is committed.
+    moved: std::cell::RefCell<Vec<String>>,
 }
 
-fn begin<'c>(conn: &'c mut Connection, path: &Path) -> Result<Transaction<'c>> {
-    conn.transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|source| JournalError::Sqlite { path: path.to_path_buf(), source })
-}
+impl Ctx {
+    /// Opens a write transaction (taking SQLite's write lock at once).
+    fn begin<'c>(&self, conn: &'c mut Connection) -> Result<Transaction<'c>> {
+        self.moved.borrow_mut().clear();
+        conn.transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|source| JournalError::Sqlite { path: self.path.clone(), source })
+    }
 
-fn commit(tx: Transaction<'_>, path: &Path) -> Result<()> {
-    tx.commit().map_err(|source| JournalError::Sqlite { path: path.to_path_buf(), source })
+    /// Commits, then passes the `after` fail point of each transition the
+    /// transaction made (`journal.<from>-<to>.after`).
+    fn commit(&self, tx: Transaction<'_>) -> Result<()> {
+        let result = tx.commit().map_err(|source| JournalError::Sqlite { path: self.path.clone(), source });
+        for name in self.moved.take() {
+            cetak_drivers::failpoint::hit(&format!("journal.{name}.after"));
+        }
+        result
+    }
 }
 
 const ZERO_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -196,7 +209,7 @@ impl Journal {
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
         let vault = Vault::open(&dir.join("keys"))?;
-        let mut j = Self { conn, ctx: Ctx { path, vault } };
+        let mut j = Self { conn, ctx: Ctx { path, vault, moved: Default::default() } };
         j.migrate()?;
         Ok(j)
     }
@@ -231,7 +244,7 @@ impl Journal {
     /// (tombstones included) are skipped and returned.
     pub fn import(&mut self, jobs: &[NewJob<'_>], source: &str) -> Result<ImportReport> {
         let day = day_name(today());
-        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        let tx = self.ctx.begin(&mut self.conn)?;
         let sql = self.ctx.sql();
         let mut report = ImportReport::default();
         let mut seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM jobs", [], |r| r.get(0)).map_err(&sql)?;
@@ -259,35 +272,35 @@ impl Journal {
             .map_err(&sql)?;
             report.imported.push(j.job_id.to_string());
         }
-        commit(tx, &self.ctx.path)?;
+        self.ctx.commit(tx)?;
         Ok(report)
     }
 
     /// A single transition with nothing else in the transaction (tests and
     /// operator tools use it; the station uses the richer calls below).
     pub fn move_job(&mut self, job_id: &str, from: JobState, to: JobState, detail: &str) -> Result<()> {
-        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        let tx = self.ctx.begin(&mut self.conn)?;
         self.ctx.transition(&tx, job_id, from, to, detail)?;
-        commit(tx, &self.ctx.path)
+        self.ctx.commit(tx)
     }
 
     /// Marks a validated, rendered job ready to print.
     pub fn mark_ready(&mut self, job_id: &str, approved: bool) -> Result<()> {
-        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        let tx = self.ctx.begin(&mut self.conn)?;
         self.ctx.transition(&tx, job_id, JobState::Assigned, JobState::Ready, "validated")?;
         tx.execute("UPDATE jobs SET approved = ?2 WHERE job_id = ?1", params![job_id, approved]).map_err(self.ctx.sql())?;
-        commit(tx, &self.ctx.path)
+        self.ctx.commit(tx)
     }
 
     /// Rejects a job with the code and field of its first finding, and
     /// queues the result for the district.
     pub fn reject(&mut self, job_id: &str, code: &str, field: &str) -> Result<()> {
-        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        let tx = self.ctx.begin(&mut self.conn)?;
         self.ctx.transition(&tx, job_id, JobState::Assigned, JobState::Rejected, code)?;
         tx.execute("UPDATE jobs SET reject_code = ?2, reject_field = ?3 WHERE job_id = ?1", params![job_id, code, field])
             .map_err(self.ctx.sql())?;
         self.ctx.outbox(&tx, "result", Some(job_id), json!({"job_id": job_id, "result": "rejected", "code": code, "field": field}))?;
-        commit(tx, &self.ctx.path)
+        self.ctx.commit(tx)
     }
 
     /// The sealed payload of a job, opened.
@@ -370,7 +383,7 @@ impl Journal {
     /// (number, printer serial, card counter before, K-panel hash) is on
     /// disk before the printer is asked to feed.
     pub fn begin_attempt(&mut self, job_id: &str, printer: &str, serial: &str, counter_before: u64, k_hash: Option<&str>) -> Result<u32> {
-        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        let tx = self.ctx.begin(&mut self.conn)?;
         self.ctx.transition(&tx, job_id, JobState::Ready, JobState::Printing, printer)?;
         let n: u32 = tx
             .query_row("SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE job_id = ?1", [job_id], |r| r.get(0))
@@ -381,7 +394,7 @@ impl Journal {
             params![job_id, n, printer, serial, counter_before as i64, k_hash, now()],
         )
         .map_err(self.ctx.sql())?;
-        commit(tx, &self.ctx.path)?;
+        self.ctx.commit(tx)?;
         Ok(n)
     }
 
@@ -406,7 +419,7 @@ impl Journal {
     /// Books how an attempt ended: attempt row, job state, ledger events,
     /// outbox and the printer's last counter, in one transaction.
     pub fn end_attempt(&mut self, job_id: &str, attempt: u32, end: &AttemptEnd, spoil_limit: u32) -> Result<JobState> {
-        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        let tx = self.ctx.begin(&mut self.conn)?;
         let (printer, serial): (String, String) = tx
             .query_row("SELECT printer, printer_serial FROM attempts WHERE job_id = ?1 AND attempt = ?2", params![job_id, attempt], |r| {
                 Ok((r.get(0)?, r.get(1)?))
@@ -463,14 +476,14 @@ impl Journal {
                 JobState::Uncertain
             }
         };
-        commit(tx, &self.ctx.path)?;
+        self.ctx.commit(tx)?;
         Ok(to)
     }
 
     /// The operator settles an `uncertain` job: the good card is in hand
     /// (`printed`), or the card is spoiled and kept for destruction.
     pub fn resolve_uncertain(&mut self, job_id: &str, printed: bool, uid: u32, spoil_limit: u32) -> Result<JobState> {
-        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        let tx = self.ctx.begin(&mut self.conn)?;
         let (printer, attempt): (String, u32) = tx
             .query_row(
                 "SELECT printer, attempt FROM attempts WHERE job_id = ?1 AND outcome = 'uncertain' ORDER BY id DESC LIMIT 1",
@@ -503,7 +516,7 @@ impl Journal {
             params![now(), uid, job_id, if printed { "printed" } else { "spoiled" }],
         )
         .map_err(self.ctx.sql())?;
-        commit(tx, &self.ctx.path)?;
+        self.ctx.commit(tx)?;
         Ok(to)
     }
 
@@ -519,7 +532,7 @@ impl Journal {
     /// Adopts a printer seen for the first time (or a new serial on the
     /// same port, after an operator settled the change), with an event.
     pub fn adopt_printer(&mut self, name: &str, serial: &str, model: &str, counter: u64) -> Result<()> {
-        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        let tx = self.ctx.begin(&mut self.conn)?;
         tx.execute(
             "INSERT INTO printers (name, serial, model, last_counter, adopted_at) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (name) DO UPDATE SET serial = ?2, model = ?3, last_counter = ?4, adopted_at = ?5",
@@ -536,13 +549,13 @@ impl Journal {
             None,
             json!({"serial": serial, "card_counter": counter}),
         )?;
-        commit(tx, &self.ctx.path)
+        self.ctx.commit(tx)
     }
 
     /// Pauses a printer's station (a blank unaccounted, an operator's
     /// pause), with an outbox event for the district.
     pub fn pause(&mut self, printer: &str, reason: &str, detail: serde_json::Value) -> Result<()> {
-        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        let tx = self.ctx.begin(&mut self.conn)?;
         tx.execute(
             "INSERT INTO pauses (printer, reason, detail, since) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (printer) DO UPDATE SET reason = ?2, detail = ?3",
@@ -550,7 +563,7 @@ impl Journal {
         )
         .map_err(self.ctx.sql())?;
         self.ctx.outbox(&tx, "event", None, json!({"event": reason, "printer": printer, "detail": detail}))?;
-        commit(tx, &self.ctx.path)
+        self.ctx.commit(tx)
     }
 
     pub fn pause_of(&self, printer: &str) -> Result<Option<(String, String)>> {
@@ -563,14 +576,14 @@ impl Journal {
     /// Lifts an operator's pause. A "blank unaccounted" pause is lifted
     /// only by booking the blanks ([`Journal::book_unaccounted`]).
     pub fn resume(&mut self, printer: &str, uid: u32) -> Result<bool> {
-        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        let tx = self.ctx.begin(&mut self.conn)?;
         let n = tx.execute("DELETE FROM pauses WHERE printer = ?1 AND reason != 'blank_unaccounted'", [printer]).map_err(self.ctx.sql())?;
         tx.execute(
             "INSERT INTO operator_actions (at, uid, action, job_id, detail) VALUES (?1, ?2, 'resume', NULL, ?3)",
             params![now(), uid, printer],
         )
         .map_err(self.ctx.sql())?;
-        commit(tx, &self.ctx.path)?;
+        self.ctx.commit(tx)?;
         Ok(n > 0)
     }
 
@@ -578,7 +591,7 @@ impl Journal {
     /// front panel, another program) with the operator's reason: an audited
     /// adjustment, after which the station prints again.
     pub fn book_unaccounted(&mut self, printer: &str, cards: u64, reason: &str, uid: u32) -> Result<()> {
-        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        let tx = self.ctx.begin(&mut self.conn)?;
         let hopper = format!("hopper:{printer}");
         self.ctx.ledger(
             &tx,
@@ -604,7 +617,7 @@ impl Journal {
             None,
             json!({"event": "blank_unaccounted_booked", "printer": printer, "cards": cards, "operator_uid": uid}),
         )?;
-        commit(tx, &self.ctx.path)
+        self.ctx.commit(tx)
     }
 
     /// Records what a station loop is doing, for `cetak status`.
@@ -648,7 +661,7 @@ impl Journal {
     /// final result moves its job to `reported` and then `purged`: its
     /// payload is destroyed, then any day key no payload needs.
     pub fn ack_outbox(&mut self, ids: &[i64]) -> Result<usize> {
-        let tx = begin(&mut self.conn, &self.ctx.path)?;
+        let tx = self.ctx.begin(&mut self.conn)?;
         let mut purged = 0;
         for id in ids {
             let row: Option<(String, Option<String>)> = tx
@@ -669,7 +682,7 @@ impl Journal {
                 purged += 1;
             }
         }
-        commit(tx, &self.ctx.path)?;
+        self.ctx.commit(tx)?;
         if purged > 0 {
             self.destroy_unused_keys()?;
         }
@@ -714,6 +727,17 @@ impl Journal {
             })
             .map_err(self.ctx.sql())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.ctx.sql())
+    }
+
+    /// Records an operator's action that changes no job (a pause).
+    pub fn record_action(&mut self, uid: u32, action: &str, job_id: Option<&str>, detail: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO operator_actions (at, uid, action, job_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![now(), uid, action, job_id, detail],
+            )
+            .map_err(self.ctx.sql())?;
+        Ok(())
     }
 
     /// Operator actions, newest last: (uid, action, job id).
@@ -771,6 +795,10 @@ impl Ctx {
         if actual != from {
             return Err(JournalError::WrongState { job_id: job_id.into(), expected: from, actual });
         }
+        let name = format!("{from}-{to}");
+        // A crash here dies inside the transaction: nothing is written.
+        cetak_drivers::failpoint::hit(&format!("journal.{name}.before"));
+        self.moved.borrow_mut().push(name);
         let t = now();
         tx.execute("UPDATE jobs SET state = ?2, updated_at = ?3 WHERE job_id = ?1", params![job_id, to.as_str(), t]).map_err(self.sql())?;
         tx.execute(

@@ -72,6 +72,7 @@ pub const KEYS: &[&str] = &[
     "run.stopped",
     "import.done",
     "resolve.done",
+    "pause.done",
     "resume.done",
     "resume.nothing",
     "explain.done",

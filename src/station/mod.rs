@@ -301,15 +301,21 @@ impl<P: Printer> Station<P> {
     }
 
     /// Steps until `stop` is set. A stop is honoured between cards only:
-    /// the card in the printer is always finished.
-    pub fn run(&mut self, stop: &AtomicBool, idle: std::time::Duration) -> Result<(), StationError> {
+    /// the card in the printer is always finished. With `until_idle` it
+    /// also returns once nothing more can happen without a person: no job
+    /// to print, or a printer that waits for a clerk.
+    pub fn run(&mut self, stop: &AtomicBool, idle: std::time::Duration, until_idle: bool) -> Result<Step, StationError> {
+        let mut last = Step::Idle;
         while !stop.load(Ordering::SeqCst) {
-            match self.step()? {
-                Step::Idle | Step::Waiting(_) | Step::Paused(_) | Step::Offline => std::thread::sleep(idle),
-                _ => {}
+            last = self.step()?;
+            if matches!(last, Step::Idle | Step::Waiting(_) | Step::Paused(_) | Step::Offline) {
+                if until_idle {
+                    break;
+                }
+                std::thread::sleep(idle);
             }
         }
-        Ok(())
+        Ok(last)
     }
 
     /// The operator's instruction for what the station waits on.

@@ -83,16 +83,16 @@ fn run_prints_local_jobs_and_stops_on_sigterm_after_the_card() {
         ),
     )
     .expect("write");
-    let mut child = cetak().args(["run", "--language", "en", "--config"]).arg(&cfg).spawn().expect("spawn");
+    let mut cmd = cetak();
+    cmd.args(["run", "--language", "en", "--config"]).arg(&cfg);
+    let daemon = crate::support::Daemon::spawn(cmd);
     let log = dir.path().join("state/emulator/p1/physical-log.jsonl");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while std::fs::read_to_string(&log).map(|s| s.lines().count()).unwrap_or(0) < 3 {
         assert!(std::time::Instant::now() < deadline, "no cards printed");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
-    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("kill");
-    let status = child.wait().expect("wait");
+    let status = daemon.terminate();
     assert!(status.success(), "{status:?}");
     // Every card that left the feeder is in the journal as printed: the
     // card in the printer at SIGTERM was finished, none was half-done.

@@ -5,6 +5,8 @@ mod support;
 
 mod cli;
 mod continuity;
+mod control;
+mod crash;
 mod faults;
 mod journal;
 mod priority;

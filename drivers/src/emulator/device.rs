@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::physlog::{Destination, PhysicalLog, PhysicalRecord};
 use super::state::{self, DeviceState, InsideCard};
 use super::EmulatorError;
+use crate::failpoint;
 use crate::panel::{CardPanels, PanelKind};
 use crate::printer::{
     Capabilities, CardPosition, Counters, Fault, Identity, LineOrientation, PrintFailure, PrintProgress, Printer, PrinterError, Status,
@@ -395,6 +396,7 @@ impl Printer for EmulatedPrinter {
             g.state.card_inside = Some(InsideCard { counter, panels: 0, k_hash: None, jammed: false });
             state::save(&g.state_path, &g.state).map_err(|_| gone())?;
         }
+        failpoint::hit("driver.after_feed");
         self.device.sleep();
         {
             let mut g = self.device.lock();
@@ -424,7 +426,10 @@ impl Printer for EmulatedPrinter {
             if let Some(f) = Device::take_fault(&mut g, FaultPoint::AfterPanel(n)) {
                 return Err(Self::strike(&mut g, f, n, n));
             }
+            drop(g);
+            failpoint::hit(&format!("driver.after_panel.{n}"));
         }
+        failpoint::hit("driver.before_eject");
         self.device.sleep();
         let mut g = self.live().map_err(|_| fail(Fault::Gone, needed as u8, needed as u8, CardPosition::Unknown))?;
         if let Some(f) = Device::take_fault(&mut g, FaultPoint::AtEject) {
@@ -437,7 +442,10 @@ impl Printer for EmulatedPrinter {
         g.log.append(&rec).map_err(|_| gone())?;
         g.state.stored_bitmaps.clear();
         state::save(&g.state_path, &g.state).map_err(|_| gone())?;
-        Ok(Counters { cards: g.state.card_counter, panels: g.state.panel_counter })
+        let counters = Counters { cards: g.state.card_counter, panels: g.state.panel_counter };
+        drop(g);
+        failpoint::hit("driver.after_eject");
+        Ok(counters)
     }
 
     fn reject(&mut self) -> Result<(), PrinterError> {

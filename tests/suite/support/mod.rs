@@ -188,3 +188,123 @@ pub fn assert_physical_log_matches(journal: &Journal, device: &Device) {
     }
     assert_eq!(journal.verify_ledger().expect("verify"), None, "ledger chain broken");
 }
+
+/// The real `cetak` binary with an in-process emulator, in a folder of its
+/// own: the emulator's state file is the printer's memory across kills.
+pub struct ProcessRig {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl ProcessRig {
+    /// A station with `jobs` of the valid samples in its local job file.
+    pub fn new(jobs: usize) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let jobs_file = dir.path().join("jobs.jsonl");
+        std::fs::write(&jobs_file, sample_lines("prr-valid.jsonl")[..jobs].join("\n")).expect("jobs");
+        let config = dir.path().join("cetak.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "language = \"en\"\nstate_dir = \"{}\"\n[station]\nidle_poll_ms = 10\n[[printer]]\nname = \"{PRINTER}\"\nkind = \"emulator\"\ntime_scale = 0.0\n[local]\njobs_file = \"{}\"\n",
+                dir.path().join("state").display(),
+                jobs_file.display()
+            ),
+        )
+        .expect("config");
+        Self { dir, config }
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    pub fn emulator_dir(&self) -> PathBuf {
+        self.state_dir().join("emulator").join(PRINTER)
+    }
+
+    pub fn cetak(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_cetak"));
+        c.env_remove("CETAK_FAILPOINT").env_remove("RUST_LOG").arg("--config").arg(&self.config);
+        c
+    }
+
+    /// Runs the daemon until it is idle, or until the fail point kills it.
+    pub fn run(&self, failpoint: Option<&str>) -> std::process::Output {
+        let mut c = self.cetak();
+        c.args(["run", "--until-idle"]);
+        if let Some(fp) = failpoint {
+            c.env("CETAK_FAILPOINT", fp);
+        }
+        c.output().expect("cetak run")
+    }
+
+    pub fn journal(&self) -> Journal {
+        Journal::open(&self.state_dir()).expect("journal")
+    }
+
+    /// The printer as it is now (the agent is not running).
+    pub fn device(&self) -> Device {
+        Device::open(&self.emulator_dir(), &DeviceOptions::default()).expect("device")
+    }
+
+    /// Plays the operator for every `uncertain` job from the physical log:
+    /// a card of this attempt in the output hopper with every panel is the
+    /// good card; anything else is spoiled. Returns the decisions made.
+    pub fn settle_uncertain_from_physical_log(&self) -> usize {
+        let journal = self.journal();
+        let log = self.device().physical_log().expect("log");
+        let mut decisions = 0;
+        for job in journal.jobs_in(cetak::journal::JobState::Uncertain).expect("jobs") {
+            let a = journal.attempts().expect("attempts").into_iter().rfind(|a| a.job_id == job.job_id).expect("attempt");
+            let good = log.iter().any(|r| {
+                r.serial == a.printer_serial && r.counter == a.counter_before + 1 && r.destination == Destination::Output && r.panels == 5
+            });
+            let flag = if good { "--printed" } else { "--spoiled" };
+            let out = self.cetak().args(["jobs", "resolve", &job.job_id, flag]).output().expect("resolve");
+            assert!(out.status.success(), "resolve failed: {}", String::from_utf8_lossy(&out.stderr));
+            decisions += 1;
+        }
+        decisions
+    }
+}
+
+/// No card came out twice: each K-panel hash appears at most once among the
+/// cards in the output hopper.
+pub fn assert_no_card_printed_twice(device: &Device) {
+    let mut seen = std::collections::HashSet::new();
+    for r in device.physical_log().expect("log") {
+        if r.destination == Destination::Output {
+            let k = r.k_hash.clone().expect("a printed card has a K panel");
+            assert!(seen.insert(k), "card {} printed twice (same K panel)", r.counter);
+        }
+    }
+}
+
+/// A running daemon that is killed if the test ends without stopping it,
+/// so a failed assertion never leaves a process holding the test's pipes.
+pub struct Daemon {
+    pub child: Option<std::process::Child>,
+}
+
+impl Daemon {
+    pub fn spawn(mut cmd: std::process::Command) -> Self {
+        Self { child: Some(cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("spawn daemon")) }
+    }
+
+    /// SIGTERM, then wait: the daemon's exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        rustix::process::kill_process(rustix::process::Pid::from_child(&child), rustix::process::Signal::TERM).expect("term");
+        child.wait().expect("wait")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

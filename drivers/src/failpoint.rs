@@ -1,0 +1,33 @@
+//! Fail points for crash tests: with the `failpoints` feature, a process
+//! whose `CETAK_FAILPOINT` names a point kills itself with SIGKILL when it
+//! reaches it (`name`, or `name@N` for the N-th time), as a power cut
+//! would. Without the feature every point compiles to nothing.
+
+/// Marks a point where a crash can be injected.
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+pub fn hit(_name: &str) {}
+
+/// Marks a point where a crash can be injected.
+#[cfg(feature = "failpoints")]
+pub fn hit(name: &str) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static HITS: AtomicUsize = AtomicUsize::new(0);
+    let Ok(spec) = std::env::var("CETAK_FAILPOINT") else { return };
+    let (point, nth) = match spec.split_once('@') {
+        Some((p, n)) => (p.to_string(), n.parse::<usize>().unwrap_or(1)),
+        None => (spec.clone(), 1),
+    };
+    if point != name {
+        return;
+    }
+    if HITS.fetch_add(1, Ordering::SeqCst) + 1 == nth {
+        eprintln!("failpoint {name}: killing the process");
+        let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
+        // SIGKILL cannot be caught; this is never reached.
+        std::process::abort();
+    }
+}
+
+/// Whether this build can inject crashes.
+pub const ENABLED: bool = cfg!(feature = "failpoints");

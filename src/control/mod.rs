@@ -1,0 +1,225 @@
+//! The operator's socket (DESIGN §7): JSON lines over a Unix socket served
+//! by the daemon. The caller's uid comes from the socket's peer
+//! credentials, never from the environment, and is recorded with every
+//! action that touches a blank or a job.
+//!
+//! With no daemon running (no socket, and the daemon lock free) the CLI
+//! opens the journal itself and records the real uid the same way.
+//!
+//! One request a connection: `{"op": "resolve", "job_id": "...", "printed": true}`,
+//! `{"op": "pause", "printer": "..."}`, `{"op": "resume", "printer": "..."}`,
+//! `{"op": "explain", "printer": "...", "cards": 1, "reason": "..."}`;
+//! one reply: `{"ok": true, "state": "..."}` or `{"ok": false, "error": "..."}`.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::journal::{Journal, JournalError};
+
+/// A request from the operator's CLI.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    Resolve { job_id: String, printed: bool },
+    Pause { printer: String },
+    Resume { printer: String },
+    Explain { printer: String, cards: u64, reason: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    pub ok: bool,
+    /// The job's new state, or whether anything changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("operator socket {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("the daemon holds {lock} but its socket {socket} does not answer: is it hung? (check 'systemctl status cetak')")]
+    DaemonUnreachable { lock: PathBuf, socket: PathBuf },
+    #[error("the daemon refused: {0}")]
+    Refused(String),
+    #[error("unreadable reply from the daemon: {0}")]
+    BadReply(String),
+    #[error("another cetak daemon already runs on {0}")]
+    AlreadyRunning(PathBuf),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+pub fn socket_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("control.sock")
+}
+
+fn lock_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("daemon.lock")
+}
+
+/// The daemon's exclusive lock on its state folder, held while it runs.
+pub struct DaemonLock {
+    _file: File,
+}
+
+/// Takes the daemon lock, or says that a daemon holds it.
+pub fn lock_daemon(state_dir: &Path) -> Result<DaemonLock, ControlError> {
+    let path = lock_path(state_dir);
+    let io = |source| ControlError::Io { path: path.clone(), source };
+    std::fs::create_dir_all(state_dir).map_err(io)?;
+    let file = File::options().create(true).truncate(false).write(true).open(&path).map_err(io)?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(DaemonLock { _file: file }),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(ControlError::AlreadyRunning(state_dir.to_path_buf())),
+        Err(e) => Err(io(e.into())),
+    }
+}
+
+/// Applies a request to the journal on behalf of `uid`.
+pub fn apply(journal: &mut Journal, req: &Request, uid: u32, spoil_retries: u32) -> Result<Reply, JournalError> {
+    let state = match req {
+        Request::Resolve { job_id, printed } => journal.resolve_uncertain(job_id, *printed, uid, spoil_retries)?.to_string(),
+        Request::Pause { printer } => {
+            journal.pause(printer, "operator", serde_json::json!({"operator_uid": uid}))?;
+            journal.record_action(uid, "pause", None, printer)?;
+            "paused".into()
+        }
+        Request::Resume { printer } => (if journal.resume(printer, uid)? { "resumed" } else { "not_paused" }).into(),
+        Request::Explain { printer, cards, reason } => {
+            journal.book_unaccounted(printer, *cards, reason, uid)?;
+            "booked".into()
+        }
+    };
+    Ok(Reply { ok: true, state: Some(state), error: None })
+}
+
+/// Serves the socket until `stop` is set, on a thread of its own.
+pub struct Server {
+    path: PathBuf,
+    thread: Option<std::thread::JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Server {
+    /// Binds the socket (replacing a stale one: the caller holds the
+    /// daemon lock, so no other daemon can be using it).
+    pub fn start(state_dir: &Path, spoil_retries: u32) -> Result<Self, ControlError> {
+        let path = socket_path(state_dir);
+        let io = |source| ControlError::Io { path: path.clone(), source };
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).map_err(io)?;
+        // Owner and group (cetak-operator, given by the service's setup).
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660)).map_err(io)?;
+        listener.set_nonblocking(true).map_err(io)?;
+        let mut journal = Journal::open(state_dir)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("control".into())
+            .spawn(move || {
+                while !stop2.load(Ordering::SeqCst) {
+                    match listener.accept() {
+                        Ok((stream, _)) => {
+                            if let Err(e) = serve_one(stream, &mut journal, spoil_retries) {
+                                tracing::warn!(error = %e, "operator request failed");
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(50)),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "operator socket accept failed");
+                            std::thread::sleep(Duration::from_millis(200));
+                        }
+                    }
+                }
+            })
+            .map_err(io)?;
+        Ok(Self { path, thread: Some(thread), stop })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn serve_one(stream: UnixStream, journal: &mut Journal, spoil_retries: u32) -> std::io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let uid = rustix::net::sockopt::socket_peercred(&stream).map_err(std::io::Error::from)?.uid.as_raw();
+    let mut line = String::new();
+    BufReader::new(&stream).take_line(&mut line)?;
+    let reply = match serde_json::from_str::<Request>(&line) {
+        Ok(req) => {
+            tracing::info!(uid, request = ?req, "operator request");
+            apply(journal, &req, uid, spoil_retries).unwrap_or_else(|e| Reply { ok: false, state: None, error: Some(e.to_string()) })
+        }
+        Err(e) => Reply { ok: false, state: None, error: Some(format!("bad request: {e}")) },
+    };
+    let mut out = serde_json::to_vec(&reply).map_err(std::io::Error::other)?;
+    out.push(b'\n');
+    (&stream).write_all(&out)
+}
+
+trait TakeLine {
+    fn take_line(self, buf: &mut String) -> std::io::Result<usize>;
+}
+
+impl<R: BufRead> TakeLine for R {
+    /// Reads one line of at most 64 KiB.
+    fn take_line(self, buf: &mut String) -> std::io::Result<usize> {
+        self.take(64 * 1024).read_line(buf)
+    }
+}
+
+/// Sends a request to the daemon if one runs; otherwise applies it to the
+/// journal directly as the calling user. Never both.
+pub fn send_or_apply(state_dir: &Path, req: &Request, spoil_retries: u32) -> Result<Reply, ControlError> {
+    let socket = socket_path(state_dir);
+    match UnixStream::connect(&socket) {
+        Ok(stream) => {
+            let io = |source| ControlError::Io { path: socket.clone(), source };
+            stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(io)?;
+            let mut body = serde_json::to_vec(req).map_err(|e| io(std::io::Error::other(e)))?;
+            body.push(b'\n');
+            (&stream).write_all(&body).map_err(io)?;
+            let mut line = String::new();
+            BufReader::new(&stream).take_line(&mut line).map_err(io)?;
+            let reply: Reply = serde_json::from_str(&line).map_err(|e| ControlError::BadReply(e.to_string()))?;
+            if reply.ok {
+                Ok(reply)
+            } else {
+                Err(ControlError::Refused(reply.error.unwrap_or_default()))
+            }
+        }
+        Err(_) => {
+            // No daemon answers: act on the journal only if none holds it.
+            let _lock = lock_daemon(state_dir).map_err(|e| match e {
+                ControlError::AlreadyRunning(_) => ControlError::DaemonUnreachable { lock: lock_path(state_dir), socket: socket.clone() },
+                other => other,
+            })?;
+            let mut journal = Journal::open(state_dir)?;
+            let uid = rustix::process::getuid().as_raw();
+            Ok(apply(&mut journal, req, uid, spoil_retries)?)
+        }
+    }
+}

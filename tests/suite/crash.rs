@@ -1,0 +1,129 @@
+//! Crash recovery against the real process: `cetak run` kills itself with
+//! SIGKILL at a fail point while the emulator's state file (the printer's
+//! memory) survives; the restarted agent must settle the card in flight,
+//! the operator is played from the physical log, and the physical log must
+//! show every job printed exactly once.
+
+#[cfg(not(feature = "failpoints"))]
+#[test]
+fn crash_tests_need_the_failpoints_feature() {
+    panic!("the crash tests need `--features failpoints` (scripts/test turns it on); they never skip");
+}
+
+#[cfg(feature = "failpoints")]
+mod with_failpoints {
+    use std::os::unix::process::ExitStatusExt;
+
+    use cetak::journal::JobState;
+
+    use crate::support::{assert_no_card_printed_twice, assert_physical_log_matches, ProcessRig};
+
+    const JOBS: usize = 3;
+
+    /// Runs to the fail point, optionally changes the printer while the
+    /// agent is dead, restarts, settles, and judges. Returns the outcomes of
+    /// the attempts of the job that was in flight, and the operator's
+    /// decisions.
+    fn crash_at(point: &str, while_dead: impl FnOnce(&ProcessRig)) -> (Vec<Option<String>>, usize) {
+        let rig = ProcessRig::new(JOBS);
+        let out = rig.run(Some(point));
+        assert_eq!(
+            out.status.signal(),
+            Some(9),
+            "{point}: the fail point did not kill the process: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let in_flight = rig.journal().in_flight(crate::support::PRINTER).expect("journal").map(|a| a.job_id);
+        while_dead(&rig);
+        let out = rig.run(None);
+        assert!(out.status.success(), "{point}: restart failed: {}", String::from_utf8_lossy(&out.stderr));
+        let decisions = rig.settle_uncertain_from_physical_log();
+        let out = rig.run(None);
+        assert!(out.status.success(), "{point}: last run failed: {}", String::from_utf8_lossy(&out.stderr));
+
+        let journal = rig.journal();
+        let device = rig.device();
+        assert_physical_log_matches(&journal, &device);
+        assert_no_card_printed_twice(&device);
+        for job in journal.all_jobs().expect("jobs") {
+            assert_eq!(journal.final_result(&job.job_id).expect("result"), Some(JobState::Printed), "{point}: {}", job.job_id);
+            assert_eq!(job.state, JobState::Purged, "{point}: reported and purged");
+        }
+        let printed =
+            device.physical_log().expect("log").iter().filter(|r| r.destination == cetak_drivers::emulator::Destination::Output).count();
+        assert_eq!(printed, JOBS, "{point}: exactly one card per job in the output hopper");
+        let outcomes = match in_flight {
+            Some(job) => journal.attempts().expect("attempts").into_iter().filter(|a| a.job_id == job).map(|a| a.outcome).collect(),
+            None => Vec::new(),
+        };
+        (outcomes, decisions)
+    }
+
+    fn s(v: &str) -> Option<String> {
+        Some(v.to_string())
+    }
+
+    #[test]
+    fn counter_unchanged_the_job_is_retried_with_no_blank_used() {
+        let (outcomes, decisions) = crash_at("journal.ready-printing.after@2", |_| {});
+        assert_eq!(outcomes, vec![s("not_fed"), s("printed")]);
+        assert_eq!(decisions, 0);
+    }
+
+    #[test]
+    fn counter_advanced_with_the_card_out_is_uncertain_and_never_reprinted() {
+        let (outcomes, decisions) = crash_at("driver.after_eject@2", |_| {});
+        assert_eq!(outcomes, vec![s("uncertain")], "the card is out: no second attempt");
+        assert_eq!(decisions, 1);
+    }
+
+    #[test]
+    fn card_still_inside_after_the_feed_goes_to_the_reject_box_and_is_uncertain() {
+        let (outcomes, decisions) = crash_at("driver.after_feed@1", |rig| {
+            assert!(rig.device().state().card_inside.is_some(), "the card is inside while the agent is dead");
+        });
+        assert_eq!(outcomes, vec![s("uncertain"), s("printed")]);
+        assert_eq!(decisions, 1);
+    }
+
+    #[test]
+    fn card_inside_after_a_panel_is_uncertain() {
+        let (outcomes, _) = crash_at("driver.after_panel.3@2", |_| {});
+        assert_eq!(outcomes, vec![s("uncertain"), s("printed")]);
+    }
+
+    #[test]
+    fn card_inside_before_the_eject_is_uncertain() {
+        let (outcomes, _) = crash_at("driver.before_eject@3", |_| {});
+        assert_eq!(outcomes, vec![s("uncertain"), s("printed")]);
+    }
+
+    #[test]
+    fn serial_changed_while_the_agent_was_dead_is_uncertain() {
+        let (outcomes, decisions) = crash_at("driver.after_feed@2", |rig| {
+            // The office swapped printers: the clerk took the card out of
+            // the old one, and a different printer now sits on the port.
+            let device = rig.device();
+            device.remove_card_by_hand().expect("clerk");
+            device.swap_printer("EMU0000999", 7000).expect("swap");
+        });
+        assert_eq!(outcomes, vec![s("uncertain"), s("printed")]);
+        assert_eq!(decisions, 1);
+    }
+
+    #[test]
+    fn every_journal_transition_is_a_safe_place_to_die() {
+        for point in [
+            "journal.assigned-ready.before@1",
+            "journal.assigned-ready.after@2",
+            "journal.ready-printing.before@1",
+            "journal.printing-printed.before@1",
+            "journal.printing-printed.after@2",
+            "journal.printed-reported.after@1",
+            "journal.reported-purged.before@1",
+            "journal.reported-purged.after@3",
+        ] {
+            crash_at(point, |_| {});
+        }
+    }
+}
