@@ -3,9 +3,10 @@
 //! One module a concept: [`config`], [`control`] (the operator's socket), [`journal`] (the crash-safe store),
 //! [`station`] (one loop per printer), [`render`] (PRR to panels),
 //! [`local`] (local job source and result sink), [`messages`] (the
-//! Indonesian/English catalog), [`demo`], and [`cli`] (the operator's
+//! Indonesian/English catalog), [`demo`], [`bench`], and [`cli`] (the operator's
 //! commands). The binary in `main.rs` only parses arguments.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod control;

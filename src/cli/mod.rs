@@ -85,6 +85,19 @@ pub enum Command {
         #[arg(long)]
         printer: String,
     },
+    /// Checks what an installer would check by hand; non-zero exit on any
+    /// failure.
+    Doctor,
+    /// Measures the agent's own cost per card and per journal transition
+    /// (use a release build).
+    Bench {
+        /// Cards to print on the emulator (no mechanical time).
+        #[arg(long, default_value_t = 200)]
+        cards: usize,
+        /// Folder to run in (its filesystem is what is measured).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Consumables.
     Stock {
         #[command(subcommand)]
@@ -141,11 +154,20 @@ fn env(cli: &Cli) -> anyhow::Result<Env> {
     Ok(Env { config, state_dir, lang })
 }
 
-/// Runs a parsed command line.
+/// Runs a parsed command line. A journal that cannot be written because of
+/// the disk is explained in the operator's language.
 pub fn main(cli: Cli) -> anyhow::Result<()> {
     let env = env(&cli)?;
+    let (lang, state_dir) = (env.lang, env.state_dir.clone());
+    dispatch(cli, env).map_err(|e| match crate::journal::disk::diagnose(&state_dir, e.as_ref()) {
+        Some(problem) => e.context(text(lang, problem.message_key(), &[("path", &state_dir.display())])),
+        None => e,
+    })
+}
+
+fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
     let log_format = cli.log_format.or(env.config.as_ref().map(|c| c.log.format)).unwrap_or_default();
-    let default_level = if matches!(cli.command, Command::Demo { .. }) { "warn" } else { "info" };
+    let default_level = if matches!(cli.command, Command::Demo { .. } | Command::Bench { .. }) { "warn" } else { "info" };
     crate::logging::init(log_format, default_level);
     let lang = env.lang;
     match cli.command {
@@ -170,6 +192,8 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
             println!("{}", text(lang, "import.done", &[("imported", &r.imported.len()), ("skipped", &r.skipped.len())]));
         }
         Command::Status => status(&env)?,
+        Command::Doctor => doctor(&env)?,
+        Command::Bench { cards, dir } => crate::bench::print(&crate::bench::run(cards.max(2), dir.as_deref())?),
         Command::Jobs { action: None } => {
             let journal = Journal::open(&env.state_dir)?;
             for j in journal.all_jobs()? {
@@ -280,5 +304,31 @@ fn status(env: &Env) -> anyhow::Result<()> {
     for j in journal.jobs_in(JobState::Uncertain)? {
         println!("  ! {}", text(lang, "job.uncertain", &[("job", &j.job_id)]));
     }
+    Ok(())
+}
+
+/// `cetak doctor`: each check with a verdict. The service issue adds the
+/// printer, district, disk space and user checks.
+fn doctor(env: &Env) -> anyhow::Result<()> {
+    let lang = env.lang;
+    let mut failed = 0;
+    let mut verdict = |name: &str, problems: Vec<String>| {
+        let ok = problems.is_empty();
+        failed += usize::from(!ok);
+        println!("[{}] {}", if ok { text(lang, "doctor.ok", &[]) } else { text(lang, "doctor.fail", &[]) }, name);
+        for p in problems {
+            println!("      {p}");
+        }
+    };
+    verdict(&text(lang, "doctor.config", &[]), Vec::new());
+    let journal_problems = match Journal::open(&env.state_dir) {
+        Ok(j) => j.check()?,
+        Err(e) => vec![e.to_string()],
+    };
+    verdict(&text(lang, "doctor.journal", &[]), journal_problems);
+    if failed > 0 {
+        anyhow::bail!("{}", text(lang, "doctor.summary_fail", &[("failed", &failed)]));
+    }
+    println!("{}", text(lang, "doctor.summary_ok", &[]));
     Ok(())
 }

@@ -22,6 +22,7 @@
 //!   payload of that day is left, and the WAL is then truncated.
 //! - A journal whose schema is newer than this binary is refused.
 
+pub mod disk;
 pub mod schema;
 pub mod state;
 pub mod vault;
@@ -745,6 +746,25 @@ impl Journal {
         let mut stmt = self.conn.prepare("SELECT uid, action, job_id FROM operator_actions ORDER BY id").map_err(self.ctx.sql())?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(self.ctx.sql())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.ctx.sql())
+    }
+
+    /// Checks the journal's consistency: SQLite's own integrity check, the
+    /// ledger's hash chain, and every job's state. Returns the problems.
+    pub fn check(&self) -> Result<Vec<String>> {
+        let mut problems = Vec::new();
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check").map_err(self.ctx.sql())?;
+        let rows: Vec<String> =
+            stmt.query_map([], |r| r.get(0)).map_err(self.ctx.sql())?.collect::<Result<_, _>>().map_err(self.ctx.sql())?;
+        if rows != ["ok"] {
+            problems.extend(rows.into_iter().map(|r| format!("sqlite: {r}")));
+        }
+        if let Some(id) = self.verify_ledger()? {
+            problems.push(format!("ledger: row {id} does not verify"));
+        }
+        if let Err(e) = self.all_jobs() {
+            problems.push(e.to_string());
+        }
+        Ok(problems)
     }
 
     /// Recomputes the ledger's hash chain; returns the id of the first row

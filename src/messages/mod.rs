@@ -77,6 +77,15 @@ pub const KEYS: &[&str] = &[
     "resume.nothing",
     "explain.done",
     "reason.needs_approval",
+    "journal.read_only",
+    "journal.full",
+    "journal.not_permitted",
+    "doctor.ok",
+    "doctor.fail",
+    "doctor.config",
+    "doctor.journal",
+    "doctor.summary_ok",
+    "doctor.summary_fail",
 ];
 
 const ID: &str = include_str!("id.toml");

@@ -7,6 +7,7 @@ mod cli;
 mod continuity;
 mod control;
 mod crash;
+mod disks;
 mod faults;
 mod journal;
 mod priority;

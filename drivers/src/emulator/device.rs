@@ -29,6 +29,10 @@ pub struct DeviceOptions {
     pub card_time: Duration,
     /// 1.0 is real time; the demo and tests run faster.
     pub time_scale: f64,
+    /// Sync the printer's memory and physical log to disk on every write.
+    /// Only benchmarks turn it off, so the printer's own disk writes are not
+    /// counted as the agent's.
+    pub durable: bool,
 }
 
 impl Default for DeviceOptions {
@@ -42,6 +46,7 @@ impl Default for DeviceOptions {
             film_cards: None,
             card_time: Duration::from_secs(20),
             time_scale: 1.0,
+            durable: true,
         }
     }
 }
@@ -69,7 +74,7 @@ pub struct ScheduledFault {
 
 struct Inner {
     state: DeviceState,
-    state_path: PathBuf,
+    state_path: state::StatePath,
     log: PhysicalLog,
     faults: VecDeque<ScheduledFault>,
     /// Unplugged or silent: every command fails with `Gone`.
@@ -90,8 +95,8 @@ impl Device {
     /// log), creating it from `opts` the first time.
     pub fn open(dir: &Path, opts: &DeviceOptions) -> Result<Self, EmulatorError> {
         std::fs::create_dir_all(dir).map_err(|source| EmulatorError::Io { path: dir.to_path_buf(), source })?;
-        let state_path = dir.join("printer-state.json");
-        let log = PhysicalLog::new(&dir.join("physical-log.jsonl"));
+        let state_path = state::StatePath { path: dir.join("printer-state.json"), durable: opts.durable };
+        let log = PhysicalLog::new(&dir.join("physical-log.jsonl"), opts.durable);
         let mut st = match state::load(&state_path)? {
             Some(s) => s,
             None => DeviceState {

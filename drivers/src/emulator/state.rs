@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::EmulatorError;
 
@@ -40,7 +40,15 @@ pub struct DeviceState {
     pub stored_bitmaps: Vec<char>,
 }
 
-pub(crate) fn load(path: &Path) -> Result<Option<DeviceState>, EmulatorError> {
+/// Where the state lives, and whether each write is synced.
+#[derive(Clone, Debug)]
+pub(crate) struct StatePath {
+    pub path: PathBuf,
+    pub durable: bool,
+}
+
+pub(crate) fn load(path: &StatePath) -> Result<Option<DeviceState>, EmulatorError> {
+    let path = path.path.as_path();
     match fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|source| EmulatorError::Corrupt { path: path.to_path_buf(), source }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -50,15 +58,18 @@ pub(crate) fn load(path: &Path) -> Result<Option<DeviceState>, EmulatorError> {
 
 /// Writes the state to a temporary file, syncs it, and renames it over the
 /// old one, so a crash leaves either the old state or the new.
-pub(crate) fn save(path: &Path, state: &DeviceState) -> Result<(), EmulatorError> {
+pub(crate) fn save(at: &StatePath, state: &DeviceState) -> Result<(), EmulatorError> {
+    let path = at.path.as_path();
     let io = |source| EmulatorError::Io { path: path.to_path_buf(), source };
     let tmp: PathBuf = path.with_extension("json.tmp");
     let bytes = serde_json::to_vec_pretty(state).map_err(|e| io(std::io::Error::other(e)))?;
     let mut f = fs::File::create(&tmp).map_err(io)?;
     f.write_all(&bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
+    if at.durable {
+        f.sync_all().map_err(io)?;
+    }
     fs::rename(&tmp, path).map_err(io)?;
-    if let Some(dir) = path.parent() {
+    if let (true, Some(dir)) = (at.durable, path.parent()) {
         fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
     }
     Ok(())

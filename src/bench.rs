@@ -1,0 +1,179 @@
+//! `cetak bench`: the agent's own cost, measured the same way each time.
+//! Run it from a release build (`cargo run --release -- bench`); it is not
+//! part of the test suite, and its figures are printed, never asserted.
+//!
+//! - per card: import one job, validate and fit-check it, render it, write
+//!   the attempt ahead, print on the emulator with no mechanical time and
+//!   with its own disk syncs off, book the outcome, report and purge; every
+//!   journal commit fsynced;
+//! - one journal transition: `assigned` → `ready`, one fsynced transaction;
+//! - the filesystem both ran on.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cetak_drivers::emulator::{Device, DeviceOptions};
+
+use crate::journal::Journal;
+use crate::messages::Lang;
+use crate::station::{Station, StationOptions, Step};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("bench folder: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+    #[error(transparent)]
+    Local(#[from] crate::local::LocalError),
+    #[error(transparent)]
+    Station(#[from] crate::station::StationError),
+    #[error(transparent)]
+    Emulator(#[from] cetak_drivers::emulator::EmulatorError),
+    #[error("the station did not print job {0} (stopped on {1})")]
+    NotPrinted(String, String),
+}
+
+/// Median and 90th percentile of a sample.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Figures {
+    pub median: Duration,
+    pub p90: Duration,
+    pub n: usize,
+}
+
+fn figures(mut v: Vec<Duration>) -> Figures {
+    v.sort();
+    let at = |q: f64| v.get(((v.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or_default();
+    Figures { median: at(0.5), p90: at(0.9), n: v.len() }
+}
+
+#[derive(Clone, Debug)]
+pub struct BenchReport {
+    pub per_card: Figures,
+    pub transition: Figures,
+    pub filesystem: String,
+    pub release_build: bool,
+}
+
+/// The filesystem holding `dir`, from `/proc/self/mountinfo`: type, source
+/// and mount point.
+pub fn filesystem_of(dir: &Path) -> String {
+    let Ok(dir) = dir.canonicalize() else { return "unknown".into() };
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return "unknown".into() };
+    let mut best: Option<(usize, String)> = None;
+    for line in info.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let Some(sep) = fields.iter().position(|f| *f == "-") else { continue };
+        let (Some(mount), Some(fstype), Some(source)) = (fields.get(4), fields.get(sep + 1), fields.get(sep + 2)) else { continue };
+        if dir.starts_with(mount) && best.as_ref().is_none_or(|(len, _)| mount.len() >= *len) {
+            best = Some((mount.len(), format!("{fstype} on {source}, mounted at {mount}")));
+        }
+    }
+    best.map(|b| b.1).unwrap_or_else(|| "unknown".into())
+}
+
+/// Runs the benchmark in `dir` (a temporary folder when `None`).
+pub fn run(cards: usize, dir: Option<&Path>) -> Result<BenchReport, BenchError> {
+    let builder = tempfile::Builder::new().prefix("cetak-bench-").clone();
+    let temp = match dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            builder.tempdir_in(d)?
+        }
+        None => builder.tempdir()?,
+    };
+    let dir: PathBuf = temp.path().to_path_buf();
+    let today = crate::journal::today();
+    let jobs = cetak_model::generator::generate(42, cards, today);
+    let device = Device::open(
+        &dir.join("emulator"),
+        &DeviceOptions {
+            time_scale: 0.0,
+            durable: false,
+            feeder: 1000,
+            feeder_capacity: 1000,
+            ribbon_cards: 1000,
+            ..DeviceOptions::default()
+        },
+    )?;
+    let mut station = Station::new(
+        Journal::open(&dir.join("state"))?,
+        device.printer(),
+        StationOptions { name: "bench".into(), spoil_retries: 2, local_mode: true, lang: Lang::En },
+    );
+    // Warm-up: the first card adopts the printer and creates the day key.
+    let mut per_card = Vec::with_capacity(cards);
+    let job_file = dir.join("job.jsonl");
+    for (i, job) in jobs.iter().enumerate() {
+        std::fs::write(&job_file, job.to_string())?;
+        let start = Instant::now();
+        crate::local::import_file(station.journal(), &job_file)?;
+        let id = job["job_id"].as_str().unwrap_or_default().to_string();
+        match station.step()? {
+            Step::Printed(p) if p == id => {}
+            other => return Err(BenchError::NotPrinted(id, format!("{other:?}"))),
+        }
+        crate::local::acknowledge_all(station.journal())?;
+        if i > 0 {
+            per_card.push(start.elapsed());
+        }
+    }
+    drop(station);
+
+    // One transition: assigned -> ready, each its own fsynced transaction.
+    let mut journal = Journal::open(&dir.join("transitions"))?;
+    let all: String = jobs.iter().map(|j| format!("{j}\n")).collect();
+    std::fs::write(&job_file, all)?;
+    let ids = crate::local::import_file(&mut journal, &job_file)?.imported;
+    let mut transition = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let start = Instant::now();
+        journal.mark_ready(id, false)?;
+        transition.push(start.elapsed());
+    }
+    let filesystem = filesystem_of(&dir);
+    drop(temp);
+    Ok(BenchReport { per_card: figures(per_card), transition: figures(transition), filesystem, release_build: !cfg!(debug_assertions) })
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Prints the report for a person.
+pub fn print(r: &BenchReport) {
+    if !r.release_build {
+        println!("warning: a debug build; run `cargo run --release -- bench` for figures worth quoting");
+    }
+    println!("filesystem: {}", r.filesystem);
+    println!(
+        "agent time per card (import, validate, render, write-ahead, print with no mechanical time, book, purge; journal fsynced): median {}, p90 {} over {} cards",
+        ms(r.per_card.median),
+        ms(r.per_card.p90),
+        r.per_card.n
+    );
+    println!(
+        "journal transition assigned->ready (one fsynced transaction): median {}, p90 {} over {}",
+        ms(r.transition.median),
+        ms(r.transition.p90),
+        r.transition.n
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_pick_the_middle_and_the_tail() {
+        let v: Vec<Duration> = (1..=10).map(Duration::from_millis).collect();
+        let f = figures(v);
+        assert_eq!((f.median, f.p90, f.n), (Duration::from_millis(6), Duration::from_millis(9), 10));
+    }
+
+    #[test]
+    fn the_root_filesystem_is_found() {
+        assert_ne!(filesystem_of(Path::new("/")), "unknown");
+    }
+}
