@@ -25,16 +25,23 @@ mod with_failpoints {
     /// the attempts of the job that was in flight, and the operator's
     /// decisions.
     fn crash_at(point: &str, while_dead: impl FnOnce(&ProcessRig)) -> (Vec<Option<String>>, usize) {
+        crash_sequence(&[point], while_dead)
+    }
+
+    /// Like `crash_at`, but the restarted agent is killed again at each
+    /// further point in turn (a second power cut during recovery).
+    fn crash_sequence(points: &[&str], while_dead: impl FnOnce(&ProcessRig)) -> (Vec<Option<String>>, usize) {
+        let point = points.join(" then ");
         let rig = ProcessRig::new(JOBS);
-        let out = rig.run(Some(point));
-        assert_eq!(
-            out.status.signal(),
-            Some(9),
-            "{point}: the fail point did not kill the process: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let killed = |out: std::process::Output, at: &str| {
+            assert_eq!(out.status.signal(), Some(9), "{point}: {at} did not kill the process: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        killed(rig.run(Some(points[0])), points[0]);
         let in_flight = rig.journal().in_flight(crate::support::PRINTER).expect("journal").map(|a| a.job_id);
         while_dead(&rig);
+        for again in &points[1..] {
+            killed(rig.run(Some(again)), again);
+        }
         let out = rig.run(None);
         assert!(out.status.success(), "{point}: restart failed: {}", String::from_utf8_lossy(&out.stderr));
         let decisions = rig.settle_uncertain_from_physical_log();
@@ -112,18 +119,25 @@ mod with_failpoints {
     }
 
     #[test]
-    fn every_journal_transition_is_a_safe_place_to_die() {
-        for point in [
-            "journal.assigned-ready.before@1",
-            "journal.assigned-ready.after@2",
-            "journal.ready-printing.before@1",
-            "journal.printing-printed.before@1",
-            "journal.printing-printed.after@2",
-            "journal.printed-reported.after@1",
-            "journal.reported-purged.before@1",
-            "journal.reported-purged.after@3",
-        ] {
-            crash_at(point, |_| {});
+    fn every_transition_of_a_card_is_a_safe_place_to_die() {
+        for (i, t) in ["assigned-ready", "ready-printing", "printing-printed", "printed-reported", "reported-purged"].iter().enumerate() {
+            for side in ["before", "after"] {
+                // Vary which card it strikes.
+                crash_at(&format!("journal.{t}.{side}@{}", 1 + (i % JOBS)), |_| {});
+            }
+        }
+    }
+
+    #[test]
+    fn a_second_crash_during_recovery_is_settled_by_the_next_start() {
+        for second in ["journal.printing-uncertain.before@1", "journal.printing-uncertain.after@1"] {
+            let (outcomes, decisions) = crash_sequence(&["driver.after_eject@1", second], |_| {});
+            assert_eq!(outcomes, vec![s("uncertain")], "{second}");
+            assert_eq!(decisions, 1);
+        }
+        for second in ["journal.printing-ready.before@1", "journal.printing-ready.after@1"] {
+            let (outcomes, _) = crash_sequence(&["journal.ready-printing.after@1", second], |_| {});
+            assert_eq!(outcomes, vec![s("not_fed"), s("printed")], "{second}");
         }
     }
 }
