@@ -7,9 +7,11 @@
 //! same model; there is never a second emulator.
 
 pub mod emulator;
+pub mod evolis;
 pub mod failpoint;
 pub mod panel;
 pub mod printer;
+pub mod transport;
 
 pub use panel::{CardImage, CardPanels, Panel, PanelKind};
 pub use printer::{

@@ -9,7 +9,7 @@ use cetak_drivers::Fault;
 use crate::support::Rig;
 
 fn inject(rig: &Rig, point: FaultPoint, fault: Fault) {
-    rig.device.inject(ScheduledFault { point, fault });
+    rig.device.inject(ScheduledFault::next(point, fault));
 }
 
 fn one_job() -> (Rig, String) {

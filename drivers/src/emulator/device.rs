@@ -65,11 +65,28 @@ pub enum FaultPoint {
     AtEject,
 }
 
-/// A fault that strikes the next card reaching `point`.
+/// A fault that strikes the next card reaching `point` (or only the card
+/// with counter value `card`, when given).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ScheduledFault {
     pub point: FaultPoint,
     pub fault: Fault,
+    pub card: Option<u64>,
+}
+
+impl ScheduledFault {
+    pub fn next(point: FaultPoint, fault: Fault) -> Self {
+        Self { point, fault, card: None }
+    }
+}
+
+/// What stopped one step of a card, and where the card is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepFault {
+    pub fault: Fault,
+    pub card: CardPosition,
+    /// Panels printed on the card, as far as the agent could know.
+    pub panels_done: u8,
 }
 
 struct Inner {
@@ -244,8 +261,227 @@ impl Device {
     }
 
     fn take_fault(g: &mut Inner, point: FaultPoint) -> Option<Fault> {
-        let i = g.faults.iter().position(|f| f.point == point)?;
+        let next_card = g.state.card_inside.as_ref().map_or(g.state.card_counter + 1, |c| c.counter);
+        let i = g.faults.iter().position(|f| f.point == point && f.card.is_none_or(|c| c == next_card))?;
         g.faults.remove(i).map(|f| f.fault)
+    }
+
+    /// Whether the printer answers at all.
+    pub fn is_unplugged(&self) -> bool {
+        self.lock().unplugged
+    }
+
+    /// Applies a fault that strikes while a card is inside, after `done`
+    /// panels.
+    fn strike(g: &mut Inner, fault: Fault, done: u8) -> StepFault {
+        match fault {
+            Fault::Jam => {
+                if let Some(c) = g.state.card_inside.as_mut() {
+                    c.jammed = true;
+                }
+            }
+            Fault::CoverOpen => g.state.cover_open = true,
+            Fault::RibbonOut => g.state.ribbon_panels = 0,
+            Fault::FilmOut => g.state.film_panels = Some(0),
+            Fault::Gone => {
+                g.unplugged = true;
+                let _ = state::save(&g.state_path, &g.state);
+                // The agent never saw the last step confirmed.
+                return StepFault { fault: Fault::Gone, card: CardPosition::Unknown, panels_done: done.saturating_sub(1) };
+            }
+            Fault::FeederEmpty | Fault::CardInside => {}
+        }
+        let _ = state::save(&g.state_path, &g.state);
+        StepFault { fault, card: CardPosition::Inside, panels_done: done }
+    }
+
+    fn gone(done: u8) -> StepFault {
+        StepFault { fault: Fault::Gone, card: CardPosition::Unknown, panels_done: done }
+    }
+
+    /// `Ss`: checks the standing conditions for a card of `panels` panels,
+    /// then takes a blank from the feeder (the card counter steps).
+    pub fn feed(&self, panels: u32) -> Result<(), StepFault> {
+        let mut g = self.lock();
+        if g.unplugged {
+            return Err(Self::gone(0));
+        }
+        let not_taken = |fault| StepFault { fault, card: CardPosition::NotTaken, panels_done: 0 };
+        let s = &g.state;
+        let standing = if s.card_inside.is_some() {
+            Some(Fault::CardInside)
+        } else if s.cover_open {
+            Some(Fault::CoverOpen)
+        } else if s.ribbon_panels < panels {
+            Some(Fault::RibbonOut)
+        } else if s.film_panels.is_some_and(|f| f == 0) {
+            Some(Fault::FilmOut)
+        } else if s.feeder == 0 {
+            Some(Fault::FeederEmpty)
+        } else {
+            None
+        };
+        if let Some(f) = standing {
+            return Err(not_taken(f));
+        }
+        let mut jam_at_pick = false;
+        if let Some(f) = Self::take_fault(&mut g, FaultPoint::BeforePick) {
+            if f == Fault::Jam {
+                // A jam at the feed takes the card and sticks it.
+                jam_at_pick = true;
+            } else {
+                let struck = Self::strike(&mut g, f, 0);
+                return Err(if f == Fault::Gone { struck } else { not_taken(f) });
+            }
+        }
+        g.state.feeder -= 1;
+        g.state.card_counter += 1;
+        let counter = g.state.card_counter;
+        g.state.card_inside = Some(InsideCard { counter, panels: 0, k_hash: None, jammed: false });
+        state::save(&g.state_path, &g.state).map_err(|_| Self::gone(0))?;
+        let after = if jam_at_pick { Some(Fault::Jam) } else { Self::take_fault(&mut g, FaultPoint::AfterPick) };
+        match after {
+            Some(f) => Err(Self::strike(&mut g, f, 0)),
+            None => Ok(()),
+        }
+    }
+
+    /// `Db`: prints panel number `n` (1-based) of kind `kind` on the card
+    /// inside; `hash` is the hash of its decoded dots.
+    pub fn print_panel(&self, kind: PanelKind, hash: String, n: u8) -> Result<(), StepFault> {
+        let mut g = self.lock();
+        if g.unplugged {
+            return Err(Self::gone(n.saturating_sub(1)));
+        }
+        if g.state.card_inside.as_ref().is_none_or(|c| c.jammed) || g.state.cover_open || g.state.ribbon_panels == 0 {
+            let fault = if g.state.cover_open {
+                Fault::CoverOpen
+            } else if g.state.ribbon_panels == 0 {
+                Fault::RibbonOut
+            } else {
+                Fault::Jam
+            };
+            let done = g.state.card_inside.as_ref().map_or(0, |c| c.panels);
+            return Err(StepFault { fault, card: CardPosition::Inside, panels_done: done });
+        }
+        g.state.ribbon_panels -= 1;
+        g.state.panel_counter += 1;
+        if kind == PanelKind::O {
+            if let Some(f) = g.state.film_panels.as_mut() {
+                *f = f.saturating_sub(1);
+            }
+        }
+        g.state.stored_bitmaps.push(kind.letter());
+        if let Some(c) = g.state.card_inside.as_mut() {
+            c.panels = n;
+            if kind == PanelKind::K {
+                c.k_hash = Some(hash);
+            }
+        }
+        state::save(&g.state_path, &g.state).map_err(|_| Self::gone(n))?;
+        match Self::take_fault(&mut g, FaultPoint::AfterPanel(n)) {
+            Some(f) => Err(Self::strike(&mut g, f, n)),
+            None => Ok(()),
+        }
+    }
+
+    /// `Se`: ejects the card into the output hopper and logs it.
+    pub fn eject(&self) -> Result<Counters, StepFault> {
+        let mut g = self.lock();
+        let done = g.state.card_inside.as_ref().map_or(0, |c| c.panels);
+        if g.unplugged {
+            return Err(Self::gone(done));
+        }
+        if let Some(f) = Self::take_fault(&mut g, FaultPoint::AtEject) {
+            return Err(Self::strike(&mut g, f, done));
+        }
+        let Some(inside) = g.state.card_inside.clone() else {
+            return Err(StepFault { fault: Fault::CardInside, card: CardPosition::NotTaken, panels_done: 0 });
+        };
+        if inside.jammed || g.state.cover_open {
+            let fault = if inside.jammed { Fault::Jam } else { Fault::CoverOpen };
+            return Err(StepFault { fault, card: CardPosition::Inside, panels_done: done });
+        }
+        let rec = record(&g.state, &inside, Destination::Output);
+        g.log.append(&rec).map_err(|_| Self::gone(done))?;
+        g.state.card_inside = None;
+        g.state.stored_bitmaps.clear();
+        state::save(&g.state_path, &g.state).map_err(|_| Self::gone(done))?;
+        Ok(Counters { cards: g.state.card_counter, panels: g.state.panel_counter })
+    }
+
+    /// `Ser`: moves the card inside to the reject box (a jammed card
+    /// cannot be moved).
+    pub fn reject(&self) -> Result<(), PrinterError> {
+        let mut g = self.lock();
+        if g.unplugged {
+            return Err(PrinterError::Gone);
+        }
+        let Some(card) = g.state.card_inside.clone() else { return Ok(()) };
+        if card.jammed {
+            return Err(PrinterError::Fault(Fault::Jam));
+        }
+        if g.state.cover_open {
+            return Err(PrinterError::Fault(Fault::CoverOpen));
+        }
+        let rec = record(&g.state, &card, Destination::RejectBox);
+        g.log.append(&rec).map_err(|e| PrinterError::Protocol(e.to_string()))?;
+        g.state.card_inside = None;
+        g.state.stored_bitmaps.clear();
+        state::save(&g.state_path, &g.state).map_err(|e| PrinterError::Protocol(e.to_string()))
+    }
+
+    /// `Pem;18` and its read-back.
+    pub fn set_host_managed(&self) -> Result<bool, PrinterError> {
+        let mut g = self.lock();
+        if g.unplugged {
+            return Err(PrinterError::Gone);
+        }
+        g.state.host_managed_errors = true;
+        state::save(&g.state_path, &g.state).map_err(|e| PrinterError::Protocol(e.to_string()))?;
+        Ok(g.state.host_managed_errors)
+    }
+
+    /// `Wcb`: clears the stored bitmaps.
+    pub fn clear_bitmaps(&self) -> Result<(), PrinterError> {
+        let mut g = self.lock();
+        if g.unplugged {
+            return Err(PrinterError::Gone);
+        }
+        g.state.stored_bitmaps.clear();
+        state::save(&g.state_path, &g.state).map_err(|e| PrinterError::Protocol(e.to_string()))
+    }
+
+    /// The printer's standing conditions, as `status` reports them.
+    pub fn status(&self) -> Result<Status, PrinterError> {
+        let g = self.lock();
+        if g.unplugged {
+            return Err(PrinterError::Gone);
+        }
+        let s = &g.state;
+        let mut faults = Vec::new();
+        if s.cover_open {
+            faults.push(Fault::CoverOpen);
+        }
+        if s.card_inside.as_ref().is_some_and(|c| c.jammed) {
+            faults.push(Fault::Jam);
+        }
+        if s.ribbon_panels < 5 {
+            faults.push(Fault::RibbonOut);
+        }
+        if s.film_panels == Some(0) {
+            faults.push(Fault::FilmOut);
+        }
+        if s.feeder == 0 {
+            faults.push(Fault::FeederEmpty);
+        }
+        Ok(Status {
+            faults,
+            card_inside: s.card_inside.is_some(),
+            blanks_in_feeder: Some(s.feeder),
+            ribbon_left: Some(s.ribbon_panels / 5),
+            film_left: s.film_panels,
+        })
     }
 }
 
@@ -274,30 +510,10 @@ impl EmulatedPrinter {
         }
         Ok(g)
     }
+}
 
-    /// Applies a fault that strikes while a card is inside, after
-    /// `done` panels; `started` is what the agent knows it sent.
-    fn strike(g: &mut Inner, fault: Fault, started: u8, done: u8) -> PrintFailure {
-        match fault {
-            Fault::Jam => {
-                if let Some(c) = g.state.card_inside.as_mut() {
-                    c.jammed = true;
-                }
-            }
-            Fault::CoverOpen => g.state.cover_open = true,
-            Fault::RibbonOut => g.state.ribbon_panels = 0,
-            Fault::FilmOut => g.state.film_panels = Some(0),
-            Fault::Gone => {
-                g.unplugged = true;
-                let _ = state::save(&g.state_path, &g.state);
-                // The agent never saw the last step confirmed.
-                return fail(Fault::Gone, started, done.saturating_sub(1), CardPosition::Unknown);
-            }
-            Fault::FeederEmpty | Fault::CardInside => {}
-        }
-        let _ = state::save(&g.state_path, &g.state);
-        fail(fault, started, done, CardPosition::Inside)
-    }
+fn failure(started: u8, f: StepFault) -> PrintFailure {
+    fail(f.fault, started, f.panels_done, f.card)
 }
 
 impl Printer for EmulatedPrinter {
@@ -319,11 +535,8 @@ impl Printer for EmulatedPrinter {
     }
 
     fn prepare(&mut self) -> Result<(), PrinterError> {
-        let mut g = self.live()?;
-        g.state.host_managed_errors = true;
-        state::save(&g.state_path, &g.state).map_err(|e| PrinterError::Protocol(e.to_string()))?;
-        // Read back, as `Rem` would.
-        if g.state.host_managed_errors {
+        // Set, then read back, as `Pem;18` and `Rem` would.
+        if self.device.set_host_managed()? {
             Ok(())
         } else {
             Err(PrinterError::Protocol("error mode did not read back as host-managed".into()))
@@ -331,31 +544,7 @@ impl Printer for EmulatedPrinter {
     }
 
     fn status(&mut self) -> Result<Status, PrinterError> {
-        let g = self.live()?;
-        let s = &g.state;
-        let mut faults = Vec::new();
-        if s.cover_open {
-            faults.push(Fault::CoverOpen);
-        }
-        if s.card_inside.as_ref().is_some_and(|c| c.jammed) {
-            faults.push(Fault::Jam);
-        }
-        if s.ribbon_panels < 5 {
-            faults.push(Fault::RibbonOut);
-        }
-        if s.film_panels == Some(0) {
-            faults.push(Fault::FilmOut);
-        }
-        if s.feeder == 0 {
-            faults.push(Fault::FeederEmpty);
-        }
-        Ok(Status {
-            faults,
-            card_inside: s.card_inside.is_some(),
-            blanks_in_feeder: Some(s.feeder),
-            ribbon_left: Some(s.ribbon_panels / 5),
-            film_left: s.film_panels,
-        })
+        self.device.status()
     }
 
     fn counters(&mut self) -> Result<Counters, PrinterError> {
@@ -364,114 +553,28 @@ impl Printer for EmulatedPrinter {
     }
 
     fn print(&mut self, card: &CardPanels) -> Result<Counters, PrintFailure> {
-        let needed = card.panels.len() as u32;
-        let gone = || fail(Fault::Gone, 0, 0, CardPosition::Unknown);
-        {
-            let mut g = self.live().map_err(|_| gone())?;
-            let s = &g.state;
-            let standing = if s.card_inside.is_some() {
-                Some(Fault::CardInside)
-            } else if s.cover_open {
-                Some(Fault::CoverOpen)
-            } else if s.ribbon_panels < needed {
-                Some(Fault::RibbonOut)
-            } else if s.film_panels.is_some_and(|f| f == 0) {
-                Some(Fault::FilmOut)
-            } else if s.feeder == 0 {
-                Some(Fault::FeederEmpty)
-            } else {
-                None
-            };
-            if let Some(f) = standing {
-                return Err(fail(f, 0, 0, CardPosition::NotTaken));
-            }
-            if let Some(f) = Device::take_fault(&mut g, FaultPoint::BeforePick) {
-                if f == Fault::Jam {
-                    // A jam at the feed takes the card and sticks it.
-                    g.faults.push_front(ScheduledFault { point: FaultPoint::AfterPick, fault: Fault::Jam });
-                } else {
-                    let failure = Self::strike(&mut g, f, 0, 0);
-                    return Err(if f == Fault::Gone { failure } else { fail(f, 0, 0, CardPosition::NotTaken) });
-                }
-            }
-            // Pick: the card counter steps when a card leaves the feeder.
-            g.state.feeder -= 1;
-            g.state.card_counter += 1;
-            let counter = g.state.card_counter;
-            g.state.card_inside = Some(InsideCard { counter, panels: 0, k_hash: None, jammed: false });
-            state::save(&g.state_path, &g.state).map_err(|_| gone())?;
-        }
+        let needed = card.panels.len() as u8;
+        self.device.feed(u32::from(needed)).map_err(|f| failure(0, f))?;
         failpoint::hit("driver.after_feed");
         self.device.sleep();
-        {
-            let mut g = self.device.lock();
-            if let Some(f) = Device::take_fault(&mut g, FaultPoint::AfterPick) {
-                return Err(Self::strike(&mut g, f, 0, 0));
-            }
-        }
         for (i, panel) in card.panels.iter().enumerate() {
             let n = i as u8 + 1;
             self.device.sleep();
-            let mut g = self.live().map_err(|_| fail(Fault::Gone, n, n - 1, CardPosition::Unknown))?;
-            g.state.ribbon_panels = g.state.ribbon_panels.saturating_sub(1);
-            g.state.panel_counter += 1;
-            if panel.kind == PanelKind::O {
-                if let Some(f) = g.state.film_panels.as_mut() {
-                    *f = f.saturating_sub(1);
-                }
-            }
-            g.state.stored_bitmaps.push(panel.kind.letter());
-            if let Some(c) = g.state.card_inside.as_mut() {
-                c.panels = n;
-                if panel.kind == PanelKind::K {
-                    c.k_hash = Some(panel.hash());
-                }
-            }
-            state::save(&g.state_path, &g.state).map_err(|_| gone())?;
-            if let Some(f) = Device::take_fault(&mut g, FaultPoint::AfterPanel(n)) {
-                return Err(Self::strike(&mut g, f, n, n));
-            }
-            drop(g);
+            self.device.print_panel(panel.kind, panel.hash(), n).map_err(|f| failure(n, f))?;
             failpoint::hit(&format!("driver.after_panel.{n}"));
         }
         failpoint::hit("driver.before_eject");
         self.device.sleep();
-        let mut g = self.live().map_err(|_| fail(Fault::Gone, needed as u8, needed as u8, CardPosition::Unknown))?;
-        if let Some(f) = Device::take_fault(&mut g, FaultPoint::AtEject) {
-            return Err(Self::strike(&mut g, f, needed as u8, needed as u8));
-        }
-        let Some(inside) = g.state.card_inside.take() else {
-            return Err(fail(Fault::Gone, needed as u8, needed as u8, CardPosition::Unknown));
-        };
-        let rec = record(&g.state, &inside, Destination::Output);
-        g.log.append(&rec).map_err(|_| gone())?;
-        g.state.stored_bitmaps.clear();
-        state::save(&g.state_path, &g.state).map_err(|_| gone())?;
-        let counters = Counters { cards: g.state.card_counter, panels: g.state.panel_counter };
-        drop(g);
+        let counters = self.device.eject().map_err(|f| failure(needed, f))?;
         failpoint::hit("driver.after_eject");
         Ok(counters)
     }
 
     fn reject(&mut self) -> Result<(), PrinterError> {
-        let mut g = self.live()?;
-        let Some(card) = g.state.card_inside.clone() else { return Ok(()) };
-        if card.jammed {
-            return Err(PrinterError::Fault(Fault::Jam));
-        }
-        if g.state.cover_open {
-            return Err(PrinterError::Fault(Fault::CoverOpen));
-        }
-        let rec = record(&g.state, &card, Destination::RejectBox);
-        g.log.append(&rec).map_err(|e| PrinterError::Protocol(e.to_string()))?;
-        g.state.card_inside = None;
-        g.state.stored_bitmaps.clear();
-        state::save(&g.state_path, &g.state).map_err(|e| PrinterError::Protocol(e.to_string()))
+        self.device.reject()
     }
 
     fn cancel(&mut self) -> Result<(), PrinterError> {
-        let mut g = self.live()?;
-        g.state.stored_bitmaps.clear();
-        state::save(&g.state_path, &g.state).map_err(|e| PrinterError::Protocol(e.to_string()))
+        self.device.clear_bitmaps()
     }
 }

@@ -13,7 +13,7 @@ mod device;
 mod physlog;
 mod state;
 
-pub use device::{Device, DeviceOptions, EmulatedPrinter, FaultPoint, ScheduledFault};
+pub use device::{Device, DeviceOptions, EmulatedPrinter, FaultPoint, ScheduledFault, StepFault};
 pub use physlog::{Destination, PhysicalLog, PhysicalRecord};
 pub use state::{DeviceState, InsideCard};
 
