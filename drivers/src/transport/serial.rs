@@ -50,7 +50,7 @@ fn serial_error(e: serialport::Error) -> TransportError {
         serialport::ErrorKind::NoDevice => {
             TransportError::Unusable { what: e.description, fix: "the serial device is gone: check the cable or USB-serial adapter" }
         }
-        serialport::ErrorKind::Io(kind) if kind == std::io::ErrorKind::PermissionDenied => TransportError::Unusable {
+        serialport::ErrorKind::Io(std::io::ErrorKind::PermissionDenied) => TransportError::Unusable {
             what: e.description,
             fix: "permission denied: add the service user to the 'dialout' group (or install the udev rule), then restart",
         },
