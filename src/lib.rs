@@ -15,5 +15,6 @@ pub mod journal;
 pub mod local;
 pub mod logging;
 pub mod messages;
+pub mod printers;
 pub mod render;
 pub mod station;

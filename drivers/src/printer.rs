@@ -56,6 +56,10 @@ pub enum Fault {
     Gone,
     /// A card is already inside the printer.
     CardInside,
+    /// The print head's temperature is wrong: the card was abandoned.
+    HeadTemp,
+    /// The printer is cooling down and takes no card yet.
+    Busy,
 }
 
 impl Fault {
@@ -68,6 +72,8 @@ impl Fault {
             Self::FilmOut => "film_out",
             Self::Gone => "gone",
             Self::CardInside => "card_inside",
+            Self::HeadTemp => "head_temp",
+            Self::Busy => "busy",
         }
     }
 }
@@ -153,4 +159,31 @@ pub trait Printer: Send {
     fn reject(&mut self) -> Result<(), PrinterError>;
     /// Abandons the current sequence without feeding another card.
     fn cancel(&mut self) -> Result<(), PrinterError>;
+}
+
+impl Printer for Box<dyn Printer> {
+    fn identify(&mut self) -> Result<Identity, PrinterError> {
+        (**self).identify()
+    }
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+    fn prepare(&mut self) -> Result<(), PrinterError> {
+        (**self).prepare()
+    }
+    fn status(&mut self) -> Result<Status, PrinterError> {
+        (**self).status()
+    }
+    fn counters(&mut self) -> Result<Counters, PrinterError> {
+        (**self).counters()
+    }
+    fn print(&mut self, card: &CardPanels) -> Result<Counters, PrintFailure> {
+        (**self).print(card)
+    }
+    fn reject(&mut self) -> Result<(), PrinterError> {
+        (**self).reject()
+    }
+    fn cancel(&mut self) -> Result<(), PrinterError> {
+        (**self).cancel()
+    }
 }

@@ -6,10 +6,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use cetak_drivers::emulator::{Device, DeviceOptions};
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, LogFormat, PrinterKind};
+use crate::config::{Config, LogFormat};
 use crate::control;
 use crate::journal::{JobState, Journal};
 use crate::messages::{text, Lang};
@@ -248,16 +247,14 @@ fn run(env: &Env, emulator: bool, jobs: Option<&Path>, until_idle: bool) -> anyh
     println!("{}", text(lang, "run.started", &[("printers", &config.printers.len())]));
     let mut threads = Vec::new();
     for p in &config.printers {
-        let PrinterKind::Emulator = p.kind;
-        let dir = p.dir.clone().unwrap_or_else(|| config.state_dir.join("emulator").join(&p.name));
-        let device = Device::open(&dir, &DeviceOptions { time_scale: p.time_scale, serial: p.serial.clone(), ..DeviceOptions::default() })?;
+        let printer = crate::printers::open(p, &config.state_dir)?;
         let journal = Journal::open(&env.state_dir)?;
         let opts = StationOptions { name: p.name.clone(), spoil_retries: config.station.spoil_retries, local_mode: true, lang };
         let idle = config.station.idle_poll();
         let stop = Arc::clone(&stop);
         let name = p.name.clone();
         threads.push(std::thread::Builder::new().name(format!("station-{name}")).spawn(move || {
-            let mut station = Station::new(journal, device.printer(), opts);
+            let mut station = Station::new(journal, printer, opts);
             station.run(&stop, idle, until_idle)
         })?);
     }

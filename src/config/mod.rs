@@ -63,8 +63,19 @@ impl StationConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PrinterKind {
-    /// The built-in emulated printer (training, demos, tests).
+    /// The built-in emulated printer, in process (training, demos, tests).
     Emulator,
+    /// An Evolis printer (or the emulator as its own process) on a wire.
+    Evolis,
+}
+
+/// The link to a wire printer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    Usb,
+    Serial,
+    Tcp,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -81,6 +92,22 @@ pub struct PrinterConfig {
     /// Emulator: the serial number a new emulated printer gets.
     #[serde(default = "default_serial")]
     pub serial: String,
+    /// Evolis: the link (`usb`, `serial` or `tcp`).
+    pub transport: Option<TransportKind>,
+    /// TCP: `host:port`.
+    pub address: Option<String>,
+    /// Serial: the device, such as `/dev/ttyUSB0`.
+    pub path: Option<String>,
+    /// Serial: line speed; 57,600 or faster.
+    #[serde(default = "default_baud", deserialize_with = "baud")]
+    pub baud: u32,
+    /// USB: `vvvv:pppp` ids to look for (product 0000: any), added to the
+    /// known card printers.
+    #[serde(default)]
+    pub usb_ids: Vec<String>,
+    /// Send panels compressed when that is shorter.
+    #[serde(default = "yes")]
+    pub compress: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -116,6 +143,21 @@ fn default_idle_ms() -> u64 {
 }
 fn one() -> f64 {
     1.0
+}
+fn default_baud() -> u32 {
+    115_200
+}
+fn yes() -> bool {
+    true
+}
+fn baud<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = u32::deserialize(d)?;
+    if v < cetak_drivers::transport::MIN_BAUD {
+        return Err(serde::de::Error::custom(format!(
+            "baud = {v} is too slow for card printing (a colour card at 2,400 baud takes over an hour): use 57600 or faster"
+        )));
+    }
+    Ok(v)
 }
 fn default_serial() -> String {
     "EMU0000001".into()
@@ -153,6 +195,24 @@ fn printer_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Err
     Ok(v)
 }
 
+impl PrinterConfig {
+    /// What a printer of this kind and transport still needs.
+    fn missing_key(&self) -> Option<&'static str> {
+        match (self.kind, self.transport) {
+            (PrinterKind::Emulator, None) => None,
+            (PrinterKind::Emulator, Some(_)) => Some("an emulator printer takes no transport (use kind = \"evolis\" for a wire)"),
+            (PrinterKind::Evolis, None) => Some("kind = \"evolis\" needs transport = \"usb\", \"serial\" or \"tcp\""),
+            (PrinterKind::Evolis, Some(TransportKind::Tcp)) if self.address.is_none() => {
+                Some("transport = \"tcp\" needs address = \"host:port\"")
+            }
+            (PrinterKind::Evolis, Some(TransportKind::Serial)) if self.path.is_none() => {
+                Some("transport = \"serial\" needs path = \"/dev/...\"")
+            }
+            _ => None,
+        }
+    }
+}
+
 impl Config {
     /// The embedded default: one emulated printer, state in `state_dir`.
     pub fn emulated(state_dir: &Path) -> Self {
@@ -166,6 +226,12 @@ impl Config {
                 dir: None,
                 time_scale: 1.0,
                 serial: default_serial(),
+                transport: None,
+                address: None,
+                path: None,
+                baud: default_baud(),
+                usb_ids: Vec::new(),
+                compress: true,
             }],
             local: None,
             log: LogConfig::default(),
@@ -186,9 +252,13 @@ impl Config {
         })?;
         let mut names = std::collections::HashSet::new();
         for p in &cfg.printers {
+            let line = text.find(&format!("\"{}\"", p.name)).map(|i| text[..i].matches('\n').count() + 1);
+            let refuse = |reason: String| ConfigError { path: path.to_path_buf(), line, reason };
             if !names.insert(p.name.as_str()) {
-                let line = text.find(&format!("\"{}\"", p.name)).map(|i| text[..i].matches('\n').count() + 1);
-                return Err(ConfigError { path: path.to_path_buf(), line, reason: format!("printer name {:?} used twice", p.name) });
+                return Err(refuse(format!("printer name {:?} used twice", p.name)));
+            }
+            if let Some(missing) = p.missing_key() {
+                return Err(refuse(format!("printer {:?}: {missing}", p.name)));
             }
         }
         Ok(cfg)
@@ -236,6 +306,20 @@ mod tests {
         assert_eq!(cfg.station.spoil_retries, 2);
         assert_eq!(cfg.printers.len(), 1);
         Ok(())
+    }
+
+    #[test]
+    fn a_slow_serial_line_is_refused_at_its_line() {
+        let e = err("[[printer]]\nname = \"a\"\nkind = \"evolis\"\ntransport = \"serial\"\npath = \"/dev/ttyS0\"\nbaud = 9600\n");
+        assert_eq!(e.line, Some(6), "{e}");
+        assert!(e.reason.contains("57600"), "{e}");
+    }
+
+    #[test]
+    fn a_wire_printer_without_its_address_is_refused() {
+        let e = err("[[printer]]\nname = \"a\"\nkind = \"evolis\"\ntransport = \"tcp\"\n");
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.reason.contains("address"), "{e}");
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub const KEYS: &[&str] = &[
     "fault.film_out",
     "fault.gone",
     "fault.card_inside",
+    "fault.head_temp",
+    "fault.busy",
     "pause.blank_unaccounted",
     "pause.operator",
     "job.uncertain",
@@ -143,7 +145,7 @@ mod tests {
     #[test]
     fn every_fault_has_an_instruction() {
         use cetak_drivers::Fault::*;
-        for f in [FeederEmpty, Jam, CoverOpen, RibbonOut, FilmOut, Gone, CardInside] {
+        for f in [FeederEmpty, Jam, CoverOpen, RibbonOut, FilmOut, Gone, CardInside, HeadTemp, Busy] {
             assert!(KEYS.contains(&format!("fault.{}", f.as_str()).as_str()), "{f:?}");
         }
         assert_eq!(fault(Lang::Id, Jam), "Kartu macet: buka penutup, keluarkan kartu, tutup penutup");

@@ -33,6 +33,8 @@ pub struct DeviceOptions {
     /// Only benchmarks turn it off, so the printer's own disk writes are not
     /// counted as the agent's.
     pub durable: bool,
+    /// The card counter steps at eject instead of at pick.
+    pub count_at_eject: bool,
 }
 
 impl Default for DeviceOptions {
@@ -47,6 +49,7 @@ impl Default for DeviceOptions {
             card_time: Duration::from_secs(20),
             time_scale: 1.0,
             durable: true,
+            count_at_eject: false,
         }
     }
 }
@@ -130,6 +133,8 @@ impl Device {
                 card_inside: None,
                 host_managed_errors: false,
                 stored_bitmaps: Vec::new(),
+                reprint_commands: 0,
+                count_at_eject: opts.count_at_eject,
             },
         };
         // A card logged as out but still marked inside: the power went
@@ -202,7 +207,7 @@ impl Device {
     /// and closes the cover. Returns the record logged, if a card was there.
     pub fn remove_card_by_hand(&self) -> Result<Option<PhysicalRecord>, EmulatorError> {
         let mut g = self.lock();
-        let Some(card) = g.state.card_inside.take() else {
+        let Some(card) = g.state.card_inside.clone() else {
             g.state.cover_open = false;
             state::save(&g.state_path, &g.state)?;
             return Ok(None);
@@ -210,7 +215,7 @@ impl Device {
         let rec = record(&g.state, &card, Destination::RemovedByHand);
         g.log.append(&rec)?;
         g.state.cover_open = false;
-        g.state.stored_bitmaps.clear();
+        leave(&mut g.state);
         state::save(&g.state_path, &g.state)?;
         Ok(Some(rec))
     }
@@ -247,10 +252,21 @@ impl Device {
         }
         g.state.feeder -= 1;
         g.state.card_counter += 1;
-        let card = InsideCard { counter: g.state.card_counter, panels: 1, k_hash: None, jammed: false };
+        let card = InsideCard { counter: g.state.card_counter, panels: 1, k_hash: None, panel_hashes: Vec::new(), jammed: false };
         let rec = record(&g.state, &card, Destination::Output);
         g.log.append(&rec)?;
         state::save(&g.state_path, &g.state)
+    }
+
+    /// The mechanical time of one step (the wire server waits it after
+    /// each step that moves the card).
+    pub fn pause(&self) {
+        self.sleep();
+    }
+
+    /// Records a reprint command (`Sc`, `St`) that reached the printer.
+    pub fn note_reprint_command(&self) -> Result<(), EmulatorError> {
+        self.mutate(|s| s.reprint_commands += 1)
     }
 
     fn sleep(&self) {
@@ -289,7 +305,7 @@ impl Device {
                 // The agent never saw the last step confirmed.
                 return StepFault { fault: Fault::Gone, card: CardPosition::Unknown, panels_done: done.saturating_sub(1) };
             }
-            Fault::FeederEmpty | Fault::CardInside => {}
+            Fault::FeederEmpty | Fault::CardInside | Fault::HeadTemp | Fault::Busy => {}
         }
         let _ = state::save(&g.state_path, &g.state);
         StepFault { fault, card: CardPosition::Inside, panels_done: done }
@@ -335,9 +351,13 @@ impl Device {
             }
         }
         g.state.feeder -= 1;
-        g.state.card_counter += 1;
-        let counter = g.state.card_counter;
-        g.state.card_inside = Some(InsideCard { counter, panels: 0, k_hash: None, jammed: false });
+        // The card's number is the counter value that counts it, whenever
+        // the counter steps.
+        let counter = g.state.card_counter + 1;
+        if !g.state.count_at_eject {
+            g.state.card_counter = counter;
+        }
+        g.state.card_inside = Some(InsideCard { counter, panels: 0, k_hash: None, panel_hashes: Vec::new(), jammed: false });
         state::save(&g.state_path, &g.state).map_err(|_| Self::gone(0))?;
         let after = if jam_at_pick { Some(Fault::Jam) } else { Self::take_fault(&mut g, FaultPoint::AfterPick) };
         match after {
@@ -374,6 +394,7 @@ impl Device {
         g.state.stored_bitmaps.push(kind.letter());
         if let Some(c) = g.state.card_inside.as_mut() {
             c.panels = n;
+            c.panel_hashes.push(hash.clone());
             if kind == PanelKind::K {
                 c.k_hash = Some(hash);
             }
@@ -404,8 +425,7 @@ impl Device {
         }
         let rec = record(&g.state, &inside, Destination::Output);
         g.log.append(&rec).map_err(|_| Self::gone(done))?;
-        g.state.card_inside = None;
-        g.state.stored_bitmaps.clear();
+        leave(&mut g.state);
         state::save(&g.state_path, &g.state).map_err(|_| Self::gone(done))?;
         Ok(Counters { cards: g.state.card_counter, panels: g.state.panel_counter })
     }
@@ -426,8 +446,7 @@ impl Device {
         }
         let rec = record(&g.state, &card, Destination::RejectBox);
         g.log.append(&rec).map_err(|e| PrinterError::Protocol(e.to_string()))?;
-        g.state.card_inside = None;
-        g.state.stored_bitmaps.clear();
+        leave(&mut g.state);
         state::save(&g.state_path, &g.state).map_err(|e| PrinterError::Protocol(e.to_string()))
     }
 
@@ -486,7 +505,35 @@ impl Device {
 }
 
 fn record(st: &DeviceState, card: &InsideCard, destination: Destination) -> PhysicalRecord {
-    PhysicalRecord { serial: st.serial.clone(), counter: card.counter, destination, panels: card.panels, k_hash: card.k_hash.clone() }
+    PhysicalRecord {
+        serial: st.serial.clone(),
+        counter: card.counter,
+        destination,
+        panels: card.panels,
+        k_hash: card.k_hash.clone(),
+        panel_hashes: card.panel_hashes.clone(),
+    }
+}
+
+/// A card leaves the printer (output, reject box, or by hand): on a printer
+/// that counts at eject, this is when the counter steps.
+fn leave(st: &mut DeviceState) {
+    if st.count_at_eject {
+        st.card_counter += 1;
+    }
+    st.card_inside = None;
+    st.stored_bitmaps.clear();
+}
+
+/// The emulator's memory as it is on disk, read without touching it (for
+/// judging a printer another process runs).
+pub fn read_memory(dir: &Path) -> Result<(DeviceState, Vec<PhysicalRecord>), EmulatorError> {
+    let at = state::StatePath { path: dir.join("printer-state.json"), durable: false };
+    let st = state::load(&at)?.ok_or_else(|| EmulatorError::Io {
+        path: at.path.clone(),
+        source: std::io::Error::new(std::io::ErrorKind::NotFound, "no emulator state"),
+    })?;
+    Ok((st, PhysicalLog::new(&dir.join("physical-log.jsonl"), false).read()?))
 }
 
 fn fail(fault: Fault, panels_started: u8, panels_done: u8, card: CardPosition) -> PrintFailure {

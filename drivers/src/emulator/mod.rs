@@ -11,9 +11,11 @@
 
 mod device;
 mod physlog;
+pub mod serve;
 mod state;
+pub mod wire;
 
-pub use device::{Device, DeviceOptions, EmulatedPrinter, FaultPoint, ScheduledFault, StepFault};
+pub use device::{read_memory, Device, DeviceOptions, EmulatedPrinter, FaultPoint, ScheduledFault, StepFault};
 pub use physlog::{Destination, PhysicalLog, PhysicalRecord};
 pub use state::{DeviceState, InsideCard};
 

@@ -25,6 +25,9 @@ pub struct PhysicalRecord {
     /// Panels printed on it.
     pub panels: u8,
     pub k_hash: Option<String>,
+    /// Hash of each decoded panel, in print order.
+    #[serde(default)]
+    pub panel_hashes: Vec<String>,
 }
 
 /// Appends and reads the physical log file.

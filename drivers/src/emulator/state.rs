@@ -13,6 +13,9 @@ pub struct InsideCard {
     pub counter: u64,
     pub panels: u8,
     pub k_hash: Option<String>,
+    /// Hash of each panel printed on it, in order.
+    #[serde(default)]
+    pub panel_hashes: Vec<String>,
     /// A jammed card cannot be moved by the printer: a clerk removes it.
     pub jammed: bool,
 }
@@ -38,6 +41,14 @@ pub struct DeviceState {
     /// Bitmaps held in the printer's memory (kind letters); cleared after
     /// each card so no resident's image stays in the printer.
     pub stored_bitmaps: Vec<char>,
+    /// Commands that would make the printer print by itself (`Sc`, `St`)
+    /// received: cetak must never send one.
+    #[serde(default)]
+    pub reprint_commands: u32,
+    /// The card counter steps when a card leaves the printer rather than
+    /// when it is taken from the feeder (printers differ: docs/hardware.md).
+    #[serde(default)]
+    pub count_at_eject: bool,
 }
 
 /// Where the state lives, and whether each write is synced.

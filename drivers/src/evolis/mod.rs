@@ -1,5 +1,9 @@
-//! The Evolis family: its command language over any [`Transport`].
+//! The Evolis family: its command language over any transport
+//! (`../shared/printers/evolis.md`), and the driver on top.
 
 pub mod bitmap;
 pub mod command;
+mod printer;
 pub mod reply;
+
+pub use printer::{to_chip_station, EvolisPrinter, WireError};
