@@ -42,6 +42,9 @@ struct Args {
     /// Cards the ribbon of a new printer prints.
     #[arg(long, default_value_t = 200)]
     ribbon: u32,
+    /// The card counter steps when a card leaves, not when it is taken.
+    #[arg(long)]
+    count_at_eject: bool,
     /// A device fault: POINT:KIND[@CARD] (repeatable).
     #[arg(long = "fault", value_parser = parse_fault)]
     faults: Vec<ScheduledFault>,
@@ -57,6 +60,7 @@ fn main() -> anyhow::Result<()> {
         feeder: args.feeder,
         ribbon_cards: args.ribbon,
         time_scale: args.time_scale,
+        count_at_eject: args.count_at_eject,
         ..DeviceOptions::default()
     };
     let device = Device::open(&args.dir, &opts).context("opening the emulator's memory")?;

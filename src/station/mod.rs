@@ -277,7 +277,9 @@ impl<P: Printer> Station<P> {
                     // jammed card waits for the clerk (status shows how).
                     let _ = self.printer.reject();
                 }
-                let counter_after = self.printer.counters().map(|c| c.cards).unwrap_or(before + 1);
+                // A blank was taken: it is card number `before + 1`, whether
+                // the printer's counter steps at pick or only at eject.
+                let counter_after = before + 1;
                 if progress.panels_started == 0 && progress.panels_done == 0 {
                     let to = self.journal.end_attempt(
                         job_id,

@@ -43,12 +43,15 @@ impl<P: Printer> Station<P> {
         let knew_no_panel = self.lost_before_any_panel.take().unwrap_or(false);
         let in_flight = self.journal.in_flight(&self.opts.name)?;
         let Some(a) = in_flight else { return Ok(None) };
+        // A card that was inside is card number `counter_before + 1`, even
+        // on a printer whose counter steps only when a card leaves.
+        let taken = counters.cards.max(a.counter_before + 1);
         let end = if identity.serial != a.printer_serial {
             AttemptEnd::Uncertain { fault: "serial_changed".into(), counter_after: None, panels_done: 0 }
         } else if status.card_inside && knew_no_panel {
-            AttemptEnd::Spoiled { fault: "gone".into(), counter_after: counters.cards }
+            AttemptEnd::Spoiled { fault: "gone".into(), counter_after: taken }
         } else if status.card_inside {
-            AttemptEnd::Uncertain { fault: "card_inside_at_recovery".into(), counter_after: Some(counters.cards), panels_done: 0 }
+            AttemptEnd::Uncertain { fault: "card_inside_at_recovery".into(), counter_after: Some(taken), panels_done: 0 }
         } else if counters.cards == a.counter_before {
             AttemptEnd::NotFed { fault: "gone".into() }
         } else {

@@ -14,3 +14,4 @@ mod priority;
 mod privacy;
 mod transitions;
 mod validation;
+mod wire;

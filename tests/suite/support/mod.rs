@@ -120,12 +120,20 @@ fn rand_suffix() -> u64 {
 /// booked "blank unaccounted" adjustments; every blank-using attempt has
 /// its ledger event.
 pub fn assert_physical_log_matches(journal: &Journal, device: &Device) {
-    let log = device.physical_log().expect("physical log");
-    let state = device.state();
+    assert_memory_matches(journal, &device.state(), &device.physical_log().expect("physical log"));
+}
+
+/// The same judge, from an emulator's memory read off its folder (a
+/// printer another process runs).
+pub fn assert_memory_matches(
+    journal: &Journal,
+    state: &cetak_drivers::emulator::DeviceState,
+    log: &[cetak_drivers::emulator::PhysicalRecord],
+) {
     // (serial, counter) -> (destination, or None while inside; panels; K hash)
     type Card = (Option<Destination>, u8, Option<String>);
     let mut cards: HashMap<(String, u64), Card> = HashMap::new();
-    for r in &log {
+    for r in log {
         let prev = cards.insert((r.serial.clone(), r.counter), (Some(r.destination), r.panels, r.k_hash.clone()));
         assert!(prev.is_none(), "card {} of {} logged twice", r.counter, r.serial);
     }
@@ -272,8 +280,12 @@ impl ProcessRig {
 /// No card came out twice: each K-panel hash appears at most once among the
 /// cards in the output hopper.
 pub fn assert_no_card_printed_twice(device: &Device) {
+    assert_no_record_twice(&device.physical_log().expect("log"));
+}
+
+pub fn assert_no_record_twice(log: &[cetak_drivers::emulator::PhysicalRecord]) {
     let mut seen = std::collections::HashSet::new();
-    for r in device.physical_log().expect("log") {
+    for r in log {
         if r.destination == Destination::Output {
             let k = r.k_hash.clone().expect("a printed card has a K panel");
             assert!(seen.insert(k), "card {} printed twice (same K panel)", r.counter);
@@ -306,5 +318,114 @@ impl Drop for Daemon {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+}
+
+/// The emulator as a process of its own, on TCP or a pseudo-terminal, with
+/// a clerk on its standard input. Killed when dropped.
+pub struct EmulatorProcess {
+    pub dir: PathBuf,
+    pub args: Vec<String>,
+    pub link: Link,
+    pub endpoint: String,
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Link {
+    Tcp,
+    Pty,
+}
+
+impl EmulatorProcess {
+    /// Starts an emulator with no mechanical time; `args` add faults.
+    pub fn start(dir: &Path, link: Link, args: &[&str]) -> Self {
+        Self::start_at(dir, link, args.iter().map(|s| s.to_string()).collect(), None)
+    }
+
+    fn start_at(dir: &Path, link: Link, args: Vec<String>, tcp: Option<&str>) -> Self {
+        use std::io::BufRead;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cetak-printer-emulator"));
+        cmd.arg("--dir").arg(dir).args(["--time-scale", "0"]).args(&args);
+        match link {
+            Link::Tcp => cmd.args(["--tcp", tcp.unwrap_or("127.0.0.1:0")]),
+            Link::Pty => cmd.arg("--pty"),
+        };
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the emulator");
+        let stdin = child.stdin.take().expect("stdin");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut first = String::new();
+        stdout.read_line(&mut first).expect("emulator says where it listens");
+        let endpoint = first.split_whitespace().nth(1).expect("endpoint").to_string();
+        Self { dir: dir.to_path_buf(), args, link, endpoint, child, stdin, stdout }
+    }
+
+    /// A clerk's action (`remove-card`, `close-cover`, `load 10`, ...).
+    pub fn clerk(&mut self, action: &str) {
+        use std::io::{BufRead, Write};
+        writeln!(self.stdin, "{action}").expect("clerk writes");
+        self.stdin.flush().expect("flush");
+        let mut answer = String::new();
+        self.stdout.read_line(&mut answer).expect("clerk answer");
+        assert_eq!(answer.trim(), "ok", "clerk action {action:?}");
+    }
+
+    /// The printer's memory as on its disk.
+    pub fn memory(&self) -> (cetak_drivers::emulator::DeviceState, Vec<cetak_drivers::emulator::PhysicalRecord>) {
+        cetak_drivers::emulator::read_memory(&self.dir).expect("emulator memory")
+    }
+
+    /// Kills the process (a power cut) and starts it again on the same
+    /// address, memory kept.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let endpoint = self.endpoint.clone();
+        let again = Self::start_at(&self.dir, self.link, Vec::new(), (self.link == Link::Tcp).then_some(endpoint.as_str()));
+        *self = again;
+    }
+
+    /// A transport to this emulator, as the config would open it.
+    pub fn transport(&self) -> Box<dyn cetak_drivers::transport::Transport> {
+        match self.link {
+            Link::Tcp => Box::new(cetak_drivers::transport::tcp::TcpTransport::new(&self.endpoint)),
+            Link::Pty => Box::new(
+                cetak_drivers::transport::serial::SerialTransport::new(cetak_drivers::transport::serial::SerialSettings {
+                    path: self.endpoint.clone(),
+                    baud: 115_200,
+                    parity: serialport::Parity::None,
+                    flow: serialport::FlowControl::None,
+                })
+                .expect("serial settings"),
+            ),
+        }
+    }
+
+    /// The Evolis driver on this emulator, with no mechanical allowance
+    /// (the emulator runs with no mechanical time).
+    pub fn printer(&self, compress: bool) -> cetak_drivers::evolis::EvolisPrinter<Box<dyn cetak_drivers::transport::Transport>> {
+        cetak_drivers::evolis::EvolisPrinter::new(self.transport(), compress).with_mechanical(std::time::Duration::ZERO)
+    }
+
+    /// A config entry that drives this emulator.
+    pub fn config_entry(&self) -> String {
+        match self.link {
+            Link::Tcp => format!("kind = \"evolis\"\ntransport = \"tcp\"\naddress = \"{}\"\n", self.endpoint),
+            Link::Pty => format!("kind = \"evolis\"\ntransport = \"serial\"\npath = \"{}\"\nbaud = 115200\n", self.endpoint),
+        }
+    }
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
