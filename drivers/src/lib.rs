@@ -17,3 +17,6 @@ pub use panel::{CardImage, CardPanels, Panel, PanelKind};
 pub use printer::{
     Capabilities, CardPosition, Counters, Fault, Identity, LineOrientation, PrintFailure, PrintProgress, Printer, PrinterError, Status,
 };
+
+#[cfg(test)]
+mod tests;

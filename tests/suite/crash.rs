@@ -140,4 +140,45 @@ mod with_failpoints {
             assert_eq!(outcomes, vec![s("not_fed"), s("printed")], "{second}");
         }
     }
+
+    /// Crash over the wire: the agent is killed at `point` while the
+    /// emulator, a process of its own, goes on; the restarted agent settles.
+    fn crash_over_the_wire(point: &str, count_at_eject: bool) -> Vec<Option<String>> {
+        let emu_dir = tempfile::tempdir().expect("tmp");
+        let args: &[&str] = if count_at_eject { &["--count-at-eject"] } else { &[] };
+        let emu = crate::support::EmulatorProcess::start(emu_dir.path(), crate::support::Link::Tcp, args);
+        let rig = ProcessRig::with_printer(JOBS, &emu.config_entry());
+        let what = format!("{point} (count at eject: {count_at_eject})");
+        let out = rig.run(Some(point));
+        assert_eq!(out.status.signal(), Some(9), "{what}: not killed: {}", String::from_utf8_lossy(&out.stderr));
+        let in_flight = rig.journal().in_flight(crate::support::PRINTER).expect("journal").map(|a| a.job_id);
+        for _ in 0..2 {
+            let out = rig.run(None);
+            assert!(out.status.success(), "{what}: restart failed: {}", String::from_utf8_lossy(&out.stderr));
+            rig.settle_uncertain_from(&emu.memory().1);
+        }
+        let journal = rig.journal();
+        let (state, log) = emu.memory();
+        crate::support::assert_memory_matches(&journal, &state, &log);
+        crate::support::assert_no_record_twice(&log);
+        for job in journal.all_jobs().expect("jobs") {
+            assert_eq!(journal.final_result(&job.job_id).expect("result"), Some(JobState::Printed), "{what}: {}", job.job_id);
+        }
+        let out = log.iter().filter(|r| r.destination == cetak_drivers::emulator::Destination::Output).count();
+        assert_eq!(out, JOBS, "{what}: one card per job in the output hopper");
+        match in_flight {
+            Some(job) => journal.attempts().expect("attempts").into_iter().filter(|a| a.job_id == job).map(|a| a.outcome).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn crash_over_the_wire_at_each_step_of_a_card() {
+        for count_at_eject in [false, true] {
+            assert_eq!(crash_over_the_wire("journal.ready-printing.after@2", count_at_eject), vec![s("not_fed"), s("printed")]);
+            assert_eq!(crash_over_the_wire("driver.after_feed@1", count_at_eject), vec![s("uncertain"), s("printed")]);
+            assert_eq!(crash_over_the_wire("driver.after_panel.3@2", count_at_eject), vec![s("uncertain"), s("printed")]);
+            assert_eq!(crash_over_the_wire("driver.after_eject@2", count_at_eject), vec![s("uncertain")]);
+        }
+    }
 }

@@ -34,6 +34,7 @@ impl From<WireError> for PrinterError {
     fn from(e: WireError) -> Self {
         match e {
             WireError::Transport(TransportError::Unusable { what, fix }) => PrinterError::Protocol(format!("{what}: {fix}")),
+            WireError::Transport(TransportError::Unplugged(_)) => PrinterError::Gone,
             WireError::Transport(_) => PrinterError::Gone,
             other => PrinterError::Protocol(other.to_string()),
         }

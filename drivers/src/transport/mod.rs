@@ -16,6 +16,9 @@ pub enum TransportError {
     Closed,
     #[error("{what}: {fix}")]
     Unusable { what: String, fix: &'static str },
+    /// The device disappeared (unplugged, switched off): it may come back.
+    #[error("{0}: the printer is unplugged or switched off: check its power and cable")]
+    Unplugged(String),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }

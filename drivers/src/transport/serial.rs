@@ -47,9 +47,7 @@ impl SerialTransport {
 
 fn serial_error(e: serialport::Error) -> TransportError {
     match e.kind() {
-        serialport::ErrorKind::NoDevice => {
-            TransportError::Unusable { what: e.description, fix: "the serial device is gone: check the cable or USB-serial adapter" }
-        }
+        serialport::ErrorKind::NoDevice => TransportError::Unplugged(e.description),
         serialport::ErrorKind::Io(std::io::ErrorKind::PermissionDenied) => TransportError::Unusable {
             what: e.description,
             fix: "permission denied: add the service user to the 'dialout' group (or install the udev rule), then restart",

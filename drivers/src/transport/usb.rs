@@ -109,7 +109,7 @@ impl UsbTransport {
             UsbSelector::Ids(ids) => matches(ids, d),
             UsbSelector::BusAddress(b, a) => d.bus == *b && d.address == *a,
         });
-        found.ok_or_else(|| unusable(UsbError::NoDevice, format!("no USB card printer matches {:?}", self.selector)))
+        found.ok_or_else(|| TransportError::Unplugged(format!("no USB card printer matches {:?}", self.selector)))
     }
 
     fn handle(&mut self) -> Result<&mut (Box<dyn UsbHandle>, UsbInterface, UsbDeviceInfo), TransportError> {
@@ -125,7 +125,7 @@ impl UsbTransport {
             UsbError::Timeout => TransportError::Timeout(timeout),
             UsbError::NoDevice => {
                 self.open = None;
-                unusable(e, "USB printer".into())
+                TransportError::Unplugged("USB printer".into())
             }
             other => unusable(other, "USB transfer".into()),
         }

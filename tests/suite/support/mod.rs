@@ -207,6 +207,11 @@ pub struct ProcessRig {
 impl ProcessRig {
     /// A station with `jobs` of the valid samples in its local job file.
     pub fn new(jobs: usize) -> Self {
+        Self::with_printer(jobs, &format!("kind = \"emulator\"\ntime_scale = 0.0\n"))
+    }
+
+    /// The same, with the `[[printer]]` keys (after `name`) given.
+    pub fn with_printer(jobs: usize, printer: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let jobs_file = dir.path().join("jobs.jsonl");
         std::fs::write(&jobs_file, sample_lines("prr-valid.jsonl")[..jobs].join("\n")).expect("jobs");
@@ -214,7 +219,7 @@ impl ProcessRig {
         std::fs::write(
             &config,
             format!(
-                "language = \"en\"\nstate_dir = \"{}\"\n[station]\nidle_poll_ms = 10\n[[printer]]\nname = \"{PRINTER}\"\nkind = \"emulator\"\ntime_scale = 0.0\n[local]\njobs_file = \"{}\"\n",
+                "language = \"en\"\nstate_dir = \"{}\"\n[station]\nidle_poll_ms = 10\n[local]\njobs_file = \"{}\"\n[[printer]]\nname = \"{PRINTER}\"\n{printer}",
                 dir.path().join("state").display(),
                 jobs_file.display()
             ),
@@ -260,8 +265,12 @@ impl ProcessRig {
     /// a card of this attempt in the output hopper with every panel is the
     /// good card; anything else is spoiled. Returns the decisions made.
     pub fn settle_uncertain_from_physical_log(&self) -> usize {
+        self.settle_uncertain_from(&self.device().physical_log().expect("log"))
+    }
+
+    /// The same, from a given physical log (a printer another process runs).
+    pub fn settle_uncertain_from(&self, log: &[cetak_drivers::emulator::PhysicalRecord]) -> usize {
         let journal = self.journal();
-        let log = self.device().physical_log().expect("log");
         let mut decisions = 0;
         for job in journal.jobs_in(cetak::journal::JobState::Uncertain).expect("jobs") {
             let a = journal.attempts().expect("attempts").into_iter().rfind(|a| a.job_id == job.job_id).expect("attempt");
