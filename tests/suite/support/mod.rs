@@ -207,7 +207,7 @@ pub struct ProcessRig {
 impl ProcessRig {
     /// A station with `jobs` of the valid samples in its local job file.
     pub fn new(jobs: usize) -> Self {
-        Self::with_printer(jobs, &format!("kind = \"emulator\"\ntime_scale = 0.0\n"))
+        Self::with_printer(jobs, "kind = \"emulator\"\ntime_scale = 0.0\n")
     }
 
     /// The same, with the `[[printer]]` keys (after `name`) given.
