@@ -13,6 +13,8 @@ use crate::station::{Station, StationOptions, Step};
 
 #[derive(Clone, Debug)]
 pub struct DemoOptions {
+    /// Through the Evolis driver and a real pseudo-terminal.
+    pub wire: bool,
     /// A JSONL file of PRRs; without it, `count` synthetic ones from `seed`.
     pub jobs: Option<PathBuf>,
     pub seed: u64,
@@ -87,7 +89,23 @@ pub fn run(opts: &DemoOptions) -> Result<DemoSummary, DemoError> {
         &DeviceOptions { feeder: 100, ribbon_cards: 200, time_scale: opts.time_scale, ..DeviceOptions::default() },
     )?;
     let station_opts = StationOptions { name: "emulator-1".into(), spoil_retries: opts.spoil_retries, local_mode: true, lang: opts.lang };
-    let mut station = Station::new(journal, device.printer(), station_opts);
+    let printer: Box<dyn cetak_drivers::Printer> = if opts.wire {
+        // The emulator's wire server on a pseudo-terminal, the driver on a
+        // serial port opened on its other end: the code that drives hardware.
+        let path = cetak_drivers::emulator::serve::serve_pty(device.clone(), Vec::new())?;
+        eprintln!("{}", text(opts.lang, "demo.wire", &[("path", &path)]));
+        let t = cetak_drivers::transport::serial::SerialTransport::new(cetak_drivers::transport::serial::SerialSettings {
+            path,
+            baud: 115_200,
+            parity: serialport::Parity::None,
+            flow: serialport::FlowControl::None,
+        })
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+        Box::new(cetak_drivers::evolis::EvolisPrinter::new(t, true))
+    } else {
+        Box::new(device.printer())
+    };
+    let mut station = Station::new(journal, printer, station_opts);
 
     let bar = if opts.progress { indicatif::ProgressBar::new(imported as u64) } else { indicatif::ProgressBar::hidden() };
     let mut stopped_on = None;

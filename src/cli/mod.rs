@@ -51,6 +51,10 @@ pub enum Command {
         /// Mechanical time scale of the emulated printer (1.0 = real).
         #[arg(long, default_value_t = 0.002)]
         time_scale: f64,
+        /// Drive the emulator through the Evolis driver over a real
+        /// pseudo-terminal instead of in process.
+        #[arg(long)]
+        wire: bool,
     },
     /// The daemon: drives the configured printers until SIGTERM or Ctrl-C.
     Run {
@@ -87,6 +91,11 @@ pub enum Command {
     /// Checks what an installer would check by hand; non-zero exit on any
     /// failure.
     Doctor,
+    /// Card printers: those configured, and those found on USB and serial.
+    Printers {
+        #[command(subcommand)]
+        action: Option<PrintersAction>,
+    },
     /// Measures the agent's own cost per card and per journal transition
     /// (use a release build).
     Bench {
@@ -114,6 +123,12 @@ pub enum JobsAction {
         #[arg(long)]
         spoiled: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PrintersAction {
+    /// Runs the harmless checks on each configured printer (no card used).
+    Test,
 }
 
 #[derive(Subcommand, Debug)]
@@ -170,8 +185,9 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
     crate::logging::init(log_format, default_level);
     let lang = env.lang;
     match cli.command {
-        Command::Demo { jobs, seed, count, out, time_scale } => {
+        Command::Demo { jobs, seed, count, out, time_scale, wire } => {
             let opts = crate::demo::DemoOptions {
+                wire,
                 jobs,
                 seed,
                 count,
@@ -192,6 +208,7 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
         }
         Command::Status => status(&env)?,
         Command::Doctor => doctor(&env)?,
+        Command::Printers { action } => printers(&env, action.is_some())?,
         Command::Bench { cards, dir } => crate::bench::print(&crate::bench::run(cards.max(2), dir.as_deref())?),
         Command::Jobs { action: None } => {
             let journal = Journal::open(&env.state_dir)?;
@@ -327,5 +344,46 @@ fn doctor(env: &Env) -> anyhow::Result<()> {
         anyhow::bail!("{}", text(lang, "doctor.summary_fail", &[("failed", &failed)]));
     }
     println!("{}", text(lang, "doctor.summary_ok", &[]));
+    Ok(())
+}
+
+/// `cetak printers [test]`.
+fn printers(env: &Env, test: bool) -> anyhow::Result<()> {
+    let configured = env.config.as_ref().map(|c| c.printers.clone()).unwrap_or_default();
+    println!("configured:");
+    if configured.is_empty() {
+        println!("  (none: give --config)");
+    }
+    for p in &configured {
+        let link = crate::printers::link_of(p);
+        if !test {
+            println!("  {:<12} {} {:?}", p.name, link, p.kind);
+            continue;
+        }
+        let r = match crate::printers::open(p, &env.state_dir) {
+            Ok(mut printer) => crate::printers::check(&p.name, link, printer.as_mut()),
+            Err(e) => crate::printers::PrinterReport { name: p.name.clone(), link, state: e.to_string(), ..Default::default() },
+        };
+        let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        println!(
+            "  {:<12} {:<28} model={} serial={} firmware={} cards={} ribbon_left={} state={}",
+            r.name,
+            r.link,
+            opt(&r.model),
+            opt(&r.serial),
+            opt(&r.firmware),
+            r.cards.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+            r.ribbon_left.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+            r.state
+        );
+    }
+    println!("found on this machine:");
+    let found = crate::printers::discover();
+    if found.is_empty() {
+        println!("  (no known USB card printer, no serial port)");
+    }
+    for f in found {
+        println!("  {f}");
+    }
     Ok(())
 }

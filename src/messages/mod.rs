@@ -59,6 +59,7 @@ pub const KEYS: &[&str] = &[
     "status.none",
     "demo.title",
     "demo.folder",
+    "demo.wire",
     "demo.summary",
     "demo.printed",
     "demo.rejected",

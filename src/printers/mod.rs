@@ -68,3 +68,81 @@ pub fn open(cfg: &PrinterConfig, state_dir: &Path) -> Result<Box<dyn Printer>, O
         PrinterKind::Evolis => Ok(Box::new(EvolisPrinter::new(transport(cfg)?, cfg.compress))),
     }
 }
+
+/// What `cetak printers` shows of one printer.
+#[derive(Clone, Debug, Default)]
+pub struct PrinterReport {
+    pub name: String,
+    pub link: String,
+    pub model: Option<String>,
+    pub serial: Option<String>,
+    pub firmware: Option<String>,
+    pub cards: Option<u64>,
+    pub ribbon_left: Option<u32>,
+    pub state: String,
+}
+
+/// The harmless checks of `cetak printers test`: connect, set and read back
+/// the error mode, identify, read counters and status. No card is used.
+pub fn check(name: &str, link: String, printer: &mut dyn Printer) -> PrinterReport {
+    let mut r = PrinterReport { name: name.to_string(), link, ..PrinterReport::default() };
+    if let Err(e) = printer.prepare() {
+        r.state = format!("not reachable: {e}");
+        return r;
+    }
+    if let Ok(id) = printer.identify() {
+        r.model = Some(id.model);
+        r.serial = Some(id.serial);
+        r.firmware = Some(id.firmware);
+    }
+    r.cards = printer.counters().ok().map(|c| c.cards);
+    r.state = match printer.status() {
+        Ok(s) => {
+            r.ribbon_left = s.ribbon_left;
+            if s.ready() {
+                "ready".into()
+            } else {
+                let mut faults: Vec<&str> = s.faults.iter().map(|f| f.as_str()).collect();
+                if s.card_inside {
+                    faults.push("card_inside");
+                }
+                faults.join(", ")
+            }
+        }
+        Err(e) => format!("status unreadable: {e}"),
+    };
+    r
+}
+
+/// USB devices with a known card printer's ids, and serial ports, found on
+/// this machine (without opening them).
+pub fn discover() -> Vec<String> {
+    let mut found = Vec::new();
+    match RusbBackend::new() {
+        Ok(backend) => {
+            use cetak_drivers::transport::usb::UsbBackend;
+            let ids: Vec<(u16, u16)> = KNOWN_PRINTERS.iter().map(|(v, p, _)| (*v, *p)).collect();
+            for d in backend.devices().unwrap_or_default() {
+                if cetak_drivers::transport::usb::matches(&ids, &d) {
+                    found.push(format!("usb {:03}/{:03} {:04x}:{:04x}", d.bus, d.address, d.vendor_id, d.product_id));
+                }
+            }
+        }
+        Err(e) => found.push(format!("usb: not available ({e})")),
+    }
+    for p in cetak_drivers::transport::serial::list_ports() {
+        found.push(format!("serial {p}"));
+    }
+    found
+}
+
+/// A config entry's link, for display.
+pub fn link_of(cfg: &PrinterConfig) -> String {
+    match (cfg.kind, cfg.transport) {
+        (PrinterKind::Emulator, _) => "emulator (in process)".into(),
+        (_, Some(TransportKind::Tcp)) => format!("tcp://{}", cfg.address.as_deref().unwrap_or("?")),
+        (_, Some(TransportKind::Serial)) => format!("serial://{}@{}", cfg.path.as_deref().unwrap_or("?"), cfg.baud),
+        (_, Some(TransportKind::Usb)) => "usb".into(),
+        (_, None) => "?".into(),
+    }
+}

@@ -104,3 +104,12 @@ fn run_prints_local_jobs_and_stops_on_sigterm_after_the_card() {
     assert_eq!(printed, device.physical_log().expect("log").len());
     assert!(printed < 50, "stopped early, as asked");
 }
+
+#[test]
+fn demo_wire_prints_the_samples_through_the_pty() {
+    let out = cetak().args(["demo", "--wire", "--language", "en", "--jobs"]).arg(data("prr-valid.jsonl")).output().expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pseudo-terminal /dev/pts/"));
+    assert_eq!(summary_value(&stdout, "Printed"), 50, "{stdout}");
+}

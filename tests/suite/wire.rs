@@ -209,3 +209,23 @@ fn the_emulator_killed_and_restarted_mid_job() {
     assert_eq!(rig.step(), Step::Printed(ids[1].clone()));
     rig.judge();
 }
+
+#[test]
+fn cetak_printers_test_reports_a_wire_printer_without_using_a_card() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let emu = EmulatorProcess::start(&dir.path().join("emu"), Link::Tcp, &["--serial", "EVO7654321"]);
+    let cfg = dir.path().join("cetak.toml");
+    std::fs::write(
+        &cfg,
+        format!("state_dir = \"{}\"\n[[printer]]\nname = \"meja-1\"\n{}", dir.path().join("state").display(), emu.config_entry()),
+    )
+    .expect("config");
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_cetak")).arg("--config").arg(&cfg).args(["printers", "test"]).output().expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let line = stdout.lines().find(|l| l.contains("meja-1")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.contains("serial=EVO7654321") && line.contains("cards=0") && line.contains("state=ready"), "{line}");
+    let (state, log) = emu.memory();
+    assert_eq!((state.card_counter, log.len()), (0, 0), "no card used");
+}
