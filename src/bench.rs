@@ -54,6 +54,78 @@ pub struct BenchReport {
     pub transition: Figures,
     pub filesystem: String,
     pub release_build: bool,
+    pub wire: WireFigures,
+}
+
+/// One card's panels on the Evolis wire.
+#[derive(Clone, Debug)]
+pub struct WireFigures {
+    pub encode_plain: Figures,
+    pub encode_compressed: Figures,
+    pub bytes_plain: usize,
+    pub bytes_compressed: usize,
+    /// A whole card through the pty with no line limit (compressed).
+    pub pty_unthrottled: Figures,
+    /// A whole card through the pty throttled to 115,200 baud (compressed).
+    pub pty_115200: Figures,
+}
+
+/// Encodes one rendered card's panels, and prints it through the
+/// emulator's wire server on a pseudo-terminal.
+fn wire_figures(dir: &Path, rounds: usize) -> Result<WireFigures, BenchError> {
+    use cetak_drivers::evolis::bitmap::{encode_compressed, encode_full};
+    let job = cetak_model::generator::generate(7, 1, crate::journal::today()).remove(0);
+    let raw = cetak_model::RawPrr::from_value(job).map_err(|e| BenchError::NotPrinted("bench".into(), e.to_string()))?;
+    let prr =
+        cetak_model::validate(&raw, crate::journal::today()).prr.ok_or_else(|| BenchError::NotPrinted("bench".into(), "invalid".into()))?;
+    let device = Device::open(
+        &dir.join("wire-emulator"),
+        &DeviceOptions {
+            time_scale: 0.0,
+            durable: false,
+            feeder: 1000,
+            feeder_capacity: 1000,
+            ribbon_cards: 1000,
+            ..DeviceOptions::default()
+        },
+    )?;
+    let caps = cetak_drivers::Printer::capabilities(&device.printer());
+    let card = crate::render::render(&prr, &caps).map_err(|e| BenchError::NotPrinted("bench".into(), e.to_string()))?;
+    let time = |f: &dyn Fn() -> usize| -> (Figures, usize) {
+        let mut v = Vec::new();
+        let mut bytes = 0;
+        for _ in 0..rounds {
+            let start = Instant::now();
+            bytes = f();
+            v.push(start.elapsed());
+        }
+        (figures(v), bytes)
+    };
+    let (encode_plain, bytes_plain) = time(&|| card.panels.iter().map(|p| encode_full(p).map(|b| b.len()).unwrap_or(0)).sum());
+    let (encode_compressed, bytes_compressed) =
+        time(&|| card.panels.iter().map(|p| encode_compressed(p).map(|b| b.len()).unwrap_or(0)).sum());
+    let through = |baud: Option<u32>, n: usize| -> Result<Figures, BenchError> {
+        let path = cetak_drivers::emulator::serve::serve_pty_at(device.clone(), Vec::new(), baud)?;
+        let t = cetak_drivers::transport::serial::SerialTransport::new(cetak_drivers::transport::serial::SerialSettings {
+            path,
+            baud: 115_200,
+            parity: serialport::Parity::None,
+            flow: serialport::FlowControl::None,
+        })
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let mut p = cetak_drivers::evolis::EvolisPrinter::new(t, true);
+        cetak_drivers::Printer::prepare(&mut p).map_err(|e| BenchError::NotPrinted("bench".into(), e.to_string()))?;
+        let mut v = Vec::new();
+        for _ in 0..n {
+            let start = Instant::now();
+            cetak_drivers::Printer::print(&mut p, &card).map_err(|e| BenchError::NotPrinted("bench".into(), e.to_string()))?;
+            v.push(start.elapsed());
+        }
+        Ok(figures(v))
+    };
+    let pty_unthrottled = through(None, rounds)?;
+    let pty_115200 = through(Some(115_200), 3)?;
+    Ok(WireFigures { encode_plain, encode_compressed, bytes_plain, bytes_compressed, pty_unthrottled, pty_115200 })
 }
 
 /// The filesystem holding `dir`, from `/proc/self/mountinfo`: type, source
@@ -133,8 +205,15 @@ pub fn run(cards: usize, dir: Option<&Path>) -> Result<BenchReport, BenchError> 
         transition.push(start.elapsed());
     }
     let filesystem = filesystem_of(&dir);
+    let wire = wire_figures(&dir, 20)?;
     drop(temp);
-    Ok(BenchReport { per_card: figures(per_card), transition: figures(transition), filesystem, release_build: !cfg!(debug_assertions) })
+    Ok(BenchReport {
+        per_card: figures(per_card),
+        transition: figures(transition),
+        filesystem,
+        release_build: !cfg!(debug_assertions),
+        wire,
+    })
 }
 
 fn ms(d: Duration) -> String {
@@ -158,6 +237,26 @@ pub fn print(r: &BenchReport) {
         ms(r.transition.median),
         ms(r.transition.p90),
         r.transition.n
+    );
+    let w = &r.wire;
+    println!(
+        "encode one card's 5 panels (YMCKO): plain median {} ({} bytes), compressed median {} ({} bytes)",
+        ms(w.encode_plain.median),
+        w.bytes_plain,
+        ms(w.encode_compressed.median),
+        w.bytes_compressed
+    );
+    println!(
+        "one card through the pty, compressed: unthrottled median {} over {}; at 115,200 baud median {} over {}",
+        ms(w.pty_unthrottled.median),
+        w.pty_unthrottled.n,
+        ms(w.pty_115200.median),
+        w.pty_115200.n
+    );
+    println!(
+        "one card sent plain at 115,200 baud would take {:.0} s on the line (computed: {} bytes at 11,520 bytes/s)",
+        w.bytes_plain as f64 / 11_520.0,
+        w.bytes_plain
     );
 }
 

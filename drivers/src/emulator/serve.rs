@@ -104,6 +104,11 @@ pub fn serve_tcp(device: Device, listener: TcpListener, faults: Vec<WireFault>) 
 /// port. Returns the path of that end once it exists; serving goes on in a
 /// thread of its own.
 pub fn serve_pty(device: Device, faults: Vec<WireFault>) -> std::io::Result<String> {
+    serve_pty_at(device, faults, None)
+}
+
+/// The same, reading as slowly as a serial line of `line_baud` would.
+pub fn serve_pty_at(device: Device, faults: Vec<WireFault>, line_baud: Option<u32>) -> std::io::Result<String> {
     let (mut master, slave) = serialport::TTYPort::pair().map_err(|e| std::io::Error::other(e.description))?;
     let path = slave.name().ok_or_else(|| std::io::Error::other("pseudo-terminal has no name"))?;
     // The pty's line discipline must not translate bytes: raw mode is set
@@ -112,7 +117,7 @@ pub fn serve_pty(device: Device, faults: Vec<WireFault>) -> std::io::Result<Stri
     std::thread::spawn(move || {
         let _keep = slave;
         let _ = master.set_timeout(std::time::Duration::from_secs(3600 * 24 * 365));
-        let mut session = Session::new(device, faults);
+        let mut session = Session::new(device, faults).with_line_baud(line_baud);
         loop {
             match session.serve(&mut master) {
                 Ok(()) => std::thread::sleep(std::time::Duration::from_millis(20)),

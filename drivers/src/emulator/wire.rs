@@ -67,6 +67,9 @@ pub struct Session {
     seen: std::collections::HashMap<String, usize>,
     ribbon_panels: u32,
     panel_no: u8,
+    /// Emulate a serial line of this speed: reading a command takes as
+    /// long as its bytes would on the line (a pty itself is unthrottled).
+    line_baud: Option<u32>,
 }
 
 fn bits(levels: u16) -> Option<usize> {
@@ -231,7 +234,13 @@ fn err(f: Fault) -> String {
 
 impl Session {
     pub fn new(device: Device, faults: Vec<WireFault>) -> Self {
-        Self { device, faults, seen: Default::default(), ribbon_panels: 5, panel_no: 0 }
+        Self { device, faults, seen: Default::default(), ribbon_panels: 5, panel_no: 0, line_baud: None }
+    }
+
+    /// Throttles reading to a serial line of `baud` (8N1: ten bits a byte).
+    pub fn with_line_baud(mut self, baud: Option<u32>) -> Self {
+        self.line_baud = baud;
+        self
     }
 
     /// The reply to one command; `None` when the printer stays silent.
@@ -333,6 +342,10 @@ impl Session {
     /// Serves one conversation until the stream ends.
     pub fn serve(&mut self, stream: &mut (impl Read + Write)) -> io::Result<()> {
         while let Some(cmd) = read_command(stream)? {
+            if let Some(baud) = self.line_baud.filter(|&b| b > 0) {
+                let bytes = cmd.data.as_ref().map_or(0, Vec::len) + cmd.name.len() + 2;
+                std::thread::sleep(std::time::Duration::from_secs_f64(bytes as f64 * 10.0 / f64::from(baud)));
+            }
             let n = {
                 let c = self.seen.entry(cmd.name.clone()).or_insert(0);
                 *c += 1;
