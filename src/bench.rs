@@ -105,7 +105,7 @@ fn wire_figures(dir: &Path, rounds: usize) -> Result<WireFigures, BenchError> {
     let (encode_compressed, bytes_compressed) =
         time(&|| card.panels.iter().map(|p| encode_compressed(p).map(|b| b.len()).unwrap_or(0)).sum());
     let through = |baud: Option<u32>, n: usize| -> Result<Figures, BenchError> {
-        let path = cetak_drivers::emulator::serve::serve_pty_at(device.clone(), Vec::new(), baud)?;
+        let path = cetak_drivers::emulator::serve::serve_pty_at(device.clone(), Vec::new(), baud, None)?;
         let t = cetak_drivers::transport::serial::SerialTransport::new(cetak_drivers::transport::serial::SerialSettings {
             path,
             baud: 115_200,

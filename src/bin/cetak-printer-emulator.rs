@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use cetak_drivers::emulator::serve::{clerk_from_stdin, parse_fault, serve_pty, serve_tcp};
+use cetak_drivers::emulator::serve::{clerk_from_stdin, parse_fault, serve_pty_at, serve_tcp};
 use cetak_drivers::emulator::wire::WireFault;
 use cetak_drivers::emulator::{Device, DeviceOptions, ScheduledFault};
 use clap::Parser;
@@ -48,6 +48,9 @@ struct Args {
     /// A device fault: POINT:KIND[@CARD] (repeatable).
     #[arg(long = "fault", value_parser = parse_fault)]
     faults: Vec<ScheduledFault>,
+    /// Write each decoded panel as a PNG into this folder.
+    #[arg(long)]
+    png: Option<PathBuf>,
     /// A wire fault: CMD:garbage|half|silent[@N] (repeatable).
     #[arg(long = "wire-fault")]
     wire_faults: Vec<WireFault>,
@@ -68,8 +71,11 @@ fn main() -> anyhow::Result<()> {
         device.inject(f);
     }
     let mut out = std::io::stdout();
+    if let Some(d) = &args.png {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
     if args.pty {
-        let path = serve_pty(device.clone(), args.wire_faults)?;
+        let path = serve_pty_at(device.clone(), args.wire_faults, None, args.png)?;
         writeln!(out, "pty {path}")?;
         out.flush()?;
         clerk_from_stdin(device);
@@ -82,6 +88,6 @@ fn main() -> anyhow::Result<()> {
     writeln!(out, "tcp {}", listener.local_addr()?)?;
     out.flush()?;
     clerk_from_stdin(device.clone());
-    serve_tcp(device, listener, args.wire_faults)?;
+    serve_tcp(device, listener, args.wire_faults, args.png)?;
     Ok(())
 }

@@ -41,15 +41,20 @@ struct Painter {
 impl Painter {
     /// Draws `text` at (x, y) with glyphs `scale` times 8 dots.
     fn text(&mut self, field: &'static str, text: &str, x: u32, y: u32, scale: u32) -> Result<(), RenderError> {
+        self.text_scaled(field, text, x, y, scale, scale)
+    }
+
+    /// Draws `text` with glyphs `sx` times 8 dots wide, `sy` times 8 high.
+    fn text_scaled(&mut self, field: &'static str, text: &str, x: u32, y: u32, sx: u32, sy: u32) -> Result<(), RenderError> {
         for (i, ch) in text.chars().enumerate() {
             let glyph = font8x8::BASIC_FONTS.get(ch).ok_or(RenderError::Glyph { field, code: ch as u32 })?;
-            let gx = x + i as u32 * 8 * scale;
+            let gx = x + i as u32 * 8 * sx;
             for (row, bits) in glyph.iter().enumerate() {
                 for col in 0..8 {
                     if bits & (1 << col) != 0 {
-                        for dy in 0..scale {
-                            for dx in 0..scale {
-                                self.img.set(gx + col * scale + dx, y + row as u32 * scale + dy, 1);
+                        for dy in 0..sy {
+                            for dx in 0..sx {
+                                self.img.set(gx + col * sx + dx, y + row as u32 * sy + dy, 1);
                             }
                         }
                     }
@@ -117,7 +122,8 @@ pub fn render(prr: &Prr, caps: &Capabilities) -> Result<CardPanels, RenderError>
     ];
     let mut y = 130;
     for (label, field, value, lines) in rows.iter().filter(|r| r.3 > 0) {
-        p.text(field, label, LABEL_X, y, 2)?;
+        // Labels condensed to half width, so the longest fits its column.
+        p.text_scaled(field, label, LABEL_X, y, 1, 2)?;
         p.text(field, ":", VALUE_X - 20, y, 2)?;
         let used = p.fitted(field, value, VALUE_X, y, value_w, *lines)?;
         y += 18 * used + 20;

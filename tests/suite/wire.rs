@@ -229,3 +229,38 @@ fn cetak_printers_test_reports_a_wire_printer_without_using_a_card() {
     let (state, log) = emu.memory();
     assert_eq!((state.card_counter, log.len()), (0, 0), "no card used");
 }
+
+#[test]
+fn faults_during_a_job_over_the_wire() {
+    // The ribbon ends after the third panel, the cover is opened during the
+    // job: a genuine card may exist, so the operator decides.
+    for fault in ["after_panel.3:ribbon_out", "after_panel.4:cover_open"] {
+        let mut rig = WireRig::new(Link::Tcp, &["--fault", fault], true);
+        let id = rig.import(1).remove(0);
+        assert_eq!(rig.step(), Step::Uncertain(id), "{fault}");
+        rig.judge();
+    }
+    // A printer still cooling takes no card: no blank used, tried again.
+    let mut rig = WireRig::new(Link::Pty, &["--fault", "before_pick:busy"], true);
+    let id = rig.import(1).remove(0);
+    assert_eq!(rig.step(), Step::NotFed { job_id: id.clone(), fault: Fault::Busy });
+    assert_eq!(rig.step(), Step::Printed(id));
+    rig.judge();
+}
+
+#[test]
+fn decoded_panels_are_written_as_png_on_request() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let pngs = dir.path().join("png");
+    let pngs_arg = pngs.display().to_string();
+    let mut rig = WireRig::new(Link::Tcp, &["--png", &pngs_arg], false);
+    let id = rig.import(1).remove(0);
+    assert_eq!(rig.step(), Step::Printed(id));
+    let mut names: Vec<String> =
+        std::fs::read_dir(&pngs).expect("png dir").map(|e| e.expect("entry").file_name().to_string_lossy().to_string()).collect();
+    names.sort();
+    assert_eq!(names, ["card-1-c.png", "card-1-k.png", "card-1-m.png", "card-1-o.png", "card-1-y.png"]);
+    let k = image::open(pngs.join("card-1-k.png")).expect("a PNG").to_luma8();
+    assert_eq!(k.dimensions(), (1016, 648), "the landscape card");
+    assert!(k.pixels().any(|p| p.0[0] == 0) && k.pixels().any(|p| p.0[0] == 255), "text in black on white");
+}

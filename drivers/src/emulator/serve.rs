@@ -38,6 +38,7 @@ pub fn parse_fault(s: &str) -> Result<ScheduledFault, String> {
         "feeder_empty" => Fault::FeederEmpty,
         "gone" => Fault::Gone,
         "head_temp" => Fault::HeadTemp,
+        "busy" => Fault::Busy,
         other => return Err(format!("unknown fault {other}")),
     };
     Ok(ScheduledFault { point, fault, card })
@@ -88,8 +89,13 @@ pub fn clerk_from_stdin(device: Device) {
 }
 
 /// Serves connections one after another on `listener`.
-pub fn serve_tcp(device: Device, listener: TcpListener, faults: Vec<WireFault>) -> std::io::Result<()> {
-    let mut session = Session::new(device, faults);
+pub fn serve_tcp(
+    device: Device,
+    listener: TcpListener,
+    faults: Vec<WireFault>,
+    png_dir: Option<std::path::PathBuf>,
+) -> std::io::Result<()> {
+    let mut session = Session::new(device, faults).with_png_dir(png_dir);
     for conn in listener.incoming() {
         let mut stream = conn?;
         let _ = stream.set_nodelay(true);
@@ -104,11 +110,17 @@ pub fn serve_tcp(device: Device, listener: TcpListener, faults: Vec<WireFault>) 
 /// port. Returns the path of that end once it exists; serving goes on in a
 /// thread of its own.
 pub fn serve_pty(device: Device, faults: Vec<WireFault>) -> std::io::Result<String> {
-    serve_pty_at(device, faults, None)
+    serve_pty_at(device, faults, None, None)
 }
 
-/// The same, reading as slowly as a serial line of `line_baud` would.
-pub fn serve_pty_at(device: Device, faults: Vec<WireFault>, line_baud: Option<u32>) -> std::io::Result<String> {
+/// The same, reading as slowly as a serial line of `line_baud` would, and
+/// writing decoded panels as PNG into `png_dir`.
+pub fn serve_pty_at(
+    device: Device,
+    faults: Vec<WireFault>,
+    line_baud: Option<u32>,
+    png_dir: Option<std::path::PathBuf>,
+) -> std::io::Result<String> {
     let (mut master, slave) = serialport::TTYPort::pair().map_err(|e| std::io::Error::other(e.description))?;
     let path = slave.name().ok_or_else(|| std::io::Error::other("pseudo-terminal has no name"))?;
     // The pty's line discipline must not translate bytes: raw mode is set
@@ -117,7 +129,7 @@ pub fn serve_pty_at(device: Device, faults: Vec<WireFault>, line_baud: Option<u3
     std::thread::spawn(move || {
         let _keep = slave;
         let _ = master.set_timeout(std::time::Duration::from_secs(3600 * 24 * 365));
-        let mut session = Session::new(device, faults).with_line_baud(line_baud);
+        let mut session = Session::new(device, faults).with_line_baud(line_baud).with_png_dir(png_dir);
         loop {
             match session.serve(&mut master) {
                 Ok(()) => std::thread::sleep(std::time::Duration::from_millis(20)),

@@ -70,6 +70,8 @@ pub struct Session {
     /// Emulate a serial line of this speed: reading a command takes as
     /// long as its bytes would on the line (a pty itself is unthrottled).
     line_baud: Option<u32>,
+    /// Write each decoded panel as a PNG here (training, checking a layout).
+    png_dir: Option<std::path::PathBuf>,
 }
 
 fn bits(levels: u16) -> Option<usize> {
@@ -154,6 +156,25 @@ pub fn decode_compressed(data: &[u8], levels: u16) -> Option<Vec<u8>> {
     (i == data.len()).then_some(dots)
 }
 
+/// Writes decoded dots as a greyscale PNG of the landscape card (1016 x 648,
+/// ink dark), turning the wire's lines back into the card's columns.
+pub fn write_panel_png(path: &std::path::Path, levels: u16, dots: &[u8]) -> io::Result<()> {
+    let max = f32::from(levels.saturating_sub(1).max(1));
+    let mut pixels = vec![255u8; LINES * DOTS_PER_LINE];
+    for (line, chunk) in dots.chunks(DOTS_PER_LINE).enumerate() {
+        for (dot, &v) in chunk.iter().enumerate() {
+            // Wire line = card column; first dot = top edge.
+            pixels[dot * LINES + line] = 255 - (f32::from(v) / max * 255.0) as u8;
+        }
+    }
+    let file = std::fs::File::create(path)?;
+    let mut enc = png::Encoder::new(io::BufWriter::new(file), LINES as u32, DOTS_PER_LINE as u32);
+    enc.set_color(png::ColorType::Grayscale);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut w = enc.write_header().map_err(io::Error::other)?;
+    w.write_image_data(&pixels).map_err(io::Error::other)
+}
+
 /// Hash of decoded dots, as [`crate::Panel::hash`] computes it.
 pub fn dots_hash(dots: &[u8]) -> String {
     hex::encode(Sha256::digest(dots))
@@ -234,7 +255,22 @@ fn err(f: Fault) -> String {
 
 impl Session {
     pub fn new(device: Device, faults: Vec<WireFault>) -> Self {
-        Self { device, faults, seen: Default::default(), ribbon_panels: 5, panel_no: 0, line_baud: None }
+        Self { device, faults, seen: Default::default(), ribbon_panels: 5, panel_no: 0, line_baud: None, png_dir: None }
+    }
+
+    /// Writes every decoded panel as `card-<n>-<panel>.png` in `dir`.
+    pub fn with_png_dir(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.png_dir = dir;
+        self
+    }
+
+    fn write_png(&self, letter: &str, levels: u16, dots: &[u8]) {
+        let Some(dir) = &self.png_dir else { return };
+        let card = self.device.state().card_inside.map_or(0, |c| c.counter);
+        let path = dir.join(format!("card-{card}-{letter}.png"));
+        if let Err(e) = write_panel_png(&path, levels, dots) {
+            eprintln!("could not write {}: {e}", path.display());
+        }
     }
 
     /// Throttles reading to a serial line of `baud` (8N1: ten bits a byte).
@@ -307,6 +343,7 @@ impl Session {
                 let data = cmd.data.as_deref().unwrap_or_default();
                 let dots = if cmd.name == "Db" { decode_full(data, levels) } else { decode_compressed(data, levels) };
                 let Some(dots) = dots else { return Some("ERR PAR".into()) };
+                self.write_png(letter, levels, &dots);
                 self.panel_no += 1;
                 let r = step(self.device.print_panel(kind, dots_hash(&dots), self.panel_no));
                 self.device.pause();
