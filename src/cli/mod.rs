@@ -91,6 +91,17 @@ pub enum Command {
     /// Checks what an installer would check by hand; non-zero exit on any
     /// failure.
     Doctor,
+    /// Renders a job's card as a person sees it (PNG), without printing.
+    Render {
+        /// JSONL file of PRRs.
+        #[arg(long)]
+        job: PathBuf,
+        /// Which line of the file (0-based).
+        #[arg(long, default_value_t = 0)]
+        index: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Card printers: those configured, and those found on USB and serial.
     Printers {
         #[command(subcommand)]
@@ -208,6 +219,7 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
         }
         Command::Status => status(&env)?,
         Command::Doctor => doctor(&env)?,
+        Command::Render { job, index, out } => render_preview(&job, index, &out)?,
         Command::Printers { action } => printers(&env, action.is_some())?,
         Command::Bench { cards, dir } => crate::bench::print(&crate::bench::run(cards.max(2), dir.as_deref())?),
         Command::Jobs { action: None } => {
@@ -385,5 +397,27 @@ fn printers(env: &Env, test: bool) -> anyhow::Result<()> {
     for f in found {
         println!("  {f}");
     }
+    Ok(())
+}
+
+/// `cetak render`: one job's card as a PNG. It is written only where the
+/// operator asked; the demo writes previews of synthetic cards only.
+fn render_preview(file: &Path, index: usize, out: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let line =
+        text.lines().filter(|l| !l.trim().is_empty()).nth(index).with_context(|| format!("{} has no line {index}", file.display()))?;
+    let raw = cetak_model::RawPrr::parse(line).map_err(|e| anyhow::anyhow!("{}:{}: {e}", file.display(), index + 1))?;
+    let v = cetak_model::validate(&raw, crate::journal::today());
+    let Some(prr) = v.prr else {
+        let f = v.reason().map(|f| format!("{} ({})", f.code, f.field)).unwrap_or_default();
+        bail!("{}:{}: the record does not validate: {f}", file.display(), index + 1);
+    };
+    let caps = cetak_drivers::Printer::capabilities(&cetak_drivers::evolis::EvolisPrinter::new(
+        cetak_drivers::transport::tcp::TcpTransport::new("unused:0"),
+        true,
+    ));
+    let r = crate::render::Renderer::current().render(&prr, &caps)?;
+    crate::render::preview(&r).save(out).with_context(|| format!("writing {}", out.display()))?;
+    println!("{}", out.display());
     Ok(())
 }

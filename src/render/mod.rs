@@ -1,147 +1,244 @@
-//! A minimal renderer: the card's text on the K (resin black) panel from
-//! the PRR's fields, in an 8x8 bitmap font scaled up. Enough to print, hash
-//! and fit-check a card; the rendering issue replaces it with the e-KTP
-//! layout template, real fonts and the photo on Y/M/C.
+//! Rendering: from a validated PRR to the e-KTP face and the panels a
+//! printer prints, at the canvas and levels its `capabilities` give.
 //!
-//! Y, M and C are sent blank and O as a full overlay, so a card uses the
-//! ribbon exactly as a colour card does.
+//! - K (resin black): every text element of the layout template and the
+//!   signature's ink;
+//! - Y, M, C: the photo, scaled and cropped into its box without distortion;
+//! - O: the overlay everywhere but the template's no-print areas.
+//!
+//! The landscape card is handed to the driver's panel type, which maps it
+//! onto the printer's line order. A value too long for its box is set
+//! tighter, then smaller, then wrapped where the template allows; if it still
+//! does not fit, rendering fails and the job is rejected before `ready`.
+//! Nothing is clipped silently, and a character the font cannot draw is an
+//! error that names it.
+
+pub mod layout;
+mod picture;
+pub mod text;
+
+use std::sync::{Arc, OnceLock};
 
 use cetak_drivers::{Capabilities, CardImage, CardPanels, PanelKind};
 use cetak_model::prr::card_date;
 use cetak_model::Prr;
-use font8x8::UnicodeFonts;
+
+use layout::{Align, Layout, Weight};
+pub use picture::DotBox;
+pub use text::Fit;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RenderError {
     /// The value does not fit its box even wrapped: the job is rejected.
     #[error("{field} does not fit on the card")]
-    DoesNotFit { field: &'static str },
+    DoesNotFit { field: String },
     #[error("{field} holds a character the font cannot draw: U+{code:04X}")]
-    Glyph { field: &'static str, code: u32 },
+    Glyph { field: String, code: u32 },
+    #[error("{field}: {reason}")]
+    Picture { field: String, reason: String },
+    #[error("card layout: {0}")]
+    Layout(String),
 }
 
 impl RenderError {
     /// Stable code and field for a rejection.
-    pub fn code(&self) -> (String, &'static str) {
+    pub fn code(&self) -> (String, String) {
         match self {
-            Self::DoesNotFit { field } => (format!("{field}.does_not_fit"), field),
-            Self::Glyph { field, .. } => (format!("{field}.glyph"), field),
+            Self::DoesNotFit { field } => (format!("{field}.does_not_fit"), field.clone()),
+            Self::Glyph { field, .. } => (format!("{field}.glyph"), field.clone()),
+            Self::Picture { field, .. } => (format!("{field}.unusable"), field.clone()),
+            Self::Layout(_) => ("layout.invalid".into(), "layout".into()),
         }
     }
 }
 
-const LABEL_X: u32 = 24;
-const VALUE_X: u32 = 250;
-const PHOTO_X: u32 = 760;
-
-struct Painter {
-    img: CardImage,
+/// The card's layers before they become panels (previews and tests use
+/// them), and where each element went.
+#[derive(Clone)]
+pub struct Rendered {
+    pub panels: CardPanels,
+    pub k: CardImage,
+    pub y: CardImage,
+    pub m: CardImage,
+    pub c: CardImage,
+    pub o: CardImage,
+    /// Each text element's box in dots, and how its value was fitted.
+    pub boxes: Vec<(String, DotBox, Fit)>,
+    pub photo_box: DotBox,
+    pub signature_box: DotBox,
+    pub no_print: Vec<DotBox>,
+    pub levels: u16,
 }
 
-impl Painter {
-    /// Draws `text` at (x, y) with glyphs `scale` times 8 dots.
-    fn text(&mut self, field: &'static str, text: &str, x: u32, y: u32, scale: u32) -> Result<(), RenderError> {
-        self.text_scaled(field, text, x, y, scale, scale)
+/// A layout template and its fonts.
+pub struct Renderer {
+    layout: Layout,
+    fonts: text::Fonts,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Renderer")
+    }
+}
+
+static INSTALLED: OnceLock<Arc<Renderer>> = OnceLock::new();
+
+impl Renderer {
+    /// The shipped template with the embedded DejaVu Sans.
+    pub fn embedded() -> Result<Self, RenderError> {
+        Self::new(layout::EMBEDDED, None)
     }
 
-    /// Draws `text` with glyphs `sx` times 8 dots wide, `sy` times 8 high.
-    fn text_scaled(&mut self, field: &'static str, text: &str, x: u32, y: u32, sx: u32, sy: u32) -> Result<(), RenderError> {
-        for (i, ch) in text.chars().enumerate() {
-            let glyph = font8x8::BASIC_FONTS.get(ch).ok_or(RenderError::Glyph { field, code: ch as u32 })?;
-            let gx = x + i as u32 * 8 * sx;
-            for (row, bits) in glyph.iter().enumerate() {
-                for col in 0..8 {
-                    if bits & (1 << col) != 0 {
-                        for dy in 0..sy {
-                            for dx in 0..sx {
-                                self.img.set(gx + col * sx + dx, y + row as u32 * sy + dy, 1);
-                            }
-                        }
-                    }
+    /// A template, and optionally an office's own font file (used for both
+    /// weights, for example an Arial-metric font from fonts-liberation2).
+    pub fn new(layout_toml: &str, font: Option<Vec<u8>>) -> Result<Self, RenderError> {
+        let layout: Layout = toml::from_str(layout_toml).map_err(|e| RenderError::Layout(e.message().to_string()))?;
+        let mut fonts = text::Fonts::embedded();
+        if let Some(bytes) = font {
+            let f = ab_glyph::FontArc::try_from_vec(bytes)
+                .map_err(|_| RenderError::Layout("the font file is not a TrueType/OpenType font".into()))?;
+            fonts = text::Fonts { regular: f.clone(), bold: f };
+        }
+        Ok(Self { layout, fonts })
+    }
+
+    /// Makes this the renderer every station of the process uses (the
+    /// daemon installs the config's template once at start).
+    pub fn install(self) -> bool {
+        INSTALLED.set(Arc::new(self)).is_ok()
+    }
+
+    /// The installed renderer, or the embedded one.
+    pub fn current() -> Arc<Renderer> {
+        Arc::clone(INSTALLED.get_or_init(|| {
+            // The shipped template is checked by a test; failing here is a
+            // build defect.
+            Arc::new(Renderer::embedded().unwrap_or_else(|e| broken(&e)))
+        }))
+    }
+
+    /// Renders a card for a printer with `caps`.
+    pub fn render(&self, prr: &Prr, caps: &Capabilities) -> Result<Rendered, RenderError> {
+        let (w, h) = caps.canvas;
+        let dpmm = caps.dpi as f32 / 25.4;
+        let to_box = |b: [f32; 4]| -> DotBox {
+            ((b[0] * dpmm).round() as u32, (b[1] * dpmm).round() as u32, (b[2] * dpmm).round() as u32, (b[3] * dpmm).round() as u32)
+        };
+        let pt_px = caps.dpi as f32 / 72.0;
+        let levels = caps.panels.iter().find(|(k, _)| *k == PanelKind::Y).map_or(32, |p| p.1);
+        let mut k = CardImage::blank(w, h);
+        let mut boxes = Vec::new();
+        for el in self.layout.elements() {
+            let value = fill(&el.value, prr);
+            let font = match el.font {
+                Weight::Regular => &self.fonts.regular,
+                Weight::Bold => &self.fonts.bold,
+            };
+            if let Some(ch) = text::missing_glyph(font, &value) {
+                return Err(RenderError::Glyph { field: el.name, code: ch as u32 });
+            }
+            let bx = to_box(el.bx);
+            let setting = text::fit(font, &value, el.pt * pt_px, el.min_pt * pt_px, bx.2 as f32, el.lines)
+                .ok_or_else(|| RenderError::DoesNotFit { field: el.name.clone() })?;
+            let step = text::line_height(font, setting.px);
+            if setting.lines.len() as f32 * step > bx.3 as f32 + 1.0 {
+                return Err(RenderError::DoesNotFit { field: el.name });
+            }
+            for (i, line) in setting.lines.iter().enumerate() {
+                let lw = text::width(font, line, setting.px, setting.tracking);
+                let x = match el.align {
+                    Align::Left => bx.0 as f32,
+                    Align::Center => bx.0 as f32 + (bx.2 as f32 - lw) / 2.0,
+                };
+                text::draw(&mut k, font, line, x, bx.1 as f32 + i as f32 * step, setting.px, setting.tracking);
+            }
+            boxes.push((el.name, bx, setting.fit));
+        }
+        let photo_box = to_box(self.layout.photo.bx);
+        let (mut y, mut m, mut c) = (CardImage::blank(w, h), CardImage::blank(w, h), CardImage::blank(w, h));
+        picture::photo(&prr.card.foto_jpeg, photo_box, levels, &mut y, &mut m, &mut c)
+            .map_err(|reason| RenderError::Picture { field: "foto_jpeg_base64".into(), reason })?;
+        let signature_box = to_box(self.layout.signature.bx);
+        picture::signature(&prr.card.tanda_tangan_png, signature_box, &mut k)
+            .map_err(|reason| RenderError::Picture { field: "tanda_tangan_png_base64".into(), reason })?;
+        let no_print: Vec<DotBox> = self.layout.no_print.iter().map(|b| to_box(b.bx)).collect();
+        let mut o = CardImage { width: w, height: h, dots: vec![1; (w * h) as usize] };
+        for &(x0, y0, bw, bh) in &no_print {
+            for yy in y0..(y0 + bh).min(h) {
+                for xx in x0..(x0 + bw).min(w) {
+                    o.set(xx, yy, 0);
                 }
             }
         }
-        Ok(())
-    }
-
-    /// Lays out a value in a box of `width` dots: one line, or wrapped at
-    /// spaces onto at most `lines` lines. Returns the lines used.
-    fn fitted(&mut self, field: &'static str, value: &str, x: u32, y: u32, width: u32, lines: usize) -> Result<u32, RenderError> {
-        let scale = 2;
-        let per_line = (width / (8 * scale)) as usize;
-        let wrapped = wrap(value, per_line);
-        if wrapped.len() > lines || wrapped.iter().any(|l| l.chars().count() > per_line) {
-            return Err(RenderError::DoesNotFit { field });
+        let mut panels = Vec::new();
+        for &(kind, lv) in &caps.panels {
+            let layer = match kind {
+                PanelKind::Y => &y,
+                PanelKind::M => &m,
+                PanelKind::C => &c,
+                PanelKind::K => &k,
+                PanelKind::O => &o,
+            };
+            panels.push(layer.clone().into_panel(kind, lv, caps.orientation));
         }
-        for (i, line) in wrapped.iter().enumerate() {
-            self.text(field, line, x, y + i as u32 * 18, scale)?;
-        }
-        Ok(wrapped.len() as u32)
+        Ok(Rendered { panels: CardPanels { panels }, k, y, m, c, o, boxes, photo_box, signature_box, no_print, levels })
     }
 }
 
-fn wrap(value: &str, per_line: usize) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    for word in value.split_whitespace() {
-        match lines.last_mut() {
-            Some(l) if l.chars().count() + 1 + word.chars().count() <= per_line => {
-                l.push(' ');
-                l.push_str(word);
-            }
-            _ => lines.push(word.to_string()),
-        }
-    }
-    lines
+#[allow(clippy::panic)]
+fn broken(e: &RenderError) -> Renderer {
+    panic!("the shipped card layout does not load: {e}")
 }
 
-/// Renders the card's panels for a printer with `caps`.
-pub fn render(prr: &Prr, caps: &Capabilities) -> Result<CardPanels, RenderError> {
-    let (w, h) = caps.canvas;
-    let mut p = Painter { img: CardImage::blank(w, h) };
+/// Replaces each `{field}` with the card's value (dates as DD-MM-YYYY).
+fn fill(template: &str, prr: &Prr) -> String {
     let c = &prr.card;
-    let header_w = w - 2 * LABEL_X;
-    p.fitted("provinsi", &format!("PROVINSI {}", c.provinsi), LABEL_X, 16, header_w, 1)?;
-    p.fitted("kabupaten_kota", &c.kabupaten_kota, LABEL_X, 38, header_w, 1)?;
-    p.text("nik", "NIK", LABEL_X, 80, 3)?;
-    p.text("nik", &format!(": {}", c.nik), VALUE_X - 40, 80, 3)?;
-    let value_w = PHOTO_X - VALUE_X - 16;
-    let rows: [(&str, &'static str, String, usize); 13] = [
-        ("Nama", "nama", c.nama.clone(), 2),
-        ("Tempat/Tgl Lahir", "tempat_lahir", format!("{}, {}", c.tempat_lahir, card_date(c.tanggal_lahir)), 1),
-        ("Jenis Kelamin", "jenis_kelamin", format!("{}  GOL. DARAH: {}", c.jenis_kelamin, c.golongan_darah), 1),
-        ("Alamat", "alamat", c.alamat.clone(), 2),
-        ("RT/RW", "rt", format!("{}/{}", c.rt, c.rw), 1),
-        ("Kel/Desa", "kelurahan_desa", c.kelurahan_desa.clone(), 1),
-        ("Kecamatan", "kecamatan", c.kecamatan.clone(), 1),
-        ("Agama", "agama", c.agama.clone(), 1),
-        ("Status Perkawinan", "status_perkawinan", c.status_perkawinan.clone(), 1),
-        ("Pekerjaan", "pekerjaan", c.pekerjaan.clone(), 1),
-        ("Kewarganegaraan", "kewarganegaraan", c.kewarganegaraan.clone(), 1),
-        ("Berlaku Hingga", "berlaku_hingga", c.berlaku_hingga.clone(), 1),
-        ("", "", String::new(), 0),
+    let fields: [(&str, String); 20] = [
+        ("provinsi", c.provinsi.clone()),
+        ("kabupaten_kota", c.kabupaten_kota.clone()),
+        ("nik", c.nik.clone()),
+        ("nama", c.nama.clone()),
+        ("tempat_lahir", c.tempat_lahir.clone()),
+        ("tanggal_lahir", card_date(c.tanggal_lahir)),
+        ("jenis_kelamin", c.jenis_kelamin.clone()),
+        ("golongan_darah", c.golongan_darah.clone()),
+        ("alamat", c.alamat.clone()),
+        ("rt", c.rt.clone()),
+        ("rw", c.rw.clone()),
+        ("kelurahan_desa", c.kelurahan_desa.clone()),
+        ("kecamatan", c.kecamatan.clone()),
+        ("agama", c.agama.clone()),
+        ("status_perkawinan", c.status_perkawinan.clone()),
+        ("pekerjaan", c.pekerjaan.clone()),
+        ("kewarganegaraan", c.kewarganegaraan.clone()),
+        ("berlaku_hingga", c.berlaku_hingga.clone()),
+        ("tempat_terbit", c.tempat_terbit.clone()),
+        ("tanggal_terbit", card_date(c.tanggal_terbit)),
     ];
-    let mut y = 130;
-    for (label, field, value, lines) in rows.iter().filter(|r| r.3 > 0) {
-        // Labels condensed to half width, so the longest fits its column.
-        p.text_scaled(field, label, LABEL_X, y, 1, 2)?;
-        p.text(field, ":", VALUE_X - 20, y, 2)?;
-        let used = p.fitted(field, value, VALUE_X, y, value_w, *lines)?;
-        y += 18 * used + 20;
+    let mut out = template.to_string();
+    for (name, value) in fields {
+        out = out.replace(&format!("{{{name}}}"), &value);
     }
-    let side_w = w - PHOTO_X - 16;
-    p.fitted("tempat_terbit", &c.tempat_terbit, PHOTO_X, 470, side_w, 1)?;
-    p.fitted("tanggal_terbit", &card_date(c.tanggal_terbit), PHOTO_X, 492, side_w, 1)?;
+    out
+}
 
-    let mut panels = Vec::new();
-    for &(kind, levels) in &caps.panels {
-        let img = match kind {
-            PanelKind::K => p.img.clone(),
-            PanelKind::O => CardImage { width: w, height: h, dots: vec![1; (w * h) as usize] },
-            _ => CardImage::blank(w, h),
-        };
-        panels.push(img.into_panel(kind, levels, caps.orientation));
-    }
-    Ok(CardPanels { panels })
+/// Renders with the process's renderer and returns the panels.
+pub fn render(prr: &Prr, caps: &Capabilities) -> Result<CardPanels, RenderError> {
+    Renderer::current().render(prr, caps).map(|r| r.panels)
+}
+
+/// The composite card as a person sees it: the photo's colours, black text
+/// on white, at one dot a pixel.
+pub fn preview(r: &Rendered) -> image::RgbImage {
+    let max = f32::from(r.levels.saturating_sub(1).max(1));
+    image::RgbImage::from_fn(r.k.width, r.k.height, |x, y| {
+        if r.k.get(x, y) != 0 {
+            return image::Rgb([0, 0, 0]);
+        }
+        let ch = |v: u8| 255 - (f32::from(v) / max * 255.0) as u8;
+        image::Rgb([ch(r.c.get(x, y)), ch(r.m.get(x, y)), ch(r.y.get(x, y))])
+    })
 }
 
 #[cfg(test)]
@@ -149,8 +246,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wraps_at_spaces() {
-        assert_eq!(wrap("JL. KH. AHMAD DAHLAN", 10), vec!["JL. KH.", "AHMAD", "DAHLAN"]);
-        assert_eq!(wrap("ABCDEFGHIJKL", 10), vec!["ABCDEFGHIJKL"]);
+    fn the_shipped_layout_loads() {
+        let r = Renderer::embedded();
+        assert!(r.is_ok(), "{:?}", r.err());
     }
 }

@@ -106,7 +106,7 @@ impl<P: Printer> Station<P> {
                 Ok(approved) => self.journal.mark_ready(&job.job_id, approved)?,
                 Err((code, field)) => {
                     tracing::info!(job_id = %job.job_id, code = %code, "job rejected");
-                    self.journal.reject(&job.job_id, &code, field)?
+                    self.journal.reject(&job.job_id, &code, &field)?
                 }
             }
         }
@@ -115,32 +115,29 @@ impl<P: Printer> Station<P> {
 
     /// `Ok(approved)` when the job can print; else the rejection's code and
     /// field. The rendered card is discarded (one card ahead is enough).
-    fn check_job(&self, job_id: &str, caps: &cetak_drivers::Capabilities) -> Result<Result<bool, (String, &'static str)>, StationError> {
+    fn check_job(&self, job_id: &str, caps: &cetak_drivers::Capabilities) -> Result<Result<bool, (String, String)>, StationError> {
         let bytes = self.journal.payload(job_id)?;
         let text = String::from_utf8_lossy(&bytes);
         let Ok(raw) = cetak_model::RawPrr::parse(&text) else {
-            return Ok(Err(("payload.not_json".into(), "payload")));
+            return Ok(Err(("payload.not_json".into(), "payload".into())));
         };
         let v = cetak_model::validate(&raw, crate::journal::today());
         if let Some(f) = v.findings.iter().find(|f| f.severity == cetak_model::Severity::Invalid) {
-            return Ok(Err((f.code.clone(), f.field)));
+            return Ok(Err((f.code.clone(), f.field.to_string())));
         }
         if raw.job_id() != Some(job_id) {
-            return Ok(Err(("job_id.mismatch".into(), "job_id")));
+            return Ok(Err(("job_id.mismatch".into(), "job_id".into())));
         }
         let approved = false;
         if self.opts.local_mode {
             if let Some(f) = v.findings.iter().find(|f| f.severity == cetak_model::Severity::NeedsApproval) {
-                return Ok(Err((f.code.clone(), f.field)));
+                return Ok(Err((f.code.clone(), f.field.to_string())));
             }
         }
-        let Some(prr) = v.prr else { return Ok(Err(("payload.invalid".into(), "payload"))) };
+        let Some(prr) = v.prr else { return Ok(Err(("payload.invalid".into(), "payload".into()))) };
         match render::render(&prr, caps) {
             Ok(_) => Ok(Ok(approved)),
-            Err(e) => {
-                let (code, field) = e.code();
-                Ok(Err((code, field)))
-            }
+            Err(e) => Ok(Err(e.code())),
         }
     }
 

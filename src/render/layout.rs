@@ -1,0 +1,178 @@
+//! The card layout template (`config/layout/ektp.toml`): what the printer
+//! adds to a pre-printed blank, in millimetres from the top-left corner.
+
+use serde::Deserialize;
+
+/// A box in millimetres: x, y, width, height.
+pub type MmBox = [f32; 4];
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layout {
+    pub width_mm: f32,
+    pub height_mm: f32,
+    #[serde(default)]
+    pub text: Vec<TextElement>,
+    #[serde(default)]
+    pub row: Vec<Row>,
+    pub rows: RowsStyle,
+    pub photo: BoxOnly,
+    pub signature: BoxOnly,
+    #[serde(default)]
+    pub no_print: Vec<BoxOnly>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Weight {
+    Regular,
+    Bold,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Align {
+    #[default]
+    Left,
+    Center,
+}
+
+/// A text element placed by its own box.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextElement {
+    pub name: String,
+    pub value: String,
+    #[serde(rename = "box")]
+    pub bx: MmBox,
+    pub font: Weight,
+    pub pt: f32,
+    pub min_pt: f32,
+    #[serde(default)]
+    pub align: Align,
+    #[serde(default = "one")]
+    pub lines: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// A labelled line of the body: label, colon, value.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Row {
+    pub label: String,
+    pub name: String,
+    pub value: String,
+    #[serde(default = "one")]
+    pub lines: usize,
+    /// The value's width, when less than the rows' default.
+    pub width: Option<f32>,
+    /// A second label and value on the same line.
+    pub also: Option<AlsoOnLine>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlsoOnLine {
+    pub label: String,
+    pub name: String,
+    pub value: String,
+    pub label_x: f32,
+    pub value_x: f32,
+    pub width: f32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowsStyle {
+    pub top: f32,
+    pub pitch: f32,
+    pub line_pitch: f32,
+    pub label_x: f32,
+    pub label_width: f32,
+    pub colon_x: f32,
+    pub value_x: f32,
+    pub value_width: f32,
+    pub pt: f32,
+    pub min_pt: f32,
+    pub label_pt: f32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoxOnly {
+    #[serde(rename = "box")]
+    pub bx: MmBox,
+}
+
+/// The template shipped with cetak.
+pub const EMBEDDED: &str = include_str!("../../config/layout/ektp.toml");
+
+impl Layout {
+    /// Every text element, rows expanded into boxes: (name, value
+    /// template, box, weight, pt, min pt, lines, align).
+    pub fn elements(&self) -> Vec<TextElement> {
+        let mut out = self.text.clone();
+        let r = &self.rows;
+        let mut y = r.top;
+        for row in &self.row {
+            let h = r.line_pitch * (row.lines as f32 - 1.0) + r.pitch;
+            out.push(TextElement {
+                name: format!("label.{}", row.name),
+                value: row.label.clone(),
+                bx: [r.label_x, y, r.label_width, r.pitch],
+                font: Weight::Regular,
+                pt: r.label_pt,
+                min_pt: r.min_pt,
+                align: Align::Left,
+                lines: 1,
+            });
+            out.push(TextElement {
+                name: format!("colon.{}", row.name),
+                value: ":".into(),
+                bx: [r.colon_x, y, 0.8, r.pitch],
+                font: Weight::Regular,
+                pt: r.label_pt,
+                min_pt: r.label_pt,
+                align: Align::Left,
+                lines: 1,
+            });
+            out.push(TextElement {
+                name: row.name.clone(),
+                value: row.value.clone(),
+                bx: [r.value_x, y, row.width.unwrap_or(r.value_width), h],
+                font: Weight::Regular,
+                pt: r.pt,
+                min_pt: r.min_pt,
+                align: Align::Left,
+                lines: row.lines,
+            });
+            if let Some(a) = &row.also {
+                out.push(TextElement {
+                    name: format!("label.{}", a.name),
+                    value: a.label.clone(),
+                    bx: [a.label_x, y, a.value_x - a.label_x - 0.3, r.pitch],
+                    font: Weight::Regular,
+                    pt: r.label_pt,
+                    min_pt: r.min_pt,
+                    align: Align::Left,
+                    lines: 1,
+                });
+                out.push(TextElement {
+                    name: a.name.clone(),
+                    value: a.value.clone(),
+                    bx: [a.value_x, y, a.width, r.pitch],
+                    font: Weight::Regular,
+                    pt: r.pt,
+                    min_pt: r.min_pt,
+                    align: Align::Left,
+                    lines: 1,
+                });
+            }
+            y += h;
+        }
+        out
+    }
+}
