@@ -12,6 +12,7 @@ mod faults;
 mod journal;
 mod priority;
 mod privacy;
+mod render;
 mod transitions;
 mod validation;
 mod wire;
