@@ -48,8 +48,118 @@ fn figures(mut v: Vec<Duration>) -> Figures {
     Figures { median: at(0.5), p90: at(0.9), n: v.len() }
 }
 
+/// Rendering figures.
+#[derive(Clone, Debug)]
+pub struct RenderFigures {
+    pub render: Figures,
+    pub render_and_encode: Figures,
+    /// The printer's idle time between cards caused by the agent, as a
+    /// share of the card cycle, with the emulator at `card_time` a card.
+    pub idle_share: f64,
+    pub idle_median: Duration,
+    pub card_time: Duration,
+    pub cards: usize,
+}
+
+/// Times each `print` call, to find the printer's idle gaps.
+struct Timed<P> {
+    inner: P,
+    spans: std::sync::Arc<std::sync::Mutex<Vec<(Instant, Instant)>>>,
+}
+
+impl<P: cetak_drivers::Printer> cetak_drivers::Printer for Timed<P> {
+    fn identify(&mut self) -> Result<cetak_drivers::Identity, cetak_drivers::PrinterError> {
+        self.inner.identify()
+    }
+    fn capabilities(&self) -> cetak_drivers::Capabilities {
+        self.inner.capabilities()
+    }
+    fn prepare(&mut self) -> Result<(), cetak_drivers::PrinterError> {
+        self.inner.prepare()
+    }
+    fn status(&mut self) -> Result<cetak_drivers::Status, cetak_drivers::PrinterError> {
+        self.inner.status()
+    }
+    fn counters(&mut self) -> Result<cetak_drivers::Counters, cetak_drivers::PrinterError> {
+        self.inner.counters()
+    }
+    fn print(&mut self, card: &cetak_drivers::CardPanels) -> Result<cetak_drivers::Counters, cetak_drivers::PrintFailure> {
+        let start = Instant::now();
+        let r = self.inner.print(card);
+        if let Ok(mut spans) = self.spans.lock() {
+            spans.push((start, Instant::now()));
+        }
+        r
+    }
+    fn reject(&mut self) -> Result<(), cetak_drivers::PrinterError> {
+        self.inner.reject()
+    }
+    fn cancel(&mut self) -> Result<(), cetak_drivers::PrinterError> {
+        self.inner.cancel()
+    }
+}
+
+fn render_figures(dir: &Path, rounds: usize, cards: usize, card_time: Duration) -> Result<RenderFigures, BenchError> {
+    let bad = |e: String| BenchError::NotPrinted("bench".into(), e);
+    let people = cetak_model::generator::generate(11, cards, crate::journal::today());
+    let raw = cetak_model::RawPrr::from_value(people[0].clone()).map_err(|e| bad(e.to_string()))?;
+    let prr = cetak_model::validate(&raw, crate::journal::today()).prr.ok_or_else(|| bad("invalid".into()))?;
+    let device = Device::open(
+        &dir.join("render-emulator"),
+        &DeviceOptions { card_time, time_scale: 1.0, feeder: 1000, feeder_capacity: 1000, ribbon_cards: 1000, ..DeviceOptions::default() },
+    )?;
+    let caps = cetak_drivers::Printer::capabilities(&device.printer());
+    let renderer = crate::render::Renderer::current();
+    let mut render = Vec::new();
+    let mut both = Vec::new();
+    for _ in 0..rounds {
+        let start = Instant::now();
+        let r = renderer.render(&prr, &caps).map_err(|e| bad(e.to_string()))?;
+        render.push(start.elapsed());
+        for p in &r.panels.panels {
+            let _ = cetak_drivers::evolis::bitmap::encode_compressed(p);
+        }
+        both.push(start.elapsed());
+    }
+    // The printer's idle time: the gaps between one print ending and the
+    // next starting, while the station keeps the queue full.
+    let spans = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let printer = Timed { inner: device.printer(), spans: std::sync::Arc::clone(&spans) };
+    let mut station = Station::new(
+        Journal::open(&dir.join("render-state"))?,
+        printer,
+        StationOptions { name: "bench".into(), spoil_retries: 2, local_mode: true, lang: Lang::En },
+    );
+    let file = dir.join("render-jobs.jsonl");
+    std::fs::write(&file, people.iter().map(|p| format!("{p}\n")).collect::<String>())?;
+    crate::local::import_file(station.journal(), &file)?;
+    while matches!(station.step()?, Step::Printed(_)) {}
+    let spans = spans.lock().map(|s| s.clone()).unwrap_or_default();
+    let gaps: Vec<Duration> = spans.windows(2).map(|w| w[1].0.duration_since(w[0].1)).collect();
+    let total = spans.last().zip(spans.first()).map(|(l, f)| l.1.duration_since(f.0)).unwrap_or_default();
+    let idle: Duration = gaps.iter().sum();
+    let idle_share = if total.is_zero() { 0.0 } else { idle.as_secs_f64() / total.as_secs_f64() };
+    Ok(RenderFigures {
+        render: figures(render),
+        render_and_encode: figures(both),
+        idle_share,
+        idle_median: figures(gaps).median,
+        card_time,
+        cards: spans.len(),
+    })
+}
+
+/// Peak resident memory of this process so far (VmHWM), in KiB.
+pub fn peak_memory_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 #[derive(Clone, Debug)]
 pub struct BenchReport {
+    pub render: RenderFigures,
+    pub peak_kib: Option<u64>,
     pub per_card: Figures,
     pub transition: Figures,
     pub filesystem: String,
@@ -206,6 +316,7 @@ pub fn run(cards: usize, dir: Option<&Path>) -> Result<BenchReport, BenchError> 
     }
     let filesystem = filesystem_of(&dir);
     let wire = wire_figures(&dir, 20)?;
+    let render = render_figures(&dir, 50, 12, Duration::from_secs(1))?;
     drop(temp);
     Ok(BenchReport {
         per_card: figures(per_card),
@@ -213,6 +324,8 @@ pub fn run(cards: usize, dir: Option<&Path>) -> Result<BenchReport, BenchError> 
         filesystem,
         release_build: !cfg!(debug_assertions),
         wire,
+        render,
+        peak_kib: peak_memory_kib(),
     })
 }
 
@@ -253,6 +366,25 @@ pub fn print(r: &BenchReport) {
         ms(w.pty_115200.median),
         w.pty_115200.n
     );
+    let rf = &r.render;
+    println!(
+        "render one card: median {}, p90 {}; render and encode: median {}, p90 {} (over {})",
+        ms(rf.render.median),
+        ms(rf.render.p90),
+        ms(rf.render_and_encode.median),
+        ms(rf.render_and_encode.p90),
+        rf.render.n
+    );
+    println!(
+        "printer idle between cards caused by the agent: {:.3}% of the cycle (median gap {}) over {} cards at {:?} a card",
+        rf.idle_share * 100.0,
+        ms(rf.idle_median),
+        rf.cards,
+        rf.card_time
+    );
+    if let Some(kib) = r.peak_kib {
+        println!("peak resident memory of the benchmark process: {:.1} MiB", kib as f64 / 1024.0);
+    }
     println!(
         "one card sent plain at 115,200 baud would take {:.0} s on the line (computed: {} bytes at 11,520 bytes/s)",
         w.bytes_plain as f64 / 11_520.0,

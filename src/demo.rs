@@ -78,7 +78,11 @@ pub fn run(opts: &DemoOptions) -> Result<DemoSummary, DemoError> {
         Some(f) => f.clone(),
         None => {
             let f = dir.join("jobs.jsonl");
-            std::fs::write(&f, cetak_model::generator::generate_jsonl(opts.seed, opts.count, crate::journal::today()))?;
+            let people = cetak_model::generator::generate(opts.seed, opts.count, crate::journal::today());
+            std::fs::write(&f, people.iter().map(|p| format!("{p}\n")).collect::<String>())?;
+            // Previews of the synthetic cards only: a real PRR's preview
+            // never lands in a folder that outlives the demo.
+            write_previews(&dir.join("previews"), &people)?;
             f
         }
     };
@@ -171,4 +175,23 @@ pub fn print_summary(s: &DemoSummary, lang: Lang) {
     if let Some(why) = &s.stopped_on {
         println!("\n  {why}");
     }
+}
+
+/// Writes `previews/<job>.png` for each synthetic person.
+fn write_previews(dir: &Path, people: &[serde_json::Value]) -> Result<(), DemoError> {
+    std::fs::create_dir_all(dir)?;
+    let caps = cetak_drivers::Printer::capabilities(&cetak_drivers::evolis::EvolisPrinter::new(
+        cetak_drivers::transport::tcp::TcpTransport::new("unused:0"),
+        true,
+    ));
+    let renderer = crate::render::Renderer::current();
+    for p in people {
+        let Ok(raw) = cetak_model::RawPrr::from_value(p.clone()) else { continue };
+        let Some(prr) = cetak_model::validate(&raw, crate::journal::today()).prr else { continue };
+        if let Ok(r) = renderer.render(&prr, &caps) {
+            let path = dir.join(format!("{}.png", prr.job_id));
+            crate::render::preview(&r).save(&path).map_err(|e| std::io::Error::other(e.to_string()))?;
+        }
+    }
+    Ok(())
 }

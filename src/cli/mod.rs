@@ -257,6 +257,7 @@ fn run(env: &Env, emulator: bool, jobs: Option<&Path>, until_idle: bool) -> anyh
         (None, true) => Config::emulated(&env.state_dir),
         (None, false) => bail!("{}", text(lang, "run.no_config", &[])),
     };
+    install_renderer(&config)?;
     let _lock = control::lock_daemon(&env.state_dir)?;
     let mut journal = Journal::open(&env.state_dir)?;
     let local_file = jobs.map(Path::to_path_buf).or_else(|| config.local.as_ref().map(|l| l.jobs_file.clone()));
@@ -419,5 +420,26 @@ fn render_preview(file: &Path, index: usize, out: &Path) -> anyhow::Result<()> {
     let r = crate::render::Renderer::current().render(&prr, &caps)?;
     crate::render::preview(&r).save(out).with_context(|| format!("writing {}", out.display()))?;
     println!("{}", out.display());
+    Ok(())
+}
+
+/// Installs the office's layout template and font, if the config names
+/// them; a broken one stops start-up with the file and the reason.
+fn install_renderer(config: &Config) -> anyhow::Result<()> {
+    let r = &config.render;
+    if r.layout.is_none() && r.font.is_none() {
+        return Ok(());
+    }
+    let layout = match &r.layout {
+        Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading the card layout {}", p.display()))?,
+        None => crate::render::layout::EMBEDDED.to_string(),
+    };
+    let font = match &r.font {
+        Some(p) => Some(std::fs::read(p).with_context(|| format!("reading the font {}", p.display()))?),
+        None => None,
+    };
+    let renderer =
+        crate::render::Renderer::new(&layout, font).with_context(|| format!("card layout {:?} / font {:?}", r.layout, r.font))?;
+    renderer.install();
     Ok(())
 }

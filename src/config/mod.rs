@@ -34,6 +34,19 @@ pub struct Config {
     pub local: Option<LocalConfig>,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub render: RenderConfig,
+}
+
+/// The card's layout template and font, when an office has its own.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenderConfig {
+    /// A layout template in the format of `config/layout/ektp.toml`.
+    pub layout: Option<PathBuf>,
+    /// A TrueType/OpenType font file for every text element (for example
+    /// an Arial-metric font from Debian's fonts-liberation2).
+    pub font: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -235,6 +248,7 @@ impl Config {
             }],
             local: None,
             log: LogConfig::default(),
+            render: RenderConfig::default(),
         }
     }
 

@@ -81,11 +81,19 @@ pub struct Station<P: Printer> {
     /// After a loss during a card in this run: whether the agent knows no
     /// panel was sent (only a running agent can know this).
     lost_before_any_panel: Option<bool>,
+    /// The next card, rendered while the last one printed (one ahead is
+    /// enough for the printer never to wait for the agent).
+    ahead: Option<(String, cetak_drivers::CardPanels)>,
 }
 
 impl<P: Printer> Station<P> {
     pub fn new(journal: Journal, printer: P, opts: StationOptions) -> Self {
-        Self { opts, printer, journal, connected: false, lost_before_any_panel: None }
+        Self { opts, printer, journal, connected: false, lost_before_any_panel: None, ahead: None }
+    }
+
+    /// The job whose card was rendered ahead, if any.
+    pub fn rendered_ahead(&self) -> Option<&str> {
+        self.ahead.as_ref().map(|(id, _)| id.as_str())
     }
 
     pub fn journal(&mut self) -> &mut Journal {
@@ -141,12 +149,22 @@ impl<P: Printer> Station<P> {
         }
     }
 
-    fn render_job(&self, job_id: &str) -> Result<cetak_drivers::CardPanels, StationError> {
+    fn render_job(&mut self, job_id: &str) -> Result<cetak_drivers::CardPanels, StationError> {
+        if let Some((id, panels)) = self.ahead.take() {
+            if id == job_id {
+                return Ok(panels);
+            }
+        }
         let bytes = self.journal.payload(job_id)?;
-        let bad = || StationError::Payload { job_id: job_id.to_string() };
-        let raw = cetak_model::RawPrr::parse(&String::from_utf8_lossy(&bytes)).map_err(|_| bad())?;
-        let prr = cetak_model::validate(&raw, crate::journal::today()).prr.ok_or_else(bad)?;
-        render::render(&prr, &self.printer.capabilities()).map_err(|_: RenderError| bad())
+        render_payload(job_id, &bytes, &self.printer.capabilities())
+    }
+
+    /// The job after `current`, with its payload, to render while
+    /// `current` prints.
+    fn next_to_render(&self, current: &str) -> Option<(String, Vec<u8>)> {
+        let next = self.journal.jobs_in(JobState::Ready).ok()?.into_iter().find(|j| j.job_id != current)?;
+        let bytes = self.journal.payload(&next.job_id).ok()?;
+        Some((next.job_id, bytes))
     }
 
     fn status(&self, state: &str, detail: &str) {
@@ -205,7 +223,17 @@ impl<P: Printer> Station<P> {
         let attempt = self.journal.begin_attempt(&job.job_id, &self.opts.name, &identity.serial, counters.cards, k_hash.as_deref())?;
         self.status("printing", &job.job_id);
         tracing::info!(job_id = %job.job_id, attempt, "printing");
-        let step = match self.printer.print(&panels) {
+        // Print this card and, meanwhile, render the next.
+        let next = self.next_to_render(&job.job_id);
+        let caps = self.printer.capabilities();
+        let printer = &mut self.printer;
+        let (printed, ahead) = std::thread::scope(|scope| {
+            let renderer = next.map(|(id, bytes)| scope.spawn(move || render_payload(&id, &bytes, &caps).ok().map(|p| (id, p))));
+            let printed = printer.print(&panels);
+            (printed, renderer.and_then(|h| h.join().ok().flatten()))
+        });
+        self.ahead = ahead;
+        let step = match printed {
             Ok(after) => {
                 self.journal.end_attempt(
                     &job.job_id,
@@ -326,4 +354,13 @@ impl<P: Printer> Station<P> {
             _ => None,
         }
     }
+}
+
+/// Parses, validates and renders a stored payload (on any thread: it
+/// touches neither the journal nor the printer).
+fn render_payload(job_id: &str, bytes: &[u8], caps: &cetak_drivers::Capabilities) -> Result<cetak_drivers::CardPanels, StationError> {
+    let bad = || StationError::Payload { job_id: job_id.to_string() };
+    let raw = cetak_model::RawPrr::parse(&String::from_utf8_lossy(bytes)).map_err(|_| bad())?;
+    let prr = cetak_model::validate(&raw, crate::journal::today()).prr.ok_or_else(bad)?;
+    render::render(&prr, caps).map_err(|_: RenderError| bad())
 }

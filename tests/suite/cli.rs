@@ -47,6 +47,8 @@ fn demo_default_prints_twenty_generated_cards_in_indonesian() {
     assert!(out.status.success(), "{stdout}");
     assert_eq!(summary_value(&stdout, "Tercetak"), 20, "{stdout}");
     assert!(dir.path().join("emulator/physical-log.jsonl").exists());
+    let previews = std::fs::read_dir(dir.path().join("previews")).expect("previews").count();
+    assert_eq!(previews, 20, "a preview of each synthetic card");
 }
 
 #[test]

@@ -35,3 +35,21 @@ fn urgent_first_then_oldest() {
     assert_eq!(printed, expected);
     rig.judge();
 }
+
+#[test]
+fn the_next_card_is_rendered_while_one_prints_and_a_late_urgent_job_is_not_mixed_up() {
+    let mut rig = Rig::new();
+    let lines = sample_lines("prr-valid.jsonl");
+    let normal: Vec<String> = lines.iter().filter(|l| l.contains("\"priority\": \"normal\"")).take(3).cloned().collect();
+    let urgent: Vec<String> = lines.iter().filter(|l| l.contains("\"priority\": \"urgent\"")).take(1).cloned().collect();
+    let ids = rig.import_lines(&normal);
+    assert_eq!(rig.step(), Step::Printed(ids[0].clone()));
+    assert_eq!(rig.station.rendered_ahead(), Some(ids[1].as_str()), "the second card was rendered during the first");
+    // An urgent job arrives: it goes next, the card rendered ahead waits.
+    let u = rig.import_lines(&urgent);
+    assert_eq!(rig.step(), Step::Printed(u[0].clone()));
+    assert_eq!(rig.step(), Step::Printed(ids[1].clone()));
+    assert_eq!(rig.step(), Step::Printed(ids[2].clone()));
+    // Every card carries its own job's K panel (the judge checks hashes).
+    rig.judge();
+}
