@@ -35,6 +35,22 @@ pub struct Capabilities {
     pub has_film: bool,
 }
 
+impl Capabilities {
+    /// An Evolis direct-to-card printer with a YMCKO ribbon: a 1016 x 648
+    /// canvas at 300 dpi, lines across the short side, colour at 32 levels,
+    /// K and O at 2. The emulator speaks Evolis, so it reports the same.
+    pub fn evolis_ymcko(has_film: bool) -> Self {
+        Self {
+            canvas: (1016, 648),
+            dpi: 300,
+            orientation: LineOrientation::AcrossShortSide,
+            panels: vec![(PanelKind::Y, 32), (PanelKind::M, 32), (PanelKind::C, 32), (PanelKind::K, 2), (PanelKind::O, 2)],
+            ribbon: "ymcko".into(),
+            has_film,
+        }
+    }
+}
+
 /// The card counters; `cards` (cards taken from the feeder, lifetime) is
 /// the one the journal checks for continuity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -2,20 +2,13 @@
 //! drew itself, the fitting order, and golden images of a few samples.
 
 use cetak::render::{Fit, RenderError, Renderer};
-use cetak_drivers::{Capabilities, CardImage, LineOrientation, PanelKind};
+use cetak_drivers::{Capabilities, CardImage};
 use serde_json::Value;
 
 use crate::support::sample_lines;
 
 fn caps() -> Capabilities {
-    Capabilities {
-        canvas: (1016, 648),
-        dpi: 300,
-        orientation: LineOrientation::AcrossShortSide,
-        panels: vec![(PanelKind::Y, 32), (PanelKind::M, 32), (PanelKind::C, 32), (PanelKind::K, 2), (PanelKind::O, 2)],
-        ribbon: "ymcko".into(),
-        has_film: false,
-    }
+    Capabilities::evolis_ymcko(false)
 }
 
 fn prr_from(v: &Value) -> cetak_model::Prr {

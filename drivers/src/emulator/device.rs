@@ -10,9 +10,7 @@ use super::state::{self, DeviceState, InsideCard};
 use super::EmulatorError;
 use crate::failpoint;
 use crate::panel::{CardPanels, PanelKind};
-use crate::printer::{
-    Capabilities, CardPosition, Counters, Fault, Identity, LineOrientation, PrintFailure, PrintProgress, Printer, PrinterError, Status,
-};
+use crate::printer::{Capabilities, CardPosition, Counters, Fault, Identity, PrintFailure, PrintProgress, Printer, PrinterError, Status};
 
 /// How a new emulated printer starts out (an existing state file wins).
 #[derive(Clone, Debug)]
@@ -570,15 +568,7 @@ impl Printer for EmulatedPrinter {
     }
 
     fn capabilities(&self) -> Capabilities {
-        let film = self.device.lock().state.film_panels.is_some();
-        Capabilities {
-            canvas: (1016, 648),
-            dpi: 300,
-            orientation: LineOrientation::AcrossShortSide,
-            panels: vec![(PanelKind::Y, 32), (PanelKind::M, 32), (PanelKind::C, 32), (PanelKind::K, 2), (PanelKind::O, 2)],
-            ribbon: "ymcko".into(),
-            has_film: film,
-        }
+        Capabilities::evolis_ymcko(self.device.lock().state.film_panels.is_some())
     }
 
     fn prepare(&mut self) -> Result<(), PrinterError> {

@@ -14,9 +14,7 @@ use super::command::Command;
 use super::reply::{self, ErrCode, Reply, ReplyError};
 use crate::failpoint;
 use crate::panel::{CardPanels, PanelKind};
-use crate::printer::{
-    Capabilities, CardPosition, Counters, Fault, Identity, LineOrientation, PrintFailure, PrintProgress, Printer, PrinterError, Status,
-};
+use crate::printer::{Capabilities, CardPosition, Counters, Fault, Identity, PrintFailure, PrintProgress, Printer, PrinterError, Status};
 use crate::transport::{deadline, Transport, TransportError};
 
 /// Why one command got no usable answer.
@@ -207,14 +205,7 @@ impl<T: Transport> Printer for EvolisPrinter<T> {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            canvas: (1016, 648),
-            dpi: 300,
-            orientation: LineOrientation::AcrossShortSide,
-            panels: vec![(PanelKind::Y, 32), (PanelKind::M, 32), (PanelKind::C, 32), (PanelKind::K, 2), (PanelKind::O, 2)],
-            ribbon: "ymcko".into(),
-            has_film: false,
-        }
+        Capabilities::evolis_ymcko(false)
     }
 
     /// Reconnects, then sets host-managed errors without printer retries
