@@ -29,6 +29,17 @@ pub enum Weight {
     Bold,
 }
 
+/// The panel an element is printed on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PanelName {
+    /// Resin black: text, the NIK, the signature.
+    #[default]
+    K,
+    /// Yellow, magenta and cyan together: the photo.
+    Ymc,
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Align {
@@ -52,6 +63,8 @@ pub struct TextElement {
     pub align: Align,
     #[serde(default = "one")]
     pub lines: usize,
+    #[serde(default)]
+    pub panel: PanelName,
 }
 
 fn one() -> usize {
@@ -105,12 +118,30 @@ pub struct RowsStyle {
 pub struct BoxOnly {
     #[serde(rename = "box")]
     pub bx: MmBox,
+    /// The panel(s) it is printed on (the no-print mask has none).
+    pub panel: Option<PanelName>,
 }
 
 /// The template shipped with cetak.
 pub const EMBEDDED: &str = include_str!("../../config/layout/ektp.toml");
 
 impl Layout {
+    /// Refuses element/panel pairs this renderer cannot print, rather than
+    /// quietly printing them elsewhere: text and the signature on K, the
+    /// photo on Y, M and C.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(t) = self.text.iter().find(|t| t.panel != PanelName::K) {
+            return Err(format!("text element {} on panel {:?}: text prints on k only", t.name, t.panel));
+        }
+        if self.photo.panel.unwrap_or(PanelName::Ymc) != PanelName::Ymc {
+            return Err("the photo prints on ymc only".into());
+        }
+        if self.signature.panel.unwrap_or(PanelName::K) != PanelName::K {
+            return Err("the signature prints on k only".into());
+        }
+        Ok(())
+    }
+
     /// Every text element, rows expanded into boxes: (name, value
     /// template, box, weight, pt, min pt, lines, align).
     pub fn elements(&self) -> Vec<TextElement> {
@@ -128,6 +159,7 @@ impl Layout {
                 min_pt: r.min_pt,
                 align: Align::Left,
                 lines: 1,
+                panel: PanelName::K,
             });
             out.push(TextElement {
                 name: format!("colon.{}", row.name),
@@ -138,6 +170,7 @@ impl Layout {
                 min_pt: r.label_pt,
                 align: Align::Left,
                 lines: 1,
+                panel: PanelName::K,
             });
             out.push(TextElement {
                 name: row.name.clone(),
@@ -148,6 +181,7 @@ impl Layout {
                 min_pt: r.min_pt,
                 align: Align::Left,
                 lines: row.lines,
+                panel: PanelName::K,
             });
             if let Some(a) = &row.also {
                 out.push(TextElement {
@@ -159,6 +193,7 @@ impl Layout {
                     min_pt: r.min_pt,
                     align: Align::Left,
                     lines: 1,
+                    panel: PanelName::K,
                 });
                 out.push(TextElement {
                     name: a.name.clone(),
@@ -169,6 +204,7 @@ impl Layout {
                     min_pt: r.min_pt,
                     align: Align::Left,
                     lines: 1,
+                    panel: PanelName::K,
                 });
             }
             y += h;

@@ -94,6 +94,7 @@ impl Renderer {
     /// weights, for example an Arial-metric font from fonts-liberation2).
     pub fn new(layout_toml: &str, font: Option<Vec<u8>>) -> Result<Self, RenderError> {
         let layout: Layout = toml::from_str(layout_toml).map_err(|e| RenderError::Layout(e.message().to_string()))?;
+        layout.check().map_err(RenderError::Layout)?;
         let mut fonts = text::Fonts::embedded();
         if let Some(bytes) = font {
             let f = ab_glyph::FontArc::try_from_vec(bytes)
@@ -249,5 +250,12 @@ mod tests {
     fn the_shipped_layout_loads() {
         let r = Renderer::embedded();
         assert!(r.is_ok(), "{:?}", r.err());
+    }
+
+    #[test]
+    fn text_on_a_colour_panel_is_refused() {
+        let bad = layout::EMBEDDED.replacen("panel = \"k\"\nfont = \"bold\"", "panel = \"ymc\"\nfont = \"bold\"", 1);
+        assert_ne!(bad, layout::EMBEDDED, "the test must change the template");
+        assert!(matches!(Renderer::new(&bad, None), Err(RenderError::Layout(m)) if m.contains("k only")));
     }
 }
