@@ -8,6 +8,7 @@ mod continuity;
 mod control;
 mod crash;
 mod disks;
+mod district;
 mod faults;
 mod journal;
 mod priority;

@@ -1,0 +1,27 @@
+//! The connection pool and the migrations in `district/migrations/`.
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DistrictError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migrating the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    /// A line that cannot be a job: nothing from the file is imported.
+    #[error("{path}:{line}: {reason}")]
+    Line { path: String, line: usize, reason: String },
+    #[error("{0}")]
+    Refused(String),
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
+}
+
+/// Connects and brings the schema up to date.
+pub async fn connect(url: &str) -> Result<PgPool, DistrictError> {
+    let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
+    sqlx::migrate!("./migrations").run(&pool).await?;
+    Ok(pool)
+}
