@@ -5,6 +5,7 @@
 //! findings carry a stable code and a field name only, and the validated
 //! card prints redacted in `Debug`.
 
+pub mod envelope;
 pub mod generator;
 pub mod prr;
 pub mod validate;
