@@ -34,6 +34,22 @@ pub enum BenchError {
     NotPrinted(String, String),
 }
 
+/// An emulated printer for a benchmark: a large feeder and ribbon, its own
+/// disk syncs off (they are not the agent's cost), at `card_time` a card
+/// (zero: no mechanical time).
+fn bench_device(dir: &Path, name: &str, card_time: Duration) -> Result<Device, BenchError> {
+    let opts = DeviceOptions {
+        card_time,
+        time_scale: 1.0,
+        durable: false,
+        feeder: 1000,
+        feeder_capacity: 1000,
+        ribbon_cards: 1000,
+        ..DeviceOptions::default()
+    };
+    Ok(Device::open(&dir.join(name), &opts)?)
+}
+
 /// Median and 90th percentile of a sample.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Figures {
@@ -104,10 +120,7 @@ fn render_figures(dir: &Path, rounds: usize, cards: usize, card_time: Duration) 
     let people = cetak_model::generator::generate(11, cards, crate::journal::today());
     let raw = cetak_model::RawPrr::from_value(people[0].clone()).map_err(|e| bad(e.to_string()))?;
     let prr = cetak_model::validate(&raw, crate::journal::today()).prr.ok_or_else(|| bad("invalid".into()))?;
-    let device = Device::open(
-        &dir.join("render-emulator"),
-        &DeviceOptions { card_time, time_scale: 1.0, feeder: 1000, feeder_capacity: 1000, ribbon_cards: 1000, ..DeviceOptions::default() },
-    )?;
+    let device = bench_device(dir, "render-emulator", card_time)?;
     let caps = cetak_drivers::Printer::capabilities(&device.printer());
     let renderer = crate::render::Renderer::current();
     let mut render = Vec::new();
@@ -188,17 +201,7 @@ fn wire_figures(dir: &Path, rounds: usize) -> Result<WireFigures, BenchError> {
     let raw = cetak_model::RawPrr::from_value(job).map_err(|e| BenchError::NotPrinted("bench".into(), e.to_string()))?;
     let prr =
         cetak_model::validate(&raw, crate::journal::today()).prr.ok_or_else(|| BenchError::NotPrinted("bench".into(), "invalid".into()))?;
-    let device = Device::open(
-        &dir.join("wire-emulator"),
-        &DeviceOptions {
-            time_scale: 0.0,
-            durable: false,
-            feeder: 1000,
-            feeder_capacity: 1000,
-            ribbon_cards: 1000,
-            ..DeviceOptions::default()
-        },
-    )?;
+    let device = bench_device(dir, "wire-emulator", Duration::ZERO)?;
     let caps = cetak_drivers::Printer::capabilities(&device.printer());
     let card = crate::render::render(&prr, &caps).map_err(|e| BenchError::NotPrinted("bench".into(), e.to_string()))?;
     let time = |f: &dyn Fn() -> usize| -> (Figures, usize) {
@@ -268,17 +271,7 @@ pub fn run(cards: usize, dir: Option<&Path>) -> Result<BenchReport, BenchError> 
     let dir: PathBuf = temp.path().to_path_buf();
     let today = crate::journal::today();
     let jobs = cetak_model::generator::generate(42, cards, today);
-    let device = Device::open(
-        &dir.join("emulator"),
-        &DeviceOptions {
-            time_scale: 0.0,
-            durable: false,
-            feeder: 1000,
-            feeder_capacity: 1000,
-            ribbon_cards: 1000,
-            ..DeviceOptions::default()
-        },
-    )?;
+    let device = bench_device(&dir, "emulator", Duration::ZERO)?;
     let mut station = Station::new(
         Journal::open(&dir.join("state"))?,
         device.printer(),

@@ -3,7 +3,6 @@
 //! server, no printer and no config.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use cetak_drivers::emulator::{Device, DeviceOptions};
 
@@ -129,7 +128,7 @@ pub fn run(opts: &DemoOptions) -> Result<DemoSummary, DemoError> {
                 stopped_on = station.instruction(&step).or(Some(format!("{step:?}")));
                 break;
             }
-            _ => std::thread::sleep(Duration::ZERO),
+            _ => {}
         }
     }
     bar.finish_and_clear();
