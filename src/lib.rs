@@ -16,5 +16,6 @@ pub mod local;
 pub mod logging;
 pub mod messages;
 pub mod printers;
+pub mod queue;
 pub mod render;
 pub mod station;
