@@ -142,70 +142,33 @@ impl Layout {
         Ok(())
     }
 
-    /// Every text element, rows expanded into boxes: (name, value
-    /// template, box, weight, pt, min pt, lines, align).
+    /// Every text element, rows expanded into boxes.
     pub fn elements(&self) -> Vec<TextElement> {
         let mut out = self.text.clone();
         let r = &self.rows;
+        // Row elements differ only in name, text, box, sizes and lines.
+        let el = |name: String, value: String, bx: MmBox, pt: f32, min_pt: f32, lines: usize| TextElement {
+            name,
+            value,
+            bx,
+            font: Weight::Regular,
+            pt,
+            min_pt,
+            align: Align::Left,
+            lines,
+            panel: PanelName::K,
+        };
         let mut y = r.top;
         for row in &self.row {
             let h = r.line_pitch * (row.lines as f32 - 1.0) + r.pitch;
-            out.push(TextElement {
-                name: format!("label.{}", row.name),
-                value: row.label.clone(),
-                bx: [r.label_x, y, r.label_width, r.pitch],
-                font: Weight::Regular,
-                pt: r.label_pt,
-                min_pt: r.min_pt,
-                align: Align::Left,
-                lines: 1,
-                panel: PanelName::K,
-            });
-            out.push(TextElement {
-                name: format!("colon.{}", row.name),
-                value: ":".into(),
-                bx: [r.colon_x, y, 0.8, r.pitch],
-                font: Weight::Regular,
-                pt: r.label_pt,
-                min_pt: r.label_pt,
-                align: Align::Left,
-                lines: 1,
-                panel: PanelName::K,
-            });
-            out.push(TextElement {
-                name: row.name.clone(),
-                value: row.value.clone(),
-                bx: [r.value_x, y, row.width.unwrap_or(r.value_width), h],
-                font: Weight::Regular,
-                pt: r.pt,
-                min_pt: r.min_pt,
-                align: Align::Left,
-                lines: row.lines,
-                panel: PanelName::K,
-            });
+            out.push(el(format!("label.{}", row.name), row.label.clone(), [r.label_x, y, r.label_width, r.pitch], r.label_pt, r.min_pt, 1));
+            out.push(el(format!("colon.{}", row.name), ":".into(), [r.colon_x, y, 0.8, r.pitch], r.label_pt, r.label_pt, 1));
+            let width = row.width.unwrap_or(r.value_width);
+            out.push(el(row.name.clone(), row.value.clone(), [r.value_x, y, width, h], r.pt, r.min_pt, row.lines));
             if let Some(a) = &row.also {
-                out.push(TextElement {
-                    name: format!("label.{}", a.name),
-                    value: a.label.clone(),
-                    bx: [a.label_x, y, a.value_x - a.label_x - 0.3, r.pitch],
-                    font: Weight::Regular,
-                    pt: r.label_pt,
-                    min_pt: r.min_pt,
-                    align: Align::Left,
-                    lines: 1,
-                    panel: PanelName::K,
-                });
-                out.push(TextElement {
-                    name: a.name.clone(),
-                    value: a.value.clone(),
-                    bx: [a.value_x, y, a.width, r.pitch],
-                    font: Weight::Regular,
-                    pt: r.pt,
-                    min_pt: r.min_pt,
-                    align: Align::Left,
-                    lines: 1,
-                    panel: PanelName::K,
-                });
+                let label_box = [a.label_x, y, a.value_x - a.label_x - 0.3, r.pitch];
+                out.push(el(format!("label.{}", a.name), a.label.clone(), label_box, r.label_pt, r.min_pt, 1));
+                out.push(el(a.name.clone(), a.value.clone(), [a.value_x, y, a.width, r.pitch], r.pt, r.min_pt, 1));
             }
             y += h;
         }
