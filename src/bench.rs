@@ -141,7 +141,7 @@ fn render_figures(dir: &Path, rounds: usize, cards: usize, card_time: Duration) 
     let mut station = Station::new(
         Journal::open(&dir.join("render-state"))?,
         printer,
-        StationOptions { name: "bench".into(), spoil_retries: 2, local_mode: true, lang: Lang::En },
+        StationOptions { name: "bench".into(), spoil_retries: 2, local_mode: true, lang: Lang::En, district: None },
     );
     let file = dir.join("render-jobs.jsonl");
     std::fs::write(&file, people.iter().map(|p| format!("{p}\n")).collect::<String>())?;
@@ -275,7 +275,7 @@ pub fn run(cards: usize, dir: Option<&Path>) -> Result<BenchReport, BenchError> 
     let mut station = Station::new(
         Journal::open(&dir.join("state"))?,
         device.printer(),
-        StationOptions { name: "bench".into(), spoil_retries: 2, local_mode: true, lang: Lang::En },
+        StationOptions { name: "bench".into(), spoil_retries: 2, local_mode: true, lang: Lang::En, district: None },
     );
     // Warm-up: the first card adopts the printer and creates the day key.
     let mut per_card = Vec::with_capacity(cards);

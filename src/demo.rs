@@ -91,7 +91,8 @@ pub fn run(opts: &DemoOptions) -> Result<DemoSummary, DemoError> {
         &dir.join("emulator"),
         &DeviceOptions { feeder: 100, ribbon_cards: 200, time_scale: opts.time_scale, ..DeviceOptions::default() },
     )?;
-    let station_opts = StationOptions { name: "emulator-1".into(), spoil_retries: opts.spoil_retries, local_mode: true, lang: opts.lang };
+    let station_opts =
+        StationOptions { name: "emulator-1".into(), spoil_retries: opts.spoil_retries, local_mode: true, lang: opts.lang, district: None };
     let printer: Box<dyn cetak_drivers::Printer> = if opts.wire {
         // The emulator's wire server on a pseudo-terminal, the driver on a
         // serial port opened on its other end: the code that drives hardware.

@@ -78,9 +78,8 @@ pub async fn import_file(
             continue;
         }
         let held = v.needs_approval();
-        let payload: serde_json::Value = serde_json::from_str(line).map_err(|e| DistrictError::Refused(e.to_string()))?;
         sqlx::query(
-            "INSERT INTO jobs (job_id, kode_wilayah, priority, state, needs_approval, payload, imported_by)
+            "INSERT INTO jobs (job_id, kode_wilayah, priority, state, needs_approval, prr, imported_by)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&id)
@@ -88,7 +87,7 @@ pub async fn import_file(
         .bind(prr.priority.as_str())
         .bind(if held { "held" } else { "pending" })
         .bind(held)
-        .bind(payload)
+        .bind(line)
         .bind(actor)
         .execute(&mut *tx)
         .await?;

@@ -1,14 +1,16 @@
-//! The district queue service (`cetak-district`), on PostgreSQL.
-//!
-//! This first step holds the database, the audited import of PRR files
-//! (validated with `cetak-model`; records outside the district's regency
-//! refused; records that need an officer's approval held) and the officer's
-//! approval. The `/v1` protocol, enrolment and the agent's queue client come
-//! next (see the closing note of issue 6).
+//! The district queue service (`cetak-district`), on PostgreSQL: the audited
+//! import of PRR files, stations and their enrolment, the `/v1` protocol of
+//! DESIGN §5 (assignment with epochs, results, held reports, events, stock,
+//! commands) and the envelope-signing key.
 
+pub mod cli;
 pub mod db;
+pub mod fleet;
 pub mod import;
+pub mod keys;
 pub mod pgtemp;
+pub mod queue;
+pub mod server;
 
 pub use db::{connect, DistrictError};
 pub use import::{approve, audit, import_file, jobs, ImportReport, JobSummary};

@@ -47,6 +47,21 @@ pub enum EnvelopeError {
     Expired(i64),
 }
 
+impl EnvelopeError {
+    /// A stable code for results and reports (`envelope.<reason>`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            EnvelopeError::UnknownKey(_) => "envelope.unknown_key",
+            EnvelopeError::RevokedKey(_) => "envelope.revoked_key",
+            EnvelopeError::BadSignature => "envelope.bad_signature",
+            EnvelopeError::Altered => "envelope.altered",
+            EnvelopeError::ForeignRegion => "envelope.foreign_region",
+            EnvelopeError::FromTheFuture(_) => "envelope.from_the_future",
+            EnvelopeError::Expired(_) => "envelope.expired",
+        }
+    }
+}
+
 /// SHA-256 of a PRR line, hex.
 pub fn prr_hash(prr_json: &str) -> String {
     hex::encode(Sha256::digest(prr_json.as_bytes()))

@@ -9,6 +9,7 @@ pub mod envelope;
 pub mod generator;
 pub mod prr;
 pub mod validate;
+pub mod wire;
 
 pub use prr::{Card, KodeWilayah, Priority, Prr, RawPrr, RequestType};
 pub use validate::{validate, Finding, Severity, Validation};

@@ -71,6 +71,15 @@ pub enum Command {
     },
     /// Imports a local JSONL job file (local mode only).
     Import { file: PathBuf },
+    /// Enrols this station with its district: exchanges the one-time code
+    /// for a token and the district's keys. Ends local mode.
+    Enroll {
+        /// The district's address, such as http://district.example:8700
+        #[arg(long)]
+        district: String,
+        #[arg(long)]
+        code: String,
+    },
     /// The station at a glance.
     Status,
     /// Jobs in the journal, or an operator's decision on one.
@@ -214,8 +223,19 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
         Command::Run { emulator, jobs, until_idle } => run(&env, emulator, jobs.as_deref(), until_idle)?,
         Command::Import { file } => {
             let mut journal = Journal::open(&env.state_dir)?;
+            refuse_local_if_enrolled(&journal, lang)?;
             let r = crate::local::import_file(&mut journal, &file)?;
             println!("{}", text(lang, "import.done", &[("imported", &r.imported.len()), ("skipped", &r.skipped.len())]));
+        }
+        Command::Enroll { district, code } => {
+            let _lock = control::lock_daemon(&env.state_dir)?;
+            let mut journal = Journal::open(&env.state_dir)?;
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let e = rt.block_on(crate::queue::enroll(&mut journal, &district, &code))?;
+            println!(
+                "{}",
+                text(lang, "enroll.done", &[("station", &e.station), ("district", &e.district), ("regions", &e.regions.join(", "))])
+            );
         }
         Command::Status => status(&env)?,
         Command::Doctor => doctor(&env)?,
@@ -261,6 +281,11 @@ fn run(env: &Env, emulator: bool, jobs: Option<&Path>, until_idle: bool) -> anyh
     let _lock = control::lock_daemon(&env.state_dir)?;
     let mut journal = Journal::open(&env.state_dir)?;
     let local_file = jobs.map(Path::to_path_buf).or_else(|| config.local.as_ref().map(|l| l.jobs_file.clone()));
+    let enrolled = journal.enrolment()?.is_some();
+    if local_file.is_some() {
+        refuse_local_if_enrolled(&journal, lang)?;
+    }
+    let clock = Arc::new(crate::queue::Clock::new(journal.last_district_ms()?));
     if let Some(f) = &local_file {
         let r = crate::local::import_file(&mut journal, f)?;
         println!("{}", text(lang, "import.done", &[("imported", &r.imported.len()), ("skipped", &r.skipped.len())]));
@@ -275,11 +300,32 @@ fn run(env: &Env, emulator: bool, jobs: Option<&Path>, until_idle: bool) -> anyh
     }
     let _control = control::Server::start(&env.state_dir, config.station.spoil_retries)?;
     println!("{}", text(lang, "run.started", &[("printers", &config.printers.len())]));
+    let sync = if enrolled {
+        let opts = crate::queue::SyncOptions {
+            state_dir: env.state_dir.clone(),
+            district: config.district.clone(),
+            printers: config.printers.iter().map(|p| p.name.clone()).collect(),
+        };
+        Some(crate::queue::spawn(opts, Arc::clone(&clock), Arc::clone(&stop))?)
+    } else {
+        None
+    };
+    let window = enrolled.then(|| crate::station::EnvelopeWindow {
+        clock: Arc::clone(&clock),
+        max_ahead_s: config.district.max_ahead_s as i64,
+        retention_s: config.district.retention_s as i64,
+    });
     let mut threads = Vec::new();
     for p in &config.printers {
         let printer = crate::printers::open(p, &config.state_dir)?;
         let journal = Journal::open(&env.state_dir)?;
-        let opts = StationOptions { name: p.name.clone(), spoil_retries: config.station.spoil_retries, local_mode: true, lang };
+        let opts = StationOptions {
+            name: p.name.clone(),
+            spoil_retries: config.station.spoil_retries,
+            local_mode: !enrolled,
+            lang,
+            district: window.clone(),
+        };
         let idle = config.station.idle_poll();
         let stop = Arc::clone(&stop);
         let name = p.name.clone();
@@ -296,6 +342,14 @@ fn run(env: &Env, emulator: bool, jobs: Option<&Path>, until_idle: bool) -> anyh
             Err(_) => failed = Some(anyhow::anyhow!("a station thread panicked")),
         }
     }
+    // The stations are done (a stop, or idle): the district client makes
+    // its short last try with the outbox and ends.
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    if let Some(t) = sync {
+        if t.join().is_err() {
+            failed = failed.or(Some(anyhow::anyhow!("the district client panicked")));
+        }
+    }
     if let Some(e) = failed {
         return Err(e);
     }
@@ -303,10 +357,26 @@ fn run(env: &Env, emulator: bool, jobs: Option<&Path>, until_idle: bool) -> anyh
     Ok(())
 }
 
+/// An enrolled station takes jobs from its district only.
+fn refuse_local_if_enrolled(journal: &Journal, lang: Lang) -> anyhow::Result<()> {
+    if let Some(e) = journal.enrolment()? {
+        bail!("{}", text(lang, "local.enrolled", &[("district", &e.district), ("station", &e.station)]));
+    }
+    Ok(())
+}
+
 fn status(env: &Env) -> anyhow::Result<()> {
     let lang = env.lang;
     let journal = Journal::open(&env.state_dir)?;
     println!("{}", text(lang, "status.header", &[]));
+    match (journal.enrolment()?, journal.link()?) {
+        (None, _) => println!("{}", text(lang, "status.local", &[])),
+        (Some(e), Some(link)) if !link.online => {
+            let since = crate::journal::format_time(link.since);
+            println!("{}", text(lang, "status.offline", &[("district", &e.district), ("since", &since)]))
+        }
+        (Some(e), _) => println!("{}", text(lang, "status.online", &[("district", &e.district), ("station", &e.station)])),
+    }
     println!("\n{}:", text(lang, "status.printers", &[]));
     let stations = journal.station_status()?;
     if stations.is_empty() {

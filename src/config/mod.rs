@@ -36,6 +36,86 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub render: RenderConfig,
+    #[serde(default)]
+    pub district: DistrictConfig,
+}
+
+/// How the station works with its district (DESIGN §5 defaults). The
+/// district's address and the station's token come from `cetak enroll`
+/// and live in the journal, not here.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistrictConfig {
+    /// Jobs held unprinted: the outage the station rides through (about
+    /// one working day).
+    #[serde(default = "default_buffer", deserialize_with = "buffer")]
+    pub buffer: u32,
+    /// Long-poll wait, seconds (under common NAT idle timeouts).
+    #[serde(default = "default_wait")]
+    pub wait_s: u32,
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_s: u64,
+    /// Unprinted payloads older than this are released and destroyed.
+    #[serde(default = "default_retention")]
+    pub retention_s: u64,
+    /// An envelope issued further ahead than this is refused.
+    #[serde(default = "default_ahead")]
+    pub max_ahead_s: u64,
+    /// A printer not ready for this long releases the station's jobs.
+    #[serde(default = "default_broken")]
+    pub printer_broken_release_s: u64,
+    /// First retry ceiling, milliseconds (doubling up to `retry_cap_s`).
+    #[serde(default = "default_retry_base")]
+    pub retry_base_ms: u64,
+    #[serde(default = "default_retry_cap")]
+    pub retry_cap_s: u64,
+}
+
+impl Default for DistrictConfig {
+    fn default() -> Self {
+        Self {
+            buffer: default_buffer(),
+            wait_s: default_wait(),
+            heartbeat_s: default_heartbeat(),
+            retention_s: default_retention(),
+            max_ahead_s: default_ahead(),
+            printer_broken_release_s: default_broken(),
+            retry_base_ms: default_retry_base(),
+            retry_cap_s: default_retry_cap(),
+        }
+    }
+}
+
+fn default_buffer() -> u32 {
+    200
+}
+fn default_wait() -> u32 {
+    25
+}
+fn default_heartbeat() -> u64 {
+    60
+}
+fn default_retention() -> u64 {
+    7 * 86_400
+}
+fn default_ahead() -> u64 {
+    600
+}
+fn default_broken() -> u64 {
+    30 * 60
+}
+fn default_retry_base() -> u64 {
+    1000
+}
+fn default_retry_cap() -> u64 {
+    120
+}
+fn buffer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = u32::deserialize(d)?;
+    if !(1..=5000).contains(&v) {
+        return Err(serde::de::Error::custom(format!("buffer = {v}: must be 1 to 5000 jobs")));
+    }
+    Ok(v)
 }
 
 /// The card's layout template and font, when an office has its own.
@@ -249,6 +329,7 @@ impl Config {
             local: None,
             log: LogConfig::default(),
             render: RenderConfig::default(),
+            district: DistrictConfig::default(),
         }
     }
 

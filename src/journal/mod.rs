@@ -23,7 +23,8 @@
 //! - A journal whose schema is newer than this binary is refused.
 
 pub mod disk;
-pub mod schema;
+pub mod district;
+mod schema;
 pub mod state;
 pub mod vault;
 
@@ -67,6 +68,14 @@ pub fn now() -> i64 {
 /// Today's UTC date as `YYYY-MM-DD`, the name of the day key.
 pub fn today() -> time::Date {
     time::OffsetDateTime::now_utc().date()
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC`, for people.
+pub fn format_time(t: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(t) {
+        Ok(d) => format!("{} {:02}:{:02}:{:02} UTC", day_name(d.date()), d.hour(), d.minute(), d.second()),
+        Err(_) => t.to_string(),
+    }
 }
 
 fn day_name(d: time::Date) -> String {
@@ -137,6 +146,18 @@ pub struct NewJob<'a> {
     pub kode_wilayah: Option<&'a str>,
     pub urgent: bool,
     pub payload: &'a [u8],
+    /// The district's assignment; `None` in local mode.
+    pub assignment: Option<Assigned<'a>>,
+}
+
+/// What the district said about a job it assigned.
+#[derive(Clone, Copy, Debug)]
+pub struct Assigned<'a> {
+    pub epoch: i64,
+    /// The signed envelope, JSON.
+    pub envelope: &'a str,
+    /// The envelope's issue time (Unix seconds).
+    pub issued_at: i64,
 }
 
 /// The outcome of an import: which ids went in, which were skipped.
@@ -271,6 +292,13 @@ impl Journal {
                 params![j.job_id, t, source],
             )
             .map_err(&sql)?;
+            if let Some(a) = &j.assignment {
+                tx.execute(
+                    "UPDATE jobs SET epoch = ?2, envelope = ?3, issued_at = ?4 WHERE job_id = ?1",
+                    params![j.job_id, a.epoch, a.envelope, a.issued_at],
+                )
+                .map_err(&sql)?;
+            }
             report.imported.push(j.job_id.to_string());
         }
         self.ctx.commit(tx)?;
@@ -559,7 +587,7 @@ impl Journal {
         let tx = self.ctx.begin(&mut self.conn)?;
         tx.execute(
             "INSERT INTO pauses (printer, reason, detail, since) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (printer) DO UPDATE SET reason = ?2, detail = ?3",
+             ON CONFLICT (printer) DO UPDATE SET reason = ?2, detail = ?3 WHERE pauses.reason != 'blank_unaccounted'",
             params![printer, reason, detail.to_string(), now()],
         )
         .map_err(self.ctx.sql())?;

@@ -96,4 +96,39 @@ pub const MIGRATIONS: &[&str] = &[
         detail TEXT NOT NULL
     );
     "#,
+    // 2: the district. A job's assignment (epoch, signed envelope, issue
+    // time, whether the district knows we stored it), the station's
+    // enrolment, the link's state for "offline since", and the district's
+    // commands already carried out.
+    r#"
+    ALTER TABLE jobs ADD COLUMN epoch INTEGER;
+    ALTER TABLE jobs ADD COLUMN envelope TEXT;
+    ALTER TABLE jobs ADD COLUMN issued_at INTEGER;
+    ALTER TABLE jobs ADD COLUMN confirmed INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE enrolment (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        district    TEXT NOT NULL,
+        station     TEXT NOT NULL,
+        token       TEXT NOT NULL,
+        regions     TEXT NOT NULL,
+        keys        TEXT NOT NULL,
+        enrolled_at INTEGER NOT NULL
+    );
+    CREATE TABLE district_link (
+        id               INTEGER PRIMARY KEY CHECK (id = 1),
+        online           INTEGER NOT NULL,
+        since            INTEGER NOT NULL,
+        last_contact     INTEGER,
+        last_district_ms INTEGER,
+        skew_ms          INTEGER NOT NULL DEFAULT 0,
+        -- The newest ledger event the district has stored.
+        stock_head       TEXT
+    );
+    CREATE TABLE commands_done (
+        id     INTEGER PRIMARY KEY,
+        kind   TEXT NOT NULL,
+        job_id TEXT,
+        at     INTEGER NOT NULL
+    );
+    "#,
 ];

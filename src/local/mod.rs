@@ -48,6 +48,7 @@ pub fn import_file(journal: &mut Journal, path: &Path) -> Result<ImportReport, L
             kode_wilayah: raw.top_str("kode_wilayah").filter(|k| KodeWilayah::parse(k).is_some()),
             urgent: raw.top_str("priority") == Some("urgent"),
             payload: line.as_bytes(),
+            assignment: None,
         })
         .collect();
     let report = journal.import(&jobs, "local")?;

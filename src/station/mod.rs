@@ -43,6 +43,16 @@ pub struct StationOptions {
     /// officer's approval are rejected since nobody can approve them.
     pub local_mode: bool,
     pub lang: Lang,
+    /// Enrolled: the clock and windows envelopes are checked with.
+    pub district: Option<EnvelopeWindow>,
+}
+
+/// What an enrolled station checks an envelope's time against.
+#[derive(Clone, Debug)]
+pub struct EnvelopeWindow {
+    pub clock: std::sync::Arc<crate::queue::Clock>,
+    pub max_ahead_s: i64,
+    pub retention_s: i64,
 }
 
 /// What one step did.
@@ -136,7 +146,18 @@ impl<P: Printer> Station<P> {
         if raw.job_id() != Some(job_id) {
             return Ok(Err(("job_id.mismatch".into(), "job_id".into())));
         }
-        let approved = false;
+        let mut approved = false;
+        if !self.opts.local_mode {
+            match self.check_envelope(job_id, &text)? {
+                Ok(a) => approved = a,
+                Err(code) => return Ok(Err((code.into(), "envelope".into()))),
+            }
+            if !approved {
+                if let Some(f) = v.findings.iter().find(|f| f.severity == cetak_model::Severity::NeedsApproval) {
+                    return Ok(Err((f.code.clone(), f.field.to_string())));
+                }
+            }
+        }
         if self.opts.local_mode {
             if let Some(f) = v.findings.iter().find(|f| f.severity == cetak_model::Severity::NeedsApproval) {
                 return Ok(Err((f.code.clone(), f.field.to_string())));
@@ -147,6 +168,34 @@ impl<P: Printer> Station<P> {
             Ok(_) => Ok(Ok(approved)),
             Err(e) => Ok(Err(e.code())),
         }
+    }
+
+    /// An enrolled station prints nothing whose envelope fails: the
+    /// district's signature over this very PRR, a region this station
+    /// serves, an issue time inside the window. `Ok(approved)` or the
+    /// refusal's code.
+    fn check_envelope(&self, job_id: &str, prr: &str) -> Result<Result<bool, &'static str>, StationError> {
+        let (Some(enrolment), Some(job)) = (self.journal.enrolment()?, self.journal.district_job(job_id)?) else {
+            return Ok(Err("envelope.missing"));
+        };
+        let Ok(env) = serde_json::from_str::<cetak_model::envelope::Envelope>(&job.envelope) else {
+            return Ok(Err("envelope.malformed"));
+        };
+        if env.job_id != job_id {
+            return Ok(Err("envelope.bad_signature"));
+        }
+        let (now, max_ahead, max_age) = match &self.opts.district {
+            Some(w) => (w.clock.now_s(), w.max_ahead_s, w.retention_s),
+            None => (crate::journal::now(), 600, 7 * 86_400),
+        };
+        let checks = cetak_model::envelope::Checks { regions: &enrolment.regions, now, max_ahead, max_age };
+        Ok(match cetak_model::envelope::verify(&env, prr, &enrolment.key_set(), &checks) {
+            Ok(()) => Ok(env.approved),
+            Err(e) => {
+                tracing::warn!(job_id, reason = %e, "envelope refused");
+                Err(e.code())
+            }
+        })
     }
 
     fn render_job(&mut self, job_id: &str) -> Result<cetak_drivers::CardPanels, StationError> {

@@ -10,6 +10,7 @@ mod crash;
 mod disks;
 mod district;
 mod faults;
+mod fleet;
 mod journal;
 mod priority;
 mod privacy;

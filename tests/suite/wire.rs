@@ -28,7 +28,7 @@ impl WireRig {
         let station = Station::new(
             journal,
             emu.printer(compress),
-            StationOptions { name: PRINTER.into(), spoil_retries: 2, local_mode: true, lang: Lang::En },
+            StationOptions { name: PRINTER.into(), spoil_retries: 2, local_mode: true, lang: Lang::En, district: None },
         );
         Self { dir, emu, station }
     }

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod fleet;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -42,7 +44,7 @@ impl Rig {
         let station = Station::new(
             journal,
             device.printer(),
-            StationOptions { name: PRINTER.into(), spoil_retries, local_mode: true, lang: Lang::En },
+            StationOptions { name: PRINTER.into(), spoil_retries, local_mode: true, lang: Lang::En, district: None },
         );
         Self { dir, device, station }
     }
@@ -351,13 +353,18 @@ pub enum Link {
 impl EmulatorProcess {
     /// Starts an emulator with no mechanical time; `args` add faults.
     pub fn start(dir: &Path, link: Link, args: &[&str]) -> Self {
-        Self::start_at(dir, link, args.iter().map(|s| s.to_string()).collect(), None)
+        Self::start_at(dir, link, args.iter().map(|s| s.to_string()).collect(), None, 0.0)
     }
 
-    fn start_at(dir: &Path, link: Link, args: Vec<String>, tcp: Option<&str>) -> Self {
+    /// The same with mechanical time (1.0: about 20 s a card).
+    pub fn start_timed(dir: &Path, link: Link, time_scale: f64, args: &[&str]) -> Self {
+        Self::start_at(dir, link, args.iter().map(|s| s.to_string()).collect(), None, time_scale)
+    }
+
+    fn start_at(dir: &Path, link: Link, args: Vec<String>, tcp: Option<&str>, time_scale: f64) -> Self {
         use std::io::BufRead;
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cetak-printer-emulator"));
-        cmd.arg("--dir").arg(dir).args(["--time-scale", "0"]).args(&args);
+        cmd.arg("--dir").arg(dir).args(["--time-scale", &time_scale.to_string()]).args(&args);
         match link {
             Link::Tcp => cmd.args(["--tcp", tcp.unwrap_or("127.0.0.1:0")]),
             Link::Pty => cmd.arg("--pty"),
@@ -397,7 +404,7 @@ impl EmulatorProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let endpoint = self.endpoint.clone();
-        let again = Self::start_at(&self.dir, self.link, Vec::new(), (self.link == Link::Tcp).then_some(endpoint.as_str()));
+        let again = Self::start_at(&self.dir, self.link, Vec::new(), (self.link == Link::Tcp).then_some(endpoint.as_str()), 0.0);
         *self = again;
     }
 

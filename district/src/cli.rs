@@ -1,0 +1,201 @@
+//! `cetak-district`: the district queue's commands. The binary itself is
+//! built by the workspace's root package (`src/bin/cetak-district.rs`), so
+//! the end-to-end tests there can start it as a process.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "cetak-district", version, about = "The district queue of cetak, on PostgreSQL")]
+struct Cli {
+    /// PostgreSQL URL (or CETAK_DISTRICT_DB).
+    #[arg(long, env = "CETAK_DISTRICT_DB", global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Imports a JSONL file of PRRs for the district of REGENCY (PP.KK).
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        regency: String,
+    },
+    /// An officer approves jobs held for approval.
+    Approve { jobs: Vec<String> },
+    /// The jobs in the queue (no personal data).
+    Jobs,
+    /// Tries the system on one machine: a throw-away PostgreSQL cluster
+    /// (its URL printed for the other commands) and the service on it,
+    /// until Ctrl-C, which stops and removes both.
+    Dev {
+        #[arg(long, default_value = "127.0.0.1:8700")]
+        listen: String,
+    },
+    /// Serves the `/v1` protocol until SIGTERM or Ctrl-C.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8700")]
+        listen: String,
+        /// Days a PRR is kept after its final result.
+        #[arg(long, default_value_t = 30.0)]
+        payload_retention_days: f64,
+        /// The longest long poll a station may ask for, in seconds.
+        #[arg(long, default_value_t = 60)]
+        max_wait_s: u64,
+    },
+    /// A one-time code with which a station enrols for its region codes.
+    EnrollCode {
+        #[arg(long)]
+        station: String,
+        /// A kode_wilayah the station serves (repeat for several).
+        #[arg(long = "wilayah", required = true)]
+        wilayah: Vec<String>,
+    },
+    /// The fleet: what each station last pushed.
+    Stations,
+    /// Sends a command to a station through its next poll (audited).
+    #[command(name = "command")]
+    Send {
+        #[arg(long)]
+        station: String,
+        /// pause, resume, drain, report-stock, cancel, release-held, purge
+        kind: String,
+        /// The job, for cancel.
+        #[arg(long)]
+        job: Option<String>,
+    },
+    /// Prints the OpenAPI document of `/v1`.
+    Openapi,
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
+/// The officer: the operating-system user running the command.
+fn actor() -> String {
+    format!("uid:{}", rustix::process::getuid().as_raw())
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    let cli = Cli::parse();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let url = || cli.database_url.clone().context("no database: give --database-url or CETAK_DISTRICT_DB (try 'cetak-district dev')");
+    match &cli.command {
+        Command::Dev { listen } => {
+            let cluster = crate::pgtemp::TempCluster::start()?;
+            let pool = crate::connect(&cluster.url()).await?;
+            let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+            println!("export CETAK_DISTRICT_DB='{}'", cluster.url());
+            println!("throw-away cluster in {}; serving /v1 on http://{}", cluster.dir().display(), listener.local_addr()?);
+            println!("Ctrl-C stops both and removes the cluster");
+            crate::server::serve(pool, listener, crate::server::ServeOptions::default(), shutdown()).await?;
+        }
+        Command::Serve { listen, payload_retention_days, max_wait_s } => {
+            let pool = crate::connect(&url()?).await?;
+            let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+            let opts = crate::server::ServeOptions {
+                payload_retention: std::time::Duration::from_secs_f64(payload_retention_days.max(0.0) * 86_400.0),
+                max_wait: std::time::Duration::from_secs(*max_wait_s),
+                ..Default::default()
+            };
+            tracing::info!(address = %listener.local_addr()?, "serving /v1");
+            println!("listening on {}", listener.local_addr()?);
+            crate::server::serve(pool, listener, opts, shutdown()).await?;
+        }
+        Command::EnrollCode { station, wilayah } => {
+            let pool = crate::connect(&url()?).await?;
+            let code = crate::fleet::enroll_code(&pool, station, wilayah, &actor()).await?;
+            println!("{code}");
+            eprintln!("one-time code for station {station} ({}); valid 24 hours", wilayah.join(", "));
+        }
+        Command::Stations => {
+            let pool = crate::connect(&url()?).await?;
+            for s in crate::fleet::stations(&pool).await? {
+                let seen = s.seconds_since_seen.map(|x| format!("{x:.0} s ago")).unwrap_or_else(|| "never".into());
+                let printers = s
+                    .last_status
+                    .as_ref()
+                    .and_then(|v| v["printers"].as_array().cloned())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|p| format!("{}={}", p["name"].as_str().unwrap_or("?"), p["state"].as_str().unwrap_or("?")))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let revoked = if s.revoked { " REVOKED" } else { "" };
+                println!(
+                    "{:<16} {:<32} seen {seen:<10} assigned {:<4} held {:<3} {printers}{revoked}",
+                    s.station,
+                    s.regions.join(","),
+                    s.assigned,
+                    s.held
+                );
+            }
+        }
+        Command::Send { station, kind, job } => {
+            let pool = crate::connect(&url()?).await?;
+            let k = cetak_model::wire::CommandKind::parse(kind).with_context(|| format!("unknown command {kind:?}"))?;
+            let id = crate::fleet::command(&pool, station, k, job.as_deref(), &actor()).await?;
+            println!("command {id} queued for {station}");
+        }
+        Command::Openapi => {
+            println!("{}", serde_json::to_string_pretty(&crate::server::openapi())?);
+        }
+        Command::Import { file, regency } => {
+            let pool = crate::connect(&url()?).await?;
+            let today = time::OffsetDateTime::now_utc().date();
+            let r = crate::import_file(&pool, file, regency, &actor(), today).await?;
+            println!(
+                "pending {}, held for approval {}, other regency refused {}, invalid refused {}, already known {}",
+                r.pending.len(),
+                r.held.len(),
+                r.foreign.len(),
+                r.invalid.len(),
+                r.known.len()
+            );
+            for (id, code, field) in &r.invalid {
+                println!("  refused {id}: {code} ({field})");
+            }
+        }
+        Command::Approve { jobs } => {
+            let pool = crate::connect(&url()?).await?;
+            crate::approve(&pool, jobs, &actor()).await?;
+            println!("approved {}", jobs.len());
+        }
+        Command::Jobs => {
+            let pool = crate::connect(&url()?).await?;
+            for j in crate::jobs(&pool).await? {
+                println!(
+                    "{:<24} {} {:<7} {:<8} approval={}",
+                    j.job_id,
+                    j.kode_wilayah,
+                    j.priority,
+                    j.state,
+                    j.approved_by.as_deref().unwrap_or("-")
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,203 @@
+//! Stations: one-time enrolment codes, bearer tokens, the fleet table from
+//! what stations push, and officers' commands to them.
+
+use cetak_model::wire::{Command, CommandKind, Heartbeat};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use sqlx::postgres::PgPool;
+
+use crate::DistrictError;
+
+/// How long an enrolment code stays usable.
+const CODE_LIFETIME_HOURS: i32 = 24;
+
+fn sha256(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+fn random_text(len: usize, alphabet: &[u8]) -> Result<String, DistrictError> {
+    let mut bytes = vec![0u8; len];
+    getrandom::fill(&mut bytes).map_err(|e| DistrictError::Refused(format!("no randomness: {e}")))?;
+    Ok(bytes.iter().map(|b| alphabet[*b as usize % alphabet.len()] as char).collect())
+}
+
+/// A region code as a station may serve it: `PP.KK.CC.DDDD`.
+fn check_region(code: &str) -> Result<(), DistrictError> {
+    match cetak_model::KodeWilayah::parse(code) {
+        Some(_) => Ok(()),
+        None => Err(DistrictError::Refused(format!("{code:?} is not a kode_wilayah (PP.KK.CC.DDDD)"))),
+    }
+}
+
+/// Creates a one-time code with which station `station` enrols for
+/// `regions`. Only the code's hash is stored. Audited.
+pub async fn enroll_code(pool: &PgPool, station: &str, regions: &[String], actor: &str) -> Result<String, DistrictError> {
+    if station.is_empty() || !station.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+        return Err(DistrictError::Refused("a station name is letters, digits, '-', '_' or '.'".into()));
+    }
+    if regions.is_empty() {
+        return Err(DistrictError::Refused("a station serves at least one --wilayah".into()));
+    }
+    for r in regions {
+        check_region(r)?;
+    }
+    // No 0/O or 1/I/L: read over the phone.
+    let code = random_text(12, b"ABCDEFGHJKMNPQRSTUVWXYZ23456789")?;
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO enroll_codes (code_sha256, station, regions, created_by, expires_at)
+         VALUES ($1, $2, $3, $4, now() + make_interval(hours => $5))",
+    )
+    .bind(sha256(&code))
+    .bind(station)
+    .bind(regions)
+    .bind(actor)
+    .bind(CODE_LIFETIME_HOURS)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO audit (actor, action, detail) VALUES ($1, 'enroll_code', $2)")
+        .bind(actor)
+        .bind(json!({"station": station, "regions": regions}))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(code)
+}
+
+/// Exchanges a one-time code for a station's token. A used, expired or
+/// unknown code is refused the same way. Re-enrolling a station replaces
+/// its token.
+pub async fn enroll(pool: &PgPool, code: &str) -> Result<Option<(String, String, Vec<String>)>, DistrictError> {
+    let mut tx = pool.begin().await?;
+    let row: Option<(String, Vec<String>)> = sqlx::query_as(
+        "UPDATE enroll_codes SET used_at = now()
+         WHERE code_sha256 = $1 AND used_at IS NULL AND expires_at > now()
+         RETURNING station, regions",
+    )
+    .bind(sha256(code.trim()))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((station, regions)) = row else { return Ok(None) };
+    let token = random_text(43, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")?;
+    sqlx::query(
+        "INSERT INTO stations (station, regions, token_sha256, enrolled_at) VALUES ($1, $2, $3, now())
+         ON CONFLICT (station) DO UPDATE SET regions = $2, token_sha256 = $3, enrolled_at = now(), revoked_at = NULL",
+    )
+    .bind(&station)
+    .bind(&regions)
+    .bind(sha256(&token))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO audit (actor, action, detail) VALUES ($1, 'enrolled', $2)")
+        .bind(format!("station:{station}"))
+        .bind(json!({"regions": regions}))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Some((station, token, regions)))
+}
+
+/// The station a bearer token belongs to, with its regions.
+pub async fn station_of(pool: &PgPool, token: &str) -> Result<Option<(String, Vec<String>)>, DistrictError> {
+    Ok(sqlx::query_as("SELECT station, regions FROM stations WHERE token_sha256 = $1 AND revoked_at IS NULL")
+        .bind(sha256(token))
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// Stores a heartbeat: the fleet view is what stations push.
+pub async fn heartbeat(pool: &PgPool, station: &str, hb: &Heartbeat) -> Result<(), DistrictError> {
+    let status = serde_json::to_value(hb).map_err(|e| DistrictError::Refused(e.to_string()))?;
+    sqlx::query("UPDATE stations SET last_seen = now(), last_status = $2 WHERE station = $1")
+        .bind(station)
+        .bind(status)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// One line of `cetak-district stations`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StationRow {
+    pub station: String,
+    pub regions: Vec<String>,
+    pub revoked: bool,
+    pub seconds_since_seen: Option<f64>,
+    pub last_status: Option<serde_json::Value>,
+    pub assigned: i64,
+    pub held: i64,
+}
+
+pub async fn stations(pool: &PgPool) -> Result<Vec<StationRow>, DistrictError> {
+    Ok(sqlx::query_as(
+        "SELECT s.station, s.regions, s.revoked_at IS NOT NULL AS revoked,
+                EXTRACT(EPOCH FROM now() - s.last_seen)::float8 AS seconds_since_seen, s.last_status,
+                (SELECT count(*) FROM jobs j WHERE j.station = s.station AND j.state = 'assigned') AS assigned,
+                (SELECT count(*) FROM held_reports h JOIN jobs j USING (job_id)
+                  WHERE h.station = s.station AND j.state = 'assigned' AND j.station = s.station) AS held
+         FROM stations s ORDER BY s.station",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Queues an officer's command for a station, audited. `cancel` also
+/// takes the job out of the queue at once.
+pub async fn command(pool: &PgPool, station: &str, kind: CommandKind, job_id: Option<&str>, actor: &str) -> Result<i64, DistrictError> {
+    let mut tx = pool.begin().await?;
+    let known: Option<(String,)> =
+        sqlx::query_as("SELECT station FROM stations WHERE station = $1").bind(station).fetch_optional(&mut *tx).await?;
+    if known.is_none() {
+        return Err(DistrictError::Refused(format!("no station {station}")));
+    }
+    if kind == CommandKind::Cancel {
+        let Some(job) = job_id else { return Err(DistrictError::Refused("cancel needs --job".into())) };
+        let r = sqlx::query(
+            "UPDATE jobs SET state = 'cancelled', finished_at = now() WHERE job_id = $1 AND station = $2 AND state = 'assigned'",
+        )
+        .bind(job)
+        .bind(station)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() != 1 {
+            return Err(DistrictError::Refused(format!("job {job} is not assigned to {station}")));
+        }
+    }
+    let (id,): (i64,) = sqlx::query_as("INSERT INTO commands (station, kind, job_id, created_by) VALUES ($1, $2, $3, $4) RETURNING id")
+        .bind(station)
+        .bind(kind.as_str())
+        .bind(job_id)
+        .bind(actor)
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO audit (actor, action, job_id, detail) VALUES ($1, 'command', $2, $3)")
+        .bind(actor)
+        .bind(job_id)
+        .bind(json!({"station": station, "kind": kind.as_str(), "command": id}))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Commands the station has not acknowledged yet, oldest first.
+pub async fn open_commands(pool: &PgPool, station: &str) -> Result<Vec<Command>, DistrictError> {
+    let rows: Vec<(i64, String, Option<String>)> =
+        sqlx::query_as("SELECT id, kind, job_id FROM commands WHERE station = $1 AND acked_at IS NULL ORDER BY id")
+            .bind(station)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().filter_map(|(id, kind, job_id)| Some(Command { id, kind: CommandKind::parse(&kind)?, job_id })).collect())
+}
+
+pub async fn ack_commands(pool: &PgPool, station: &str, ids: &[i64]) -> Result<(), DistrictError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("UPDATE commands SET acked_at = now() WHERE station = $1 AND id = ANY($2) AND acked_at IS NULL")
+        .bind(station)
+        .bind(ids)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,286 @@
+//! The queue proper (DESIGN §5): assignment with epochs, results, held
+//! reports, station events and stock reports.
+//!
+//! A job assigned to a station stays that station's until it reports a
+//! final result or releases it: nothing here hands a job to another
+//! station on a timer. An assignment is sent again on every poll until the
+//! station's next poll confirms it arrived, so a lost answer loses no job.
+
+use cetak_model::envelope::Envelope;
+use cetak_model::wire::{Assignment, HeldJob, JobResult, Outcome, ResultStatus, StationEvent};
+use sqlx::postgres::PgPool;
+
+use crate::DistrictError;
+
+/// A job picked for assignment: id, epoch, priority, region, PRR, needs
+/// approval, approved by.
+#[derive(sqlx::FromRow)]
+struct Picked {
+    job_id: String,
+    epoch: i64,
+    priority: String,
+    kode_wilayah: String,
+    prr: String,
+    needs_approval: bool,
+    approved_by: Option<String>,
+}
+
+/// An assignment to send again.
+#[derive(sqlx::FromRow)]
+struct Unconfirmed {
+    job_id: String,
+    epoch: i64,
+    priority: String,
+    prr: Option<String>,
+    envelope: Option<serde_json::Value>,
+}
+
+/// What a poll may take.
+#[derive(Clone, Debug)]
+pub struct Want<'a> {
+    pub station: &'a str,
+    pub regions: &'a [String],
+    pub max_jobs: u32,
+    pub urgent_only: bool,
+}
+
+/// Assignments not yet confirmed are sent again first; then new jobs of
+/// the station's regions, urgent first then oldest, each signed now.
+pub async fn take_jobs(pool: &PgPool, want: &Want<'_>) -> Result<Vec<Assignment>, DistrictError> {
+    let mut out = unconfirmed(pool, want.station).await?;
+    let room = (want.max_jobs as usize).saturating_sub(out.len());
+    let limit = if want.urgent_only { i64::MAX } else { room as i64 };
+    if limit == 0 {
+        return Ok(out);
+    }
+    let (key_id, key) = crate::keys::signing_key(pool).await?;
+    let mut tx = pool.begin().await?;
+    let picked: Vec<Picked> = sqlx::query_as(
+        "WITH picked AS (
+            SELECT job_id FROM jobs
+            WHERE state = 'pending' AND kode_wilayah = ANY($2) AND NOT ($1 = ANY(released_by))
+              AND (NOT $3 OR priority = 'urgent')
+            ORDER BY (priority = 'urgent') DESC, imported_at, job_id
+            LIMIT $4 FOR UPDATE SKIP LOCKED)
+         UPDATE jobs SET state = 'assigned', station = $1, epoch = jobs.epoch + 1, assigned_at = now(), delivered = false
+         FROM picked WHERE jobs.job_id = picked.job_id
+         RETURNING jobs.job_id, jobs.epoch, jobs.priority, jobs.kode_wilayah, jobs.prr, jobs.needs_approval, jobs.approved_by",
+    )
+    .bind(want.station)
+    .bind(want.regions)
+    .bind(want.urgent_only)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    let now: (i64,) = sqlx::query_as("SELECT (EXTRACT(EPOCH FROM now()))::bigint").fetch_one(&mut *tx).await?;
+    let mut fresh = Vec::new();
+    for Picked { job_id, epoch, priority, kode_wilayah: kode, prr, needs_approval, approved_by } in picked {
+        let approved = needs_approval && approved_by.is_some();
+        let envelope = Envelope::sign(&key_id, &key, &job_id, &kode, &prr, approved, now.0);
+        let env_json = serde_json::to_value(&envelope).map_err(|e| DistrictError::Refused(e.to_string()))?;
+        sqlx::query("UPDATE jobs SET envelope = $2 WHERE job_id = $1").bind(&job_id).bind(env_json).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO assignments (job_id, epoch, station) VALUES ($1, $2, $3)")
+            .bind(&job_id)
+            .bind(epoch)
+            .bind(want.station)
+            .execute(&mut *tx)
+            .await?;
+        fresh.push(Assignment { job_id, epoch, urgent: priority == "urgent", prr, envelope });
+    }
+    tx.commit().await?;
+    for a in &fresh {
+        tracing::info!(job_id = %a.job_id, station = %want.station, epoch = a.epoch, "assigned");
+    }
+    out.extend(fresh);
+    Ok(out)
+}
+
+/// This station's assignments it has not confirmed receiving.
+async fn unconfirmed(pool: &PgPool, station: &str) -> Result<Vec<Assignment>, DistrictError> {
+    let rows: Vec<Unconfirmed> = sqlx::query_as(
+        "SELECT job_id, epoch, priority, prr, envelope FROM jobs
+         WHERE station = $1 AND state = 'assigned' AND NOT delivered ORDER BY (priority = 'urgent') DESC, assigned_at, job_id",
+    )
+    .bind(station)
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::new();
+    for Unconfirmed { job_id, epoch, priority, prr, envelope } in rows {
+        let (Some(prr), Some(envelope)) = (prr, envelope) else { continue };
+        let envelope: Envelope = serde_json::from_value(envelope).map_err(|e| DistrictError::Refused(e.to_string()))?;
+        out.push(Assignment { job_id, epoch, urgent: priority == "urgent", prr, envelope });
+    }
+    Ok(out)
+}
+
+/// The station's poll confirms the assignments it holds (every one sent
+/// before this poll and still assigned to it).
+pub async fn confirm_delivered(pool: &PgPool, station: &str, jobs: &[(String, i64)]) -> Result<(), DistrictError> {
+    for (job_id, epoch) in jobs {
+        sqlx::query("UPDATE jobs SET delivered = true WHERE job_id = $1 AND station = $2 AND epoch = $3")
+            .bind(job_id)
+            .bind(station)
+            .bind(epoch)
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A result names an assignment this station never had.
+#[derive(Debug, thiserror::Error)]
+#[error("job {job_id} epoch {epoch} was never assigned to this station")]
+pub struct NotYours {
+    pub job_id: String,
+    pub epoch: i64,
+}
+
+/// Stores a batch of results. Each is idempotent on (job, station, epoch,
+/// attempt). A result for the current assignment is applied; one for an old
+/// epoch or a cancelled job is stored flagged (the card is withheld at
+/// collection). A result for an assignment the station never had refuses
+/// the whole batch.
+pub async fn store_results(
+    pool: &PgPool,
+    station: &str,
+    results: &[JobResult],
+) -> Result<Result<Vec<ResultStatus>, NotYours>, DistrictError> {
+    let mut tx = pool.begin().await?;
+    let mut out = Vec::new();
+    for r in results {
+        let mine: Option<(i64,)> = sqlx::query_as("SELECT epoch FROM assignments WHERE job_id = $1 AND epoch = $2 AND station = $3")
+            .bind(&r.job_id)
+            .bind(r.epoch)
+            .bind(station)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if mine.is_none() {
+            return Ok(Err(NotYours { job_id: r.job_id.clone(), epoch: r.epoch }));
+        }
+        let (state, cur_station, cur_epoch): (String, Option<String>, i64) =
+            sqlx::query_as("SELECT state, station, epoch FROM jobs WHERE job_id = $1 FOR UPDATE")
+                .bind(&r.job_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let current = state == "assigned" && cur_station.as_deref() == Some(station) && cur_epoch == r.epoch;
+        let flag = match (current, state.as_str()) {
+            (true, _) => None,
+            (false, "cancelled") => Some("cancelled"),
+            (false, _) => Some("reassigned"),
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO results (job_id, station, epoch, attempt, outcome, code, flagged) VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&r.job_id)
+        .bind(station)
+        .bind(r.epoch)
+        .bind(r.attempt as i32)
+        .bind(r.outcome.as_str())
+        .bind(&r.code)
+        .bind(flag)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        let status = match (inserted, flag) {
+            (false, _) => ResultStatus::Duplicate,
+            (true, Some("cancelled")) => ResultStatus::Cancelled,
+            (true, Some(_)) => ResultStatus::Reassigned,
+            (true, None) => {
+                apply(&mut tx, station, r).await?;
+                ResultStatus::Applied
+            }
+        };
+        if flag.is_some() && inserted {
+            tracing::warn!(job_id = %r.job_id, station, epoch = r.epoch, outcome = r.outcome.as_str(), "late result stored and flagged");
+        }
+        out.push(status);
+    }
+    tx.commit().await?;
+    Ok(Ok(out))
+}
+
+async fn apply(tx: &mut sqlx::PgConnection, station: &str, r: &JobResult) -> Result<(), DistrictError> {
+    match r.outcome {
+        Outcome::Released => {
+            sqlx::query(
+                "UPDATE jobs SET state = 'pending', station = NULL, delivered = false, envelope = NULL,
+                        released_by = array_append(released_by, $2)
+                 WHERE job_id = $1",
+            )
+            .bind(&r.job_id)
+            .bind(station)
+            .execute(&mut *tx)
+            .await?;
+        }
+        outcome => {
+            sqlx::query("UPDATE jobs SET state = 'done', result = $2, finished_at = now() WHERE job_id = $1")
+                .bind(&r.job_id)
+                .bind(outcome.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Jobs waiting for the station's operator: the card may exist.
+pub async fn store_held(pool: &PgPool, station: &str, jobs: &[HeldJob]) -> Result<(), DistrictError> {
+    for h in jobs {
+        sqlx::query(
+            "INSERT INTO held_reports (job_id, station, epoch, attempt, fault) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (job_id, station, epoch) DO UPDATE SET attempt = $4, fault = $5, received_at = now()",
+        )
+        .bind(&h.job_id)
+        .bind(station)
+        .bind(h.epoch)
+        .bind(h.attempt as i32)
+        .bind(&h.fault)
+        .execute(pool)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn store_events(pool: &PgPool, station: &str, events: &[StationEvent]) -> Result<(), DistrictError> {
+    for e in events {
+        sqlx::query("INSERT INTO station_events (station, id, body) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(station)
+            .bind(e.id)
+            .bind(&e.body)
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn store_stock(pool: &PgPool, station: &str, head: &str, events: &[serde_json::Value]) -> Result<(), DistrictError> {
+    sqlx::query("INSERT INTO stock_reports (station, head, events) VALUES ($1, $2, $3)")
+        .bind(station)
+        .bind(head)
+        .bind(serde_json::Value::Array(events.to_vec()))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Destroys the PRRs of jobs whose final result is older than
+/// `retention`; the result rows stay. Returns how many.
+pub async fn destroy_old_payloads(pool: &PgPool, retention: std::time::Duration) -> Result<u64, DistrictError> {
+    let r = sqlx::query(
+        "UPDATE jobs SET prr = NULL, envelope = NULL
+         WHERE state IN ('done', 'cancelled') AND prr IS NOT NULL
+           AND COALESCE(finished_at, imported_at) < now() - make_interval(secs => $1)",
+    )
+    .bind(retention.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// The district's time, Unix milliseconds.
+pub async fn now_ms(pool: &PgPool) -> Result<i64, DistrictError> {
+    let (ms,): (i64,) = sqlx::query_as("SELECT (EXTRACT(EPOCH FROM now()) * 1000)::bigint").fetch_one(pool).await?;
+    Ok(ms)
+}

@@ -1,0 +1,244 @@
+//! The `/v1` HTTP service (axum). Every answer, errors included, carries the
+//! district's time; every route but enrolment needs a station's bearer
+//! token, and a station sees and touches only its own regions and
+//! assignments. The OpenAPI document is generated from these handlers.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use cetak_model::wire::*;
+use sqlx::postgres::PgPool;
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{fleet, queue, DistrictError};
+
+/// How the service runs.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// The longest long poll a station may ask for.
+    pub max_wait: Duration,
+    /// How often a waiting long poll looks for new work.
+    pub poll_tick: Duration,
+    /// PRRs are destroyed this long after their final result.
+    pub payload_retention: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            max_wait: Duration::from_secs(60),
+            poll_tick: Duration::from_millis(250),
+            payload_retention: Duration::from_secs(30 * 86_400),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    pool: PgPool,
+    opts: Arc<ServeOptions>,
+}
+
+pub fn time_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// An error answer: status, a stable code, a sentence.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+}
+
+impl From<DistrictError> for ApiError {
+    fn from(e: DistrictError) -> Self {
+        tracing::error!(error = %e, "request failed");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the district could not complete the request; retry later")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { code: self.code.into(), error: self.message, time_ms: time_ms() };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// The station behind a request's bearer token.
+struct Station {
+    name: String,
+    regions: Vec<String>,
+}
+
+impl FromRequestParts<AppState> for Station {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let unauthorized = || ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid station token is needed");
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(unauthorized)?;
+        match fleet::station_of(&state.pool, token).await? {
+            Some((name, regions)) => Ok(Station { name, regions }),
+            None => Err(unauthorized()),
+        }
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "cetak district queue",
+        version = "1",
+        description = "The protocol between print stations and their district (docs/protocol.md)."
+    ),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(enroll))
+        .routes(routes!(poll))
+        .routes(routes!(heartbeat))
+        .routes(routes!(results))
+        .routes(routes!(held))
+        .routes(routes!(events))
+        .routes(routes!(stock))
+}
+
+/// The OpenAPI document, generated from the handlers below.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
+/// The service's routes, `/v1/openapi.json` included.
+pub fn app(pool: PgPool, opts: ServeOptions) -> Router {
+    let (router, doc) = routes().split_for_parts();
+    router
+        .route("/v1/openapi.json", axum::routing::get(move || async move { Json(doc) }))
+        .with_state(AppState { pool, opts: Arc::new(opts) })
+}
+
+/// Serves until `shutdown` resolves; a background task destroys old PRRs.
+pub async fn serve(
+    pool: PgPool,
+    listener: tokio::net::TcpListener,
+    opts: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    crate::keys::signing_key(&pool).await.map_err(std::io::Error::other)?;
+    let sweeper = {
+        let (pool, retention) = (pool.clone(), opts.payload_retention);
+        tokio::spawn(async move {
+            loop {
+                match queue::destroy_old_payloads(&pool, retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(jobs = n, "destroyed PRRs past retention"),
+                    Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
+                }
+                tokio::time::sleep(Duration::from_secs(1).max(retention / 10).min(Duration::from_secs(3600))).await;
+            }
+        })
+    };
+    let app = app(pool, opts);
+    let r = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    sweeper.abort();
+    r
+}
+
+/// Exchanges a one-time enrolment code for a station token and the
+/// district's public keys.
+#[utoipa::path(post, path = "/v1/enroll", request_body = EnrollRequest,
+    responses((status = 200, body = EnrollResponse), (status = 401, description = "unknown, used or expired code", body = ErrorBody)))]
+async fn enroll(State(st): State<AppState>, Json(req): Json<EnrollRequest>) -> ApiResult<EnrollResponse> {
+    let Some((station, token, regions)) = fleet::enroll(&st.pool, &req.code).await? else {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "bad_code", "the enrolment code is unknown, used or expired"));
+    };
+    crate::keys::signing_key(&st.pool).await?;
+    let keys = crate::keys::public_keys(&st.pool).await?;
+    tracing::info!(station = %station, "station enrolled");
+    Ok(Json(EnrollResponse { station, token, regions, keys, time_ms: time_ms() }))
+}
+
+/// Long poll for work and commands. Confirms, by sending `confirm`, the
+/// assignments the station now holds.
+#[utoipa::path(post, path = "/v1/poll", request_body = PollRequest,
+    responses((status = 200, body = PollResponse), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+async fn poll(State(st): State<AppState>, me: Station, Json(req): Json<PollRequest>) -> ApiResult<PollResponse> {
+    fleet::ack_commands(&st.pool, &me.name, &req.ack_commands).await?;
+    queue::confirm_delivered(&st.pool, &me.name, &req.confirm.iter().map(|c| (c.job_id.clone(), c.epoch)).collect::<Vec<_>>()).await?;
+    let want = queue::Want { station: &me.name, regions: &me.regions, max_jobs: req.max_jobs, urgent_only: req.urgent_only };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(req.wait_s.into()).min(st.opts.max_wait);
+    loop {
+        let jobs = queue::take_jobs(&st.pool, &want).await?;
+        let commands = fleet::open_commands(&st.pool, &me.name).await?;
+        if !jobs.is_empty() || !commands.is_empty() || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(PollResponse { time_ms: time_ms(), jobs, commands }));
+        }
+        tokio::time::sleep(st.opts.poll_tick).await;
+    }
+}
+
+/// The station's status for the fleet view.
+#[utoipa::path(post, path = "/v1/heartbeat", request_body = Heartbeat,
+    responses((status = 200, body = Ack), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+async fn heartbeat(State(st): State<AppState>, me: Station, Json(hb): Json<Heartbeat>) -> ApiResult<Ack> {
+    fleet::heartbeat(&st.pool, &me.name, &hb).await?;
+    Ok(Json(Ack { time_ms: time_ms() }))
+}
+
+/// Final results in a batch, each idempotent on (job, station, epoch,
+/// attempt).
+#[utoipa::path(post, path = "/v1/results", request_body = ResultsRequest,
+    responses((status = 200, body = ResultsResponse), (status = 401, body = ErrorBody),
+              (status = 403, description = "a result for an assignment this station never had; nothing stored", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn results(State(st): State<AppState>, me: Station, Json(req): Json<ResultsRequest>) -> ApiResult<ResultsResponse> {
+    match queue::store_results(&st.pool, &me.name, &req.results).await? {
+        Ok(items) => Ok(Json(ResultsResponse { time_ms: time_ms(), items })),
+        Err(e) => Err(ApiError::new(StatusCode::FORBIDDEN, "not_your_assignment", e.to_string())),
+    }
+}
+
+/// Jobs waiting for the station's operator (`uncertain`).
+#[utoipa::path(post, path = "/v1/held", request_body = HeldReport,
+    responses((status = 200, body = Ack), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+async fn held(State(st): State<AppState>, me: Station, Json(req): Json<HeldReport>) -> ApiResult<Ack> {
+    queue::store_held(&st.pool, &me.name, &req.jobs).await?;
+    Ok(Json(Ack { time_ms: time_ms() }))
+}
+
+/// Station events: a blank unaccounted, a pause, an operator's booking.
+#[utoipa::path(post, path = "/v1/events", request_body = EventsReport,
+    responses((status = 200, body = Ack), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+async fn events(State(st): State<AppState>, me: Station, Json(req): Json<EventsReport>) -> ApiResult<Ack> {
+    queue::store_events(&st.pool, &me.name, &req.events).await?;
+    Ok(Json(Ack { time_ms: time_ms() }))
+}
+
+/// Consumables: the station's ledger events since the last head.
+#[utoipa::path(post, path = "/v1/stock", request_body = StockReport,
+    responses((status = 200, body = Ack), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+async fn stock(State(st): State<AppState>, me: Station, Json(req): Json<StockReport>) -> ApiResult<Ack> {
+    queue::store_stock(&st.pool, &me.name, &req.head, &req.events).await?;
+    Ok(Json(Ack { time_ms: time_ms() }))
+}

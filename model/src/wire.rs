@@ -1,0 +1,278 @@
+//! The `/v1` wire types between a station and its district (DESIGN §5),
+//! shared by both sides so they cannot drift apart. Times on the wire are
+//! Unix milliseconds; every response carries the district's (`time_ms`).
+//!
+//! Compatibility rule: within `/v1` fields are only ever added, and every
+//! added field has a default, so an older peer ignores what it does not
+//! know and a newer one reads an older peer's messages. Removing or
+//! renaming a field, or changing its meaning, needs `/v2`.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::envelope::Envelope;
+
+/// A station exchanges a one-time code for its identity.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct EnrollRequest {
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct EnrollResponse {
+    pub station: String,
+    /// Bearer token for every later request.
+    pub token: String,
+    /// The `kode_wilayah` codes this station serves.
+    pub regions: Vec<String>,
+    pub keys: Vec<PublicKey>,
+    pub time_ms: i64,
+}
+
+/// One of the district's envelope-signing keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PublicKey {
+    pub key_id: String,
+    /// Ed25519 public key, hex.
+    pub public_key: String,
+    #[serde(default)]
+    pub revoked: bool,
+}
+
+/// Asks for work. Answered at once when there is work or a command,
+/// otherwise after at most `wait_s` seconds (long poll).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct PollRequest {
+    /// How many jobs the station's buffer has room for.
+    pub max_jobs: u32,
+    /// Seconds to wait for work before answering empty.
+    #[serde(default)]
+    pub wait_s: u32,
+    /// The buffer is full: only urgent jobs, which are exempt from it.
+    #[serde(default)]
+    pub urgent_only: bool,
+    /// Commands the station has carried out (or stored to carry out).
+    #[serde(default)]
+    pub ack_commands: Vec<i64>,
+    /// Assignments the station has stored: the district stops sending
+    /// them again.
+    #[serde(default)]
+    pub confirm: Vec<JobRef>,
+}
+
+/// One assignment: a job and its epoch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JobRef {
+    pub job_id: String,
+    pub epoch: i64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct PollResponse {
+    pub time_ms: i64,
+    #[serde(default)]
+    pub jobs: Vec<Assignment>,
+    #[serde(default)]
+    pub commands: Vec<Command>,
+}
+
+/// A job handed to this station. It stays the station's until it reports
+/// a final result or releases it; the epoch names this assignment.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Assignment {
+    pub job_id: String,
+    pub epoch: i64,
+    pub urgent: bool,
+    /// The PRR exactly as imported (one JSON line): the envelope signs
+    /// its SHA-256.
+    pub prr: String,
+    #[schema(value_type = Object)]
+    pub envelope: Envelope,
+}
+
+/// An officer's command to a station, delivered through the poll until
+/// the station acknowledges it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Command {
+    pub id: i64,
+    pub kind: CommandKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandKind {
+    /// Finish the card in the printer, start no other; keep the buffer.
+    Pause,
+    Resume,
+    /// As pause, and say so in the status (before an upgrade).
+    Drain,
+    /// Send a stock report now.
+    ReportStock,
+    /// Return `job_id` unprinted (waits for a card in the printer).
+    Cancel,
+    /// Return every job held and not yet printing.
+    ReleaseHeld,
+    /// Destroy the payloads of jobs already reported (ledger rows and
+    /// tombstones stay).
+    Purge,
+}
+
+impl CommandKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandKind::Pause => "pause",
+            CommandKind::Resume => "resume",
+            CommandKind::Drain => "drain",
+            CommandKind::ReportStock => "report_stock",
+            CommandKind::Cancel => "cancel",
+            CommandKind::ReleaseHeld => "release_held",
+            CommandKind::Purge => "purge",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pause, Self::Resume, Self::Drain, Self::ReportStock, Self::Cancel, Self::ReleaseHeld, Self::Purge]
+            .into_iter()
+            .find(|k| k.as_str() == s.replace('-', "_"))
+    }
+}
+
+/// The station's state as the fleet view shows it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct Heartbeat {
+    #[serde(default)]
+    pub printers: Vec<PrinterStatus>,
+    /// Jobs held and not yet printed.
+    pub buffer: u32,
+    pub outbox_depth: u32,
+    /// Jobs waiting for an operator (`uncertain`).
+    #[serde(default)]
+    pub uncertain: u32,
+    /// The station's system clock minus the district's, as last measured.
+    #[serde(default)]
+    pub clock_skew_ms: i64,
+    #[serde(default)]
+    pub version: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct PrinterStatus {
+    pub name: String,
+    /// idle, printing, waiting, paused, offline.
+    pub state: String,
+    pub detail: String,
+}
+
+/// A plain acknowledgement.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Ack {
+    pub time_ms: i64,
+}
+
+/// Final results, in a batch. Each item is idempotent on
+/// (job id, station, epoch, attempt).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ResultsRequest {
+    pub results: Vec<JobResult>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JobResult {
+    pub job_id: String,
+    pub epoch: i64,
+    /// The attempt that ended the job (0 when no card was tried).
+    pub attempt: u32,
+    pub outcome: Outcome,
+    /// A rejection's or failure's code, a release's reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Printed,
+    Failed,
+    Rejected,
+    /// Returned unprinted: the district may assign it again.
+    Released,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Printed => "printed",
+            Outcome::Failed => "failed",
+            Outcome::Rejected => "rejected",
+            Outcome::Released => "released",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ResultsResponse {
+    pub time_ms: i64,
+    /// One per result sent, in order.
+    pub items: Vec<ResultStatus>,
+}
+
+/// What the district did with one result. Every one of them means "stored:
+/// stop sending it".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResultStatus {
+    Applied,
+    /// Already stored before (a retry).
+    Duplicate,
+    /// Stored and flagged: the job belongs to another epoch now.
+    Reassigned,
+    /// Stored and flagged: the job was cancelled.
+    Cancelled,
+}
+
+/// Jobs waiting for an operator's decision (`uncertain`).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct HeldReport {
+    pub jobs: Vec<HeldJob>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct HeldJob {
+    pub job_id: String,
+    pub epoch: i64,
+    pub attempt: u32,
+    pub fault: String,
+}
+
+/// Station events for the district (a blank unaccounted, a pause).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct EventsReport {
+    pub events: Vec<StationEvent>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct StationEvent {
+    /// The station's own id for the event: repeated sends are stored once.
+    pub id: i64,
+    #[schema(value_type = Object)]
+    pub body: serde_json::Value,
+}
+
+/// Consumables: the ledger events since the head the district holds.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct StockReport {
+    /// Hash of the newest ledger event included.
+    pub head: String,
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<serde_json::Value>,
+}
+
+/// Every error answer: a stable code for programs, a sentence for people.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub code: String,
+    pub error: String,
+    pub time_ms: i64,
+}

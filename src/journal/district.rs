@@ -1,0 +1,298 @@
+//! The journal's district side: the station's enrolment, assignments and
+//! their confirmation, releases, the link's state ("offline since") and
+//! the commands already carried out.
+
+use rusqlite::{params, OptionalExtension};
+use serde_json::json;
+
+use super::{now, Assigned, ImportReport, JobState, Journal, JournalError, NewJob, Result};
+
+/// Who this station is to its district.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Enrolment {
+    pub district: String,
+    pub station: String,
+    pub token: String,
+    pub regions: Vec<String>,
+    pub keys: Vec<cetak_model::wire::PublicKey>,
+}
+
+impl Enrolment {
+    /// The key set envelopes are checked against.
+    pub fn key_set(&self) -> cetak_model::envelope::KeySet {
+        let mut set = cetak_model::envelope::KeySet::default();
+        for k in &self.keys {
+            let bytes: Option<[u8; 32]> = hex::decode(&k.public_key).ok().and_then(|b| b.try_into().ok());
+            if let Some(key) = bytes.and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok()) {
+                set.add(&k.key_id, key);
+                if k.revoked {
+                    set.revoke(&k.key_id);
+                }
+            }
+        }
+        set
+    }
+}
+
+/// The state of the link to the district.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Link {
+    pub online: bool,
+    /// Unix seconds of the last change between online and offline.
+    pub since: i64,
+    pub last_contact: Option<i64>,
+    pub skew_ms: i64,
+}
+
+/// A job received from the district with its envelope.
+#[derive(Clone, Debug)]
+pub struct DistrictJob {
+    pub job_id: String,
+    pub epoch: i64,
+    pub envelope: String,
+    pub issued_at: i64,
+}
+
+impl Journal {
+    pub fn enrolment(&self) -> Result<Option<Enrolment>> {
+        let row: Option<(String, String, String, String, String)> = self
+            .conn
+            .query_row("SELECT district, station, token, regions, keys FROM enrolment WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .optional()
+            .map_err(self.ctx.sql())?;
+        let Some((district, station, token, regions, keys)) = row else { return Ok(None) };
+        let corrupt = |e: serde_json::Error| JournalError::Corrupt(format!("enrolment: {e}"));
+        Ok(Some(Enrolment {
+            district,
+            station,
+            token,
+            regions: serde_json::from_str(&regions).map_err(corrupt)?,
+            keys: serde_json::from_str(&keys).map_err(corrupt)?,
+        }))
+    }
+
+    /// Stores the enrolment (replacing an earlier one).
+    pub fn enroll(&mut self, e: &Enrolment) -> Result<()> {
+        let regions = json!(e.regions).to_string();
+        let keys = serde_json::to_string(&e.keys).map_err(|err| JournalError::Corrupt(err.to_string()))?;
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO enrolment (id, district, station, token, regions, keys, enrolled_at) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
+                params![e.district, e.station, e.token, regions, keys, now()],
+            )
+            .map_err(self.ctx.sql())?;
+        Ok(())
+    }
+
+    /// Stores assignments in one transaction. An id already held with the
+    /// same epoch is a repeat and skipped. An id the station already knows
+    /// under another epoch (a tombstone) is never printed again: it is
+    /// skipped and answered with a `rejected` result for the new epoch.
+    pub fn import_assignments(&mut self, jobs: &[cetak_model::wire::Assignment]) -> Result<ImportReport> {
+        let mut fresh = Vec::new();
+        let mut replays = Vec::new();
+        for a in jobs {
+            let known: Option<Option<i64>> = self
+                .conn
+                .query_row("SELECT epoch FROM jobs WHERE job_id = ?1", [&a.job_id], |r| r.get(0))
+                .optional()
+                .map_err(self.ctx.sql())?;
+            match known {
+                None => fresh.push(a),
+                Some(e) if e == Some(a.epoch) => {}
+                Some(_) => replays.push(a),
+            }
+        }
+        let envelopes: Vec<String> = fresh.iter().map(|a| serde_json::to_string(&a.envelope).unwrap_or_default()).collect();
+        let new: Vec<NewJob<'_>> = fresh
+            .iter()
+            .zip(&envelopes)
+            .map(|(a, env)| NewJob {
+                job_id: &a.job_id,
+                kode_wilayah: Some(a.envelope.kode_wilayah.as_str()),
+                urgent: a.urgent,
+                payload: a.prr.as_bytes(),
+                assignment: Some(Assigned { epoch: a.epoch, envelope: env, issued_at: a.envelope.issued_at }),
+            })
+            .collect();
+        let mut report = self.import(&new, "district")?;
+        for a in replays {
+            tracing::warn!(job_id = %a.job_id, epoch = a.epoch, "job id already known here: refused as a replay");
+            let tx = self.ctx.begin(&mut self.conn)?;
+            self.ctx.outbox(
+                &tx,
+                "result",
+                Some(&a.job_id),
+                json!({"job_id": a.job_id, "result": "rejected", "code": "job_id.replayed", "field": "job_id", "epoch": a.epoch}),
+            )?;
+            self.ctx.commit(tx)?;
+            report.skipped.push(a.job_id.clone());
+        }
+        Ok(report)
+    }
+
+    /// A district job's assignment, if it has one.
+    pub fn district_job(&self, job_id: &str) -> Result<Option<DistrictJob>> {
+        self.conn
+            .query_row("SELECT job_id, epoch, envelope, issued_at FROM jobs WHERE job_id = ?1 AND epoch IS NOT NULL", [job_id], |r| {
+                Ok(DistrictJob { job_id: r.get(0)?, epoch: r.get(1)?, envelope: r.get(2)?, issued_at: r.get(3)? })
+            })
+            .optional()
+            .map_err(self.ctx.sql())
+    }
+
+    /// Assignments stored but not yet confirmed to the district.
+    pub fn unconfirmed(&self) -> Result<Vec<(String, i64)>> {
+        let mut stmt =
+            self.conn.prepare("SELECT job_id, epoch FROM jobs WHERE epoch IS NOT NULL AND confirmed = 0").map_err(self.ctx.sql())?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.ctx.sql())?;
+        rows.collect::<std::result::Result<Vec<_>, _>>().map_err(self.ctx.sql())
+    }
+
+    pub fn mark_confirmed(&mut self, jobs: &[(String, i64)]) -> Result<()> {
+        let tx = self.ctx.begin(&mut self.conn)?;
+        for (id, epoch) in jobs {
+            tx.execute("UPDATE jobs SET confirmed = 1 WHERE job_id = ?1 AND epoch = ?2", params![id, epoch]).map_err(self.ctx.sql())?;
+        }
+        self.ctx.commit(tx)
+    }
+
+    /// Jobs held and not yet started: `assigned` or `ready`.
+    pub fn buffered(&self) -> Result<u32> {
+        self.conn.query_row("SELECT count(*) FROM jobs WHERE state IN ('assigned', 'ready')", [], |r| r.get(0)).map_err(self.ctx.sql())
+    }
+
+    /// Returns a job unprinted (`assigned` or `ready` → `released`): its
+    /// payload is destroyed at once and a `released` result queued.
+    /// `Ok(false)` when the job is in no state to be released (printing,
+    /// uncertain, finished): the caller tries again later or not at all.
+    pub fn release(&mut self, job_id: &str, reason: &str) -> Result<bool> {
+        let Some(job) = self.job(job_id)? else { return Ok(false) };
+        if !matches!(job.state, JobState::Assigned | JobState::Ready) {
+            return Ok(false);
+        }
+        let tx = self.ctx.begin(&mut self.conn)?;
+        self.ctx.transition(&tx, job_id, job.state, JobState::Released, reason)?;
+        tx.execute("UPDATE jobs SET payload = NULL WHERE job_id = ?1", [job_id]).map_err(self.ctx.sql())?;
+        self.ctx.outbox(&tx, "result", Some(job_id), json!({"job_id": job_id, "result": "released", "code": reason}))?;
+        self.ctx.commit(tx)?;
+        tracing::info!(job_id, reason, "job released");
+        Ok(true)
+    }
+
+    /// District jobs held unprinted whose envelope was issued before
+    /// `cutoff` (Unix seconds).
+    pub fn issued_before(&self, cutoff: i64) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT job_id FROM jobs WHERE state IN ('assigned', 'ready') AND issued_at < ?1 ORDER BY seq")
+            .map_err(self.ctx.sql())?;
+        let rows = stmt.query_map([cutoff], |r| r.get(0)).map_err(self.ctx.sql())?;
+        rows.collect::<std::result::Result<Vec<_>, _>>().map_err(self.ctx.sql())
+    }
+
+    /// Records a contact with the district (or a failed one).
+    pub fn set_link(&self, online: bool, district_ms: Option<i64>, skew_ms: Option<i64>) -> Result<()> {
+        let t = now();
+        self.conn
+            .execute(
+                "INSERT INTO district_link (id, online, since, last_contact, last_district_ms, skew_ms) VALUES (1, ?1, ?2, ?3, ?4, COALESCE(?5, 0))
+                 ON CONFLICT (id) DO UPDATE SET
+                   since = CASE WHEN online = ?1 THEN since ELSE ?2 END,
+                   online = ?1,
+                   last_contact = COALESCE(?3, last_contact),
+                   last_district_ms = COALESCE(?4, last_district_ms),
+                   skew_ms = COALESCE(?5, skew_ms)",
+                params![online, t, online.then_some(t), district_ms, skew_ms],
+            )
+            .map_err(self.ctx.sql())?;
+        Ok(())
+    }
+
+    pub fn link(&self) -> Result<Option<Link>> {
+        self.conn
+            .query_row("SELECT online, since, last_contact, skew_ms FROM district_link WHERE id = 1", [], |r| {
+                Ok(Link { online: r.get(0)?, since: r.get(1)?, last_contact: r.get(2)?, skew_ms: r.get(3)? })
+            })
+            .optional()
+            .map_err(self.ctx.sql())
+    }
+
+    /// The latest district time ever seen (Unix ms), for a clock that must
+    /// not fall behind it after a restart.
+    pub fn last_district_ms(&self) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row("SELECT last_district_ms FROM district_link WHERE id = 1", [], |r| r.get(0))
+            .optional()
+            .map_err(self.ctx.sql())?
+            .flatten())
+    }
+
+    /// Whether the district's command `id` was already carried out.
+    pub fn command_done(&self, id: i64) -> Result<bool> {
+        Ok(self.conn.query_row("SELECT 1 FROM commands_done WHERE id = ?1", [id], |_| Ok(())).optional().map_err(self.ctx.sql())?.is_some())
+    }
+
+    pub fn record_command(&mut self, id: i64, kind: &str, job_id: Option<&str>) -> Result<()> {
+        self.conn
+            .execute("INSERT OR IGNORE INTO commands_done (id, kind, job_id, at) VALUES (?1, ?2, ?3, ?4)", params![id, kind, job_id, now()])
+            .map_err(self.ctx.sql())?;
+        Ok(())
+    }
+
+    /// The epoch of a job's assignment (results carry it).
+    pub fn epoch_of(&self, job_id: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row("SELECT epoch FROM jobs WHERE job_id = ?1", [job_id], |r| r.get(0))
+            .optional()
+            .map_err(self.ctx.sql())?
+            .flatten())
+    }
+}
+
+impl Journal {
+    /// When the last printer stopped being ready, if none is ready now
+    /// (waiting on a fault or unreachable; a pause is an operator's choice,
+    /// not a broken printer). `None` with no printer known.
+    pub fn broken_since(&self) -> Result<Option<i64>> {
+        let mut stmt = self.conn.prepare("SELECT state, since FROM station_status").map_err(self.ctx.sql())?;
+        let rows: Vec<(String, i64)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.ctx.sql())?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(self.ctx.sql())?;
+        if rows.is_empty() || rows.iter().any(|(state, _)| !matches!(state.as_str(), "waiting" | "offline")) {
+            return Ok(None);
+        }
+        Ok(rows.iter().map(|(_, since)| *since).max())
+    }
+}
+
+impl Journal {
+    /// Ledger events after the last head the district stored, oldest
+    /// first, as the stock report sends them.
+    pub fn ledger_unreported(&self) -> Result<Vec<super::LedgerRow>> {
+        let head: Option<String> = self
+            .conn
+            .query_row("SELECT stock_head FROM district_link WHERE id = 1", [], |r| r.get(0))
+            .optional()
+            .map_err(self.ctx.sql())?
+            .flatten();
+        let rows = self.ledger_rows()?;
+        let start = match head {
+            Some(h) => rows.iter().position(|r| r.hash == h).map_or(0, |i| i + 1),
+            None => 0,
+        };
+        Ok(rows.into_iter().skip(start).collect())
+    }
+
+    /// The district stored the ledger up to `hash`.
+    pub fn set_stock_head(&self, hash: &str) -> Result<()> {
+        self.conn.execute("UPDATE district_link SET stock_head = ?1 WHERE id = 1", [hash]).map_err(self.ctx.sql())?;
+        Ok(())
+    }
+}

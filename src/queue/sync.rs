@@ -1,0 +1,360 @@
+//! The poller and the reporter (see the module above), on a thread of
+//! their own with a current-thread tokio runtime: the station loops stay
+//! plain threads that never wait on the network.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cetak_model::wire::*;
+use rand::SeedableRng;
+
+use super::retry::RetryPolicy;
+use super::{Client, Clock, QueueError};
+use crate::config::DistrictConfig;
+use crate::journal::{JobState, Journal, JournalError};
+
+#[derive(Clone, Debug)]
+pub struct SyncOptions {
+    pub state_dir: PathBuf,
+    pub district: DistrictConfig,
+    /// The configured printers (pause, resume and drain apply to all).
+    pub printers: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SyncError {
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+/// Starts the client's thread. It ends once `stop` is set (after a short
+/// last try to send the outbox).
+pub fn spawn(opts: SyncOptions, clock: Arc<Clock>, stop: Arc<AtomicBool>) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new().name("district".into()).spawn(move || {
+        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the district client's runtime");
+                return;
+            }
+        };
+        rt.block_on(async {
+            tokio::join!(poller(&opts, &clock, &stop), reporter(&opts, &clock, &stop));
+        });
+    })
+}
+
+fn policy(cfg: &DistrictConfig) -> RetryPolicy {
+    RetryPolicy::with(
+        Duration::from_millis(cfg.retry_base_ms.max(1)),
+        Duration::from_secs(cfg.retry_cap_s.max(1)),
+        rand::rngs::StdRng::from_os_rng(),
+    )
+}
+
+/// Sleeps `d`, waking early when `stop` is set.
+async fn nap(d: Duration, stop: &AtomicBool) {
+    let until = Instant::now() + d;
+    while !stop.load(Ordering::SeqCst) && Instant::now() < until {
+        tokio::time::sleep((until - Instant::now()).min(Duration::from_millis(100))).await;
+    }
+}
+
+/// Notes a failed call: offline since the first failure; then waits.
+async fn failed(journal: &Journal, retry: &mut RetryPolicy, e: &SyncError, stop: &AtomicBool, what: &str) {
+    let ra = match e {
+        SyncError::Queue(q) => q.retry_after(),
+        SyncError::Journal(_) => None,
+    };
+    let wait = retry.after_failure(ra);
+    if let SyncError::Queue(_) = e {
+        if let Err(je) = journal.set_link(false, None, None) {
+            tracing::warn!(error = %je, "could not journal the district link");
+        }
+    }
+    tracing::warn!(error = %e, call = what, retry_in_ms = wait.as_millis() as u64, "district call failed");
+    nap(wait, stop).await;
+}
+
+fn open_journal(opts: &SyncOptions) -> Option<Journal> {
+    match Journal::open(&opts.state_dir) {
+        Ok(j) => Some(j),
+        Err(e) => {
+            tracing::error!(error = %e, "district client cannot open the journal");
+            None
+        }
+    }
+}
+
+async fn poller(opts: &SyncOptions, clock: &Clock, stop: &AtomicBool) {
+    let Some(mut journal) = open_journal(opts) else { return };
+    let mut retry = policy(&opts.district);
+    let mut acked_commands: Vec<i64> = Vec::new();
+    while !stop.load(Ordering::SeqCst) {
+        match poll_once(opts, clock, &mut journal, &mut acked_commands, stop).await {
+            Ok(()) => retry.succeeded(),
+            Err(e) => failed(&journal, &mut retry, &e, stop, "poll").await,
+        }
+    }
+}
+
+async fn poll_once(
+    opts: &SyncOptions,
+    clock: &Clock,
+    journal: &mut Journal,
+    acked: &mut Vec<i64>,
+    stop: &AtomicBool,
+) -> Result<(), SyncError> {
+    let Some(enrolment) = journal.enrolment()? else {
+        nap(Duration::from_secs(1), stop).await;
+        return Ok(());
+    };
+    clock.check_jump();
+    housekeeping(opts, clock, journal)?;
+    let client = Client::new(&enrolment.district, Some(&enrolment.token))?;
+    let buffered = journal.buffered()?;
+    let confirm = journal.unconfirmed()?;
+    let req = PollRequest {
+        max_jobs: opts.district.buffer.saturating_sub(buffered),
+        wait_s: opts.district.wait_s,
+        urgent_only: buffered >= opts.district.buffer,
+        ack_commands: acked.clone(),
+        confirm: confirm.iter().map(|(job_id, epoch)| JobRef { job_id: job_id.clone(), epoch: *epoch }).collect(),
+    };
+    let timeout = Duration::from_secs(u64::from(opts.district.wait_s) + 15);
+    let call = client.post::<_, PollResponse>("/v1/poll", &req, timeout);
+    let (resp, rtt) = tokio::select! {
+        r = call => r?,
+        _ = wait_for(stop) => return Ok(()),
+    };
+    clock.observe(resp.time_ms, rtt);
+    journal.set_link(true, Some(resp.time_ms), Some(clock.skew_ms()))?;
+    journal.mark_confirmed(&confirm)?;
+    acked.retain(|id| !req.ack_commands.contains(id));
+    if !resp.jobs.is_empty() {
+        let r = journal.import_assignments(&resp.jobs)?;
+        tracing::info!(received = resp.jobs.len(), stored = r.imported.len(), "assignments from the district");
+    }
+    for c in &resp.commands {
+        if carry_out(opts, journal, c)? {
+            acked.push(c.id);
+        }
+    }
+    Ok(())
+}
+
+async fn wait_for(stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Carries out a district command once (by id). `Ok(false)`: not yet (a
+/// cancel whose card is in the printer waits for the card's outcome).
+fn carry_out(opts: &SyncOptions, journal: &mut Journal, c: &Command) -> Result<bool, JournalError> {
+    if journal.command_done(c.id)? {
+        return Ok(true);
+    }
+    tracing::info!(command = c.id, kind = c.kind.as_str(), "district command");
+    match c.kind {
+        CommandKind::Pause | CommandKind::Drain => {
+            for p in &opts.printers {
+                journal.pause(p, &format!("district_{}", c.kind.as_str()), serde_json::json!({"command": c.id}))?;
+            }
+        }
+        CommandKind::Resume => {
+            for p in &opts.printers {
+                journal.resume(p, 0)?;
+            }
+        }
+        CommandKind::Cancel => {
+            let Some(job) = &c.job_id else { return Ok(true) };
+            match journal.job(job)?.map(|j| j.state) {
+                Some(JobState::Assigned | JobState::Ready) => {
+                    journal.release(job, "cancelled")?;
+                }
+                // The card in the printer finishes first; an uncertain job
+                // stays for the operator. Asked again on the next poll.
+                Some(JobState::Printing | JobState::Uncertain) => return Ok(false),
+                _ => {}
+            }
+        }
+        CommandKind::ReleaseHeld => {
+            for j in journal.jobs_in(JobState::Assigned)?.into_iter().chain(journal.jobs_in(JobState::Ready)?) {
+                journal.release(&j.job_id, "release_held")?;
+            }
+        }
+        // Payloads already go when their result is acknowledged; purge
+        // also drops every day key nothing needs.
+        CommandKind::Purge => journal.destroy_unused_keys()?,
+        // Stock reports come with the ledger issue; acknowledged so the
+        // command does not repeat forever.
+        CommandKind::ReportStock => {}
+    }
+    journal.record_command(c.id, c.kind.as_str(), c.job_id.as_deref())?;
+    Ok(true)
+}
+
+/// Releases what the station should not keep: payloads past retention, and
+/// every held job when no printer has been ready for too long.
+fn housekeeping(opts: &SyncOptions, clock: &Clock, journal: &mut Journal) -> Result<(), JournalError> {
+    let cutoff = clock.now_s() - opts.district.retention_s as i64;
+    for job in journal.issued_before(cutoff)? {
+        journal.release(&job, "retention")?;
+    }
+    if let Some(since) = journal.broken_since()? {
+        if crate::journal::now() - since >= opts.district.printer_broken_release_s as i64 {
+            let held: Vec<_> = journal.jobs_in(JobState::Ready)?.into_iter().chain(journal.jobs_in(JobState::Assigned)?).collect();
+            // Urgent first, so a sister station gets them soonest.
+            let (urgent, normal): (Vec<_>, Vec<_>) = held.into_iter().partition(|j| j.priority == "urgent");
+            for j in urgent.into_iter().chain(normal) {
+                if journal.release(&j.job_id, "printer_broken")? {
+                    tracing::warn!(job_id = %j.job_id, "released: no printer ready for too long");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn reporter(opts: &SyncOptions, clock: &Clock, stop: &AtomicBool) {
+    let Some(mut journal) = open_journal(opts) else { return };
+    let mut retry = policy(&opts.district);
+    let mut last_beat: Option<Instant> = None;
+    let heartbeat = Duration::from_secs(opts.district.heartbeat_s.max(1));
+    loop {
+        let stopping = stop.load(Ordering::SeqCst);
+        let beat_due = last_beat.is_none_or(|t| t.elapsed() >= heartbeat);
+        match report_once(&mut journal, clock, beat_due).await {
+            Ok(sent) => {
+                retry.succeeded();
+                if beat_due && sent.is_some() {
+                    last_beat = Some(Instant::now());
+                }
+                if stopping {
+                    return;
+                }
+                if sent != Some(true) {
+                    nap(Duration::from_millis(300), stop).await;
+                }
+            }
+            Err(e) => {
+                if stopping {
+                    tracing::warn!(error = %e, "outbox not sent before stopping: it stays in the journal");
+                    return;
+                }
+                failed(&journal, &mut retry, &e, stop, "report").await;
+            }
+        }
+    }
+}
+
+/// Sends one batch of each kind of outbox message, and a heartbeat when
+/// due. `Some(true)`: something was sent; `None`: not enrolled.
+async fn report_once(journal: &mut Journal, clock: &Clock, beat: bool) -> Result<Option<bool>, SyncError> {
+    let Some(enrolment) = journal.enrolment()? else { return Ok(None) };
+    let client = Client::new(&enrolment.district, Some(&enrolment.token))?;
+    let pending: Vec<_> = journal.pending_outbox()?.into_iter().take(200).collect();
+    let mut results = Vec::new();
+    let mut held = Vec::new();
+    let mut events = Vec::new();
+    let mut local = Vec::new();
+    for m in &pending {
+        let body: serde_json::Value = serde_json::from_str(&m.body).unwrap_or_default();
+        let job_id = m.job_id.clone().unwrap_or_default();
+        let epoch = match body["epoch"].as_i64() {
+            Some(e) => Some(e),
+            None if m.job_id.is_some() => journal.epoch_of(&job_id)?,
+            None => None,
+        };
+        let attempt = body["attempt"].as_u64().unwrap_or(0) as u32;
+        match (m.kind.as_str(), epoch) {
+            ("result", Some(epoch)) => {
+                let outcome = match body["result"].as_str() {
+                    Some("printed") => Outcome::Printed,
+                    Some("failed") => Outcome::Failed,
+                    Some("released") => Outcome::Released,
+                    _ => Outcome::Rejected,
+                };
+                let code = body["code"].as_str().map(str::to_string);
+                results.push((m.id, JobResult { job_id, epoch, attempt, outcome, code }));
+            }
+            ("held", Some(epoch)) => {
+                let fault = body["fault"].as_str().unwrap_or("unknown").to_string();
+                held.push((m.id, HeldJob { job_id, epoch, attempt, fault }));
+            }
+            ("event", _) => events.push((m.id, StationEvent { id: m.id, body })),
+            // A job from before enrolment (local mode) has no district to
+            // report to: acknowledged here, as the local sink would.
+            _ => local.push(m.id),
+        }
+    }
+    let t = Duration::from_secs(30);
+    let mut sent = !local.is_empty();
+    if !local.is_empty() {
+        journal.ack_outbox(&local)?;
+    }
+    if !results.is_empty() {
+        let req = ResultsRequest { results: results.iter().map(|(_, r)| r.clone()).collect() };
+        let (resp, rtt): (ResultsResponse, _) = client.post("/v1/results", &req, t).await?;
+        clock.observe(resp.time_ms, rtt);
+        for ((_, r), status) in results.iter().zip(&resp.items) {
+            if *status != ResultStatus::Applied && *status != ResultStatus::Duplicate {
+                tracing::warn!(job_id = %r.job_id, status = ?status, "result stored by the district but flagged");
+            }
+        }
+        journal.ack_outbox(&results.iter().map(|(id, _)| *id).collect::<Vec<_>>())?;
+        sent = true;
+    }
+    if !held.is_empty() {
+        let req = HeldReport { jobs: held.iter().map(|(_, h)| h.clone()).collect() };
+        let _: (Ack, _) = client.post("/v1/held", &req, t).await?;
+        journal.ack_outbox(&held.iter().map(|(id, _)| *id).collect::<Vec<_>>())?;
+        sent = true;
+    }
+    if !events.is_empty() {
+        let req = EventsReport { events: events.iter().map(|(_, e)| e.clone()).collect() };
+        let _: (Ack, _) = client.post("/v1/events", &req, t).await?;
+        journal.ack_outbox(&events.iter().map(|(id, _)| *id).collect::<Vec<_>>())?;
+        sent = true;
+    }
+    if beat {
+        let rows = journal.ledger_unreported()?;
+        if let Some(last) = rows.last() {
+            let head = last.hash.clone();
+            let events = rows
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "kind": r.kind, "location": r.location, "item": r.item, "quantity": r.quantity,
+                        "job_id": r.job_id, "attempt": r.attempt, "detail": r.detail, "prev_hash": r.prev_hash, "hash": r.hash,
+                    })
+                })
+                .collect();
+            let _: (Ack, _) = client.post("/v1/stock", &StockReport { head: head.clone(), events }, t).await?;
+            journal.set_stock_head(&head)?;
+        }
+        let hb = heartbeat(journal, clock)?;
+        let (ack, rtt): (Ack, _) = client.post("/v1/heartbeat", &hb, t).await?;
+        clock.observe(ack.time_ms, rtt);
+        journal.set_link(true, Some(ack.time_ms), Some(clock.skew_ms()))?;
+    }
+    Ok(Some(sent))
+}
+
+fn heartbeat(journal: &Journal, clock: &Clock) -> Result<Heartbeat, JournalError> {
+    let printers =
+        journal.station_status()?.into_iter().map(|(name, state, detail)| PrinterStatus { name, state, detail }).collect::<Vec<_>>();
+    Ok(Heartbeat {
+        printers,
+        buffer: journal.buffered()?,
+        outbox_depth: journal.pending_outbox()?.len() as u32,
+        uncertain: journal.jobs_in(JobState::Uncertain)?.len() as u32,
+        clock_skew_ms: clock.skew_ms(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}

@@ -1,0 +1,314 @@
+//! Real parts for the district tests: `cetak-district serve` as a process
+//! on a throw-away PostgreSQL, stations as real `cetak run` processes each
+//! with its emulator as a process of its own, and a TCP proxy per station
+//! that cuts or stalls its connections to the district.
+
+use std::io::{BufRead, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cetak::journal::Journal;
+use cetak_drivers::emulator::{Destination, PhysicalRecord};
+
+use super::{EmulatorProcess, Link, PRINTER};
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn kill9(child: &mut Child) {
+    let _ = rustix::process::kill_process(rustix::process::Pid::from_child(child), rustix::process::Signal::KILL);
+    let _ = child.wait();
+}
+
+/// `cetak-district serve` on a fixed port, so a restart after SIGKILL is
+/// found at the same address.
+pub struct DistrictProcess {
+    pub db_url: String,
+    pub port: u16,
+    pub log: PathBuf,
+    child: Option<Child>,
+}
+
+impl DistrictProcess {
+    pub fn start(db_url: &str, log_dir: &Path) -> Self {
+        let mut d = Self { db_url: db_url.into(), port: free_port(), log: log_dir.join("district.log"), child: None };
+        d.spawn();
+        d
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("district log");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cetak-district"))
+            .args(["serve", "--listen", &self.addr(), "--max-wait-s", "5"])
+            .env("CETAK_DISTRICT_DB", &self.db_url)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start cetak-district");
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("district says it listens");
+        assert!(first.starts_with("listening on"), "district: {first:?} (log {})", self.log.display());
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: a crash or a power cut of the district server.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            kill9(&mut c);
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// An officer's command; its standard output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_cetak-district"))
+            .args(args)
+            .env("CETAK_DISTRICT_DB", &self.db_url)
+            .output()
+            .expect("cetak-district");
+        assert!(out.status.success(), "cetak-district {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for DistrictProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// What the proxy does with a station's connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyMode {
+    Pass = 0,
+    /// Every connection closed at once, new ones too: the line is down.
+    Cut = 1,
+    /// Connections accepted but nothing forwarded: a dead route.
+    Stall = 2,
+}
+
+/// A TCP proxy between one station and the district.
+pub struct Proxy {
+    pub addr: String,
+    mode: Arc<AtomicU8>,
+    open: Arc<Mutex<Vec<TcpStream>>>,
+    done: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    pub fn start(upstream: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("proxy bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let mode = Arc::new(AtomicU8::new(ProxyMode::Pass as u8));
+        let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let done = Arc::new(AtomicBool::new(false));
+        let (m, o, d, up) = (Arc::clone(&mode), Arc::clone(&open), Arc::clone(&done), upstream.to_string());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if d.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(client) = conn else { continue };
+                match m.load(Ordering::SeqCst) {
+                    1 => drop(client),
+                    2 => o.lock().expect("lock").push(client),
+                    _ => {
+                        let Ok(server) = TcpStream::connect(&up) else { continue };
+                        let mut list = o.lock().expect("lock");
+                        for s in [&client, &server] {
+                            if let Ok(c) = s.try_clone() {
+                                list.push(c);
+                            }
+                        }
+                        drop(list);
+                        pipe(&client, &server);
+                        pipe(&server, &client);
+                    }
+                }
+            }
+        });
+        Self { addr, mode, open, done }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn set(&self, mode: ProxyMode) {
+        self.mode.store(mode as u8, Ordering::SeqCst);
+        if mode != ProxyMode::Pass {
+            for s in self.open.lock().expect("lock").drain(..) {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(&self.addr);
+        self.set(ProxyMode::Cut);
+    }
+}
+
+fn pipe(from: &TcpStream, to: &TcpStream) {
+    let (Ok(mut from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else { return };
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if to.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    });
+}
+
+/// A station: its folder, config, emulator process, proxy and daemon.
+pub struct StationProcess {
+    pub name: String,
+    pub regions: Vec<String>,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub emulator: EmulatorProcess,
+    pub proxy: Proxy,
+    daemon: Option<Child>,
+}
+
+/// How a test station is set up.
+pub struct StationSetup<'a> {
+    pub name: &'a str,
+    pub regions: &'a [&'a str],
+    /// Extra emulator arguments (`--feeder 0`, faults).
+    pub emulator_args: &'a [&'a str],
+    /// Mechanical time scale of its printer (1.0: 20 s a card).
+    pub time_scale: f64,
+    /// Extra lines for the `[district]` table.
+    pub district: &'a str,
+}
+
+impl StationProcess {
+    /// Sets up and enrols a station (through its proxy); not started.
+    pub fn enrol(district: &DistrictProcess, s: &StationSetup<'_>) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let serial = format!("EMU-{}", s.name.to_uppercase());
+        let mut args = vec!["--serial", serial.as_str(), "--feeder", "500", "--ribbon", "500"];
+        args.extend_from_slice(s.emulator_args);
+        let emulator = EmulatorProcess::start_timed(&dir.path().join("printer"), Link::Tcp, s.time_scale, &args);
+        let proxy = Proxy::start(&district.addr());
+        let config = dir.path().join("cetak.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "language = \"en\"\nstate_dir = \"{}\"\n[station]\nidle_poll_ms = 20\n[district]\nwait_s = 2\nheartbeat_s = 1\nretry_base_ms = 100\nretry_cap_s = 1\n{}\n[[printer]]\nname = \"{PRINTER}\"\n{}",
+                dir.path().join("state").display(),
+                s.district,
+                emulator.config_entry()
+            ),
+        )
+        .expect("config");
+        let mut code_args = vec!["enroll-code", "--station", s.name];
+        for r in s.regions {
+            code_args.extend(["--wilayah", r]);
+        }
+        let code = district.cli(&code_args).trim().to_string();
+        let st = Self {
+            name: s.name.into(),
+            regions: s.regions.iter().map(|r| r.to_string()).collect(),
+            dir,
+            config,
+            emulator,
+            proxy,
+            daemon: None,
+        };
+        let out = st.cetak().args(["enroll", "--district", &st.proxy.url(), "--code", &code]).output().expect("cetak enroll");
+        assert!(out.status.success(), "enroll {}: {}", s.name, String::from_utf8_lossy(&out.stderr));
+        st
+    }
+
+    pub fn cetak(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_cetak"));
+        c.env_remove("CETAK_FAILPOINT").env("RUST_LOG", "info").arg("--config").arg(&self.config);
+        c
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    pub fn start(&mut self) {
+        assert!(self.daemon.is_none(), "{} already runs", self.name);
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("agent.log")).expect("log");
+        let child = self.cetak().arg("run").stdout(Stdio::null()).stderr(log).spawn().expect("cetak run");
+        self.daemon = Some(child);
+    }
+
+    /// SIGTERM and wait: the card in the printer finishes.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.daemon.take() {
+            let _ = rustix::process::kill_process(rustix::process::Pid::from_child(&c), rustix::process::Signal::TERM);
+            let status = c.wait().expect("wait");
+            assert!(status.success(), "{} stopped with {status}; log:\n{}", self.name, self.log_tail());
+        }
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.daemon.take() {
+            kill9(&mut c);
+        }
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.dir.path().join("agent.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    pub fn journal(&self) -> Journal {
+        Journal::open(&self.state_dir()).expect("journal")
+    }
+
+    /// Cards in this station's output hopper, from its printer's memory.
+    pub fn printed(&self) -> Vec<PhysicalRecord> {
+        self.emulator.memory().1.into_iter().filter(|r| r.destination == Destination::Output).collect()
+    }
+}
+
+impl Drop for StationProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Waits until `f` holds, or panics with `what` after `limit`.
+pub fn wait_until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let until = Instant::now() + limit;
+    while !f() {
+        assert!(Instant::now() < until, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
