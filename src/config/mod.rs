@@ -69,6 +69,10 @@ pub struct DistrictConfig {
     pub retry_base_ms: u64,
     #[serde(default = "default_retry_cap")]
     pub retry_cap_s: u64,
+    /// How long one call may take beyond the long-poll wait before it
+    /// counts as failed (a stalled route).
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_s: u64,
 }
 
 impl Default for DistrictConfig {
@@ -82,6 +86,7 @@ impl Default for DistrictConfig {
             printer_broken_release_s: default_broken(),
             retry_base_ms: default_retry_base(),
             retry_cap_s: default_retry_cap(),
+            request_timeout_s: default_request_timeout(),
         }
     }
 }
@@ -109,6 +114,9 @@ fn default_retry_base() -> u64 {
 }
 fn default_retry_cap() -> u64 {
     120
+}
+fn default_request_timeout() -> u64 {
+    30
 }
 fn buffer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     let v = u32::deserialize(d)?;

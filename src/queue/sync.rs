@@ -125,7 +125,7 @@ async fn poll_once(
         ack_commands: acked.clone(),
         confirm: confirm.iter().map(|(job_id, epoch)| JobRef { job_id: job_id.clone(), epoch: *epoch }).collect(),
     };
-    let timeout = Duration::from_secs(u64::from(opts.district.wait_s) + 15);
+    let timeout = Duration::from_secs(u64::from(opts.district.wait_s) + opts.district.request_timeout_s.max(1));
     let call = client.post::<_, PollResponse>("/v1/poll", &req, timeout);
     let (resp, rtt) = tokio::select! {
         r = call => r?,
@@ -229,7 +229,7 @@ async fn reporter(opts: &SyncOptions, clock: &Clock, stop: &AtomicBool) {
     loop {
         let stopping = stop.load(Ordering::SeqCst);
         let beat_due = last_beat.is_none_or(|t| t.elapsed() >= heartbeat);
-        match report_once(&mut journal, clock, beat_due).await {
+        match report_once(&mut journal, clock, beat_due, Duration::from_secs(opts.district.request_timeout_s.max(1))).await {
             Ok(sent) => {
                 retry.succeeded();
                 if beat_due && sent.is_some() {
@@ -255,7 +255,7 @@ async fn reporter(opts: &SyncOptions, clock: &Clock, stop: &AtomicBool) {
 
 /// Sends one batch of each kind of outbox message, and a heartbeat when
 /// due. `Some(true)`: something was sent; `None`: not enrolled.
-async fn report_once(journal: &mut Journal, clock: &Clock, beat: bool) -> Result<Option<bool>, SyncError> {
+async fn report_once(journal: &mut Journal, clock: &Clock, beat: bool, t: Duration) -> Result<Option<bool>, SyncError> {
     let Some(enrolment) = journal.enrolment()? else { return Ok(None) };
     let client = Client::new(&enrolment.district, Some(&enrolment.token))?;
     let pending: Vec<_> = journal.pending_outbox()?.into_iter().take(200).collect();
@@ -293,7 +293,6 @@ async fn report_once(journal: &mut Journal, clock: &Clock, beat: bool) -> Result
             _ => local.push(m.id),
         }
     }
-    let t = Duration::from_secs(30);
     let mut sent = !local.is_empty();
     if !local.is_empty() {
         journal.ack_outbox(&local)?;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use cetak_district::pgtemp::TempCluster;
 use serde_json::Value;
 
+use crate::envelopes::region_lines;
 use crate::support::fleet::{wait_until, DistrictProcess, ProxyMode, StationProcess, StationSetup};
 use crate::support::{data, sample_lines};
 
@@ -110,7 +111,7 @@ fn three_stations_print_every_accepted_card_exactly_once() {
         "{out}"
     );
 
-    let setup = |name, regions| StationSetup { name, regions, emulator_args: &[], time_scale: 0.005, district: "" };
+    let setup = |name, regions| StationSetup { name, regions, ..Default::default() };
     let mut a = StationProcess::enrol(&district, &setup("kel-a", &["17.71.01.1001", "17.71.01.1002"]));
     let mut b = StationProcess::enrol(&district, &setup("kel-b", &["17.71.01.1001"]));
     let mut c = StationProcess::enrol(&district, &setup("kel-c", &["17.71.02.1001", "17.71.02.1002"]));
@@ -145,5 +146,184 @@ fn three_stations_print_every_accepted_card_exactly_once() {
         assert!(j.all_jobs().expect("jobs").iter().all(|job| job.state == cetak::journal::JobState::Purged), "{}", s.name);
         assert!(j.pending_outbox().expect("outbox").is_empty(), "{}", s.name);
     }
-    let _ = (ProxyMode::Pass, HashSet::<()>::new());
+}
+
+/// A district with its cluster, its database for the test, and a folder.
+struct Fleet {
+    _cluster: TempCluster,
+    tmp: tempfile::TempDir,
+    district: DistrictProcess,
+    db: Db,
+}
+
+impl Fleet {
+    fn start() -> Self {
+        let cluster = TempCluster::start().expect("a throw-away PostgreSQL");
+        let tmp = tempfile::tempdir().expect("tmp");
+        let district = DistrictProcess::start(&cluster.url(), tmp.path());
+        let db = Db::open(&cluster.url());
+        Self { _cluster: cluster, tmp, district, db }
+    }
+
+    /// Imports PRR lines for Bengkulu through the officer's command.
+    fn import(&self, name: &str, lines: &[String]) {
+        let f = self.tmp.path().join(name);
+        std::fs::write(&f, lines.join("\n")).expect("write");
+        let out = self.district.cli(&["import", f.to_str().expect("path"), "--regency", "17.71"]);
+        assert!(out.starts_with(&format!("pending {}", lines.len())), "{out}");
+    }
+
+    fn station(&self, s: StationSetup<'_>) -> StationProcess {
+        StationProcess::enrol(&self.district, &s)
+    }
+}
+
+fn held_ids(st: &StationProcess) -> HashSet<String> {
+    st.journal().all_jobs().expect("jobs").into_iter().map(|j| j.job_id).collect()
+}
+
+#[test]
+fn a_cut_off_station_prints_what_it_holds_and_its_sister_never_does() {
+    let f = Fleet::start();
+    let lines: Vec<String> = region_lines("17.71.01.1001").into_iter().take(16).collect();
+    f.import("jobs.jsonl", &lines);
+    let setup = |name| StationSetup { name, regions: &["17.71.01.1001"], time_scale: 0.02, district: "buffer = 5", ..Default::default() };
+    let mut a = f.station(setup("kel-a"));
+    let mut b = f.station(setup("kel-b"));
+
+    a.start();
+    wait_until(Duration::from_secs(20), "kel-a holds its buffer", || held_ids(&a).len() >= 5);
+    a.proxy.set(ProxyMode::Cut);
+    let held = held_ids(&a);
+    b.start();
+    // The sister prints everything else; kel-a prints what it holds, offline.
+    wait_until(Duration::from_secs(60), "kel-b prints the rest", || f.db.done() == lines.len() - held.len());
+    wait_until(Duration::from_secs(30), "kel-a prints its held jobs offline", || a.printed().len() == held.len());
+    let status = a.cetak().arg("status").output().expect("status");
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains("OFFLINE since"), "{status}");
+    // Many heartbeats later, the district still has kel-a's jobs as kel-a's.
+    std::thread::sleep(Duration::from_secs(3));
+    for (job, state, _, station) in f.db.jobs() {
+        if held.contains(&job) {
+            assert_eq!((state.as_str(), station.as_deref()), ("assigned", Some("kel-a")), "{job} left kel-a on a timer");
+        }
+    }
+    assert!(b.printed().len() == lines.len() - held.len(), "kel-b printed a held job");
+
+    a.proxy.set(ProxyMode::Pass);
+    wait_until(Duration::from_secs(30), "kel-a's results reach the district", || f.db.done() == lines.len());
+    a.stop();
+    b.stop();
+    let printed_by = judge_printed_once(&[&a, &b], &lines);
+    assert_eq!(printed_by.len(), lines.len());
+    for job in &held {
+        assert_eq!(printed_by.get(job).map(String::as_str), Some("kel-a"), "{job}");
+    }
+    let results = f.db.results();
+    assert_eq!(results.len(), lines.len(), "{results:?}");
+    assert!(results.iter().all(|r| r.3 == "printed" && r.4.is_none()), "{results:?}");
+}
+
+#[test]
+fn a_station_whose_printer_stays_broken_releases_its_jobs_to_the_sister() {
+    let f = Fleet::start();
+    let lines: Vec<String> = region_lines("17.71.02.1002").into_iter().take(6).collect();
+    f.import("jobs.jsonl", &lines);
+    let regions = &["17.71.02.1002"];
+    let mut broken =
+        f.station(StationSetup { name: "kel-c", regions, feeder: 0, district: "printer_broken_release_s = 2", ..Default::default() });
+    let mut sister = f.station(StationSetup { name: "kel-d", regions, ..Default::default() });
+    broken.start();
+    wait_until(Duration::from_secs(20), "kel-c takes the jobs", || !held_ids(&broken).is_empty());
+    let taken = held_ids(&broken);
+    sister.start();
+    wait_until(Duration::from_secs(60), "every job printed", || f.db.done() == lines.len());
+    broken.stop();
+    sister.stop();
+    let printed_by = judge_printed_once(&[&broken, &sister], &lines);
+    assert_eq!(printed_by.len(), lines.len());
+    assert!(broken.printed().is_empty());
+    let released: HashSet<String> = f.db.results().into_iter().filter(|r| r.1 == "kel-c" && r.3 == "released").map(|r| r.0).collect();
+    assert!(taken.is_subset(&released), "kel-c took {taken:?}, released {released:?}");
+}
+
+#[test]
+fn district_kills_and_cut_lines_lose_no_job_and_print_none_twice() {
+    use rand::{Rng, SeedableRng};
+    let f = Fleet::start();
+    let mut lines: Vec<String> = region_lines("17.71.01.1001").into_iter().take(12).collect();
+    lines.extend(region_lines("17.71.02.1002").into_iter().take(12));
+    f.import("jobs.jsonl", &lines);
+    let setup = |name, regions| StationSetup { name, regions, time_scale: 0.01, district: "buffer = 4", ..Default::default() };
+    let mut stations = [
+        f.station(setup("kel-a", &["17.71.01.1001", "17.71.02.1002"])),
+        f.station(setup("kel-b", &["17.71.01.1001"])),
+        f.station(setup("kel-c", &["17.71.02.1002"])),
+    ];
+    for s in &mut stations {
+        s.start();
+    }
+    let seed: u64 = rand::rng().random();
+    eprintln!("chaos seed {seed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut district = f.district;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let mut kills = 0;
+    while f.db.done() < lines.len() {
+        assert!(std::time::Instant::now() < deadline, "not done after 120 s (seed {seed}): {:?}", f.db.jobs());
+        std::thread::sleep(Duration::from_millis(rng.random_range(200..900)));
+        if rng.random_bool(0.5) {
+            district.kill();
+            kills += 1;
+            std::thread::sleep(Duration::from_millis(rng.random_range(50..600)));
+            district.restart();
+        } else {
+            let s = &stations[rng.random_range(0..stations.len())];
+            s.proxy.set(ProxyMode::Cut);
+            std::thread::sleep(Duration::from_millis(rng.random_range(100..1500)));
+            s.proxy.set(ProxyMode::Pass);
+        }
+    }
+    assert!(kills > 0, "the chaos never killed the district");
+    for s in &mut stations {
+        s.stop();
+    }
+    let printed_by = judge_printed_once(&stations.iter().collect::<Vec<_>>(), &lines);
+    assert_eq!(printed_by.len(), lines.len(), "seed {seed}");
+    let results = f.db.results();
+    assert_eq!(results.len(), lines.len(), "one result per job (seed {seed}): {results:?}");
+    for (job, station, _, outcome, flagged) in results {
+        assert_eq!((outcome.as_str(), flagged), ("printed", None), "{job}");
+        assert_eq!(printed_by.get(&job), Some(&station), "{job}: the district credits another station");
+    }
+}
+
+#[test]
+fn an_urgent_job_is_the_next_card_even_when_the_buffer_is_full() {
+    let f = Fleet::start();
+    let all = region_lines("17.71.01.1001");
+    let normal: Vec<String> = all.iter().filter(|l| l.contains("\"priority\":\"normal\"")).take(8).cloned().collect();
+    let urgent: Vec<String> = all.iter().filter(|l| l.contains("\"priority\":\"urgent\"")).take(1).cloned().collect();
+    assert_eq!((normal.len(), urgent.len()), (8, 1));
+    f.import("normal.jsonl", &normal);
+    let mut st = f.station(StationSetup {
+        name: "kel-a",
+        regions: &["17.71.01.1001"],
+        time_scale: 0.1,
+        district: "buffer = 3",
+        ..Default::default()
+    });
+    st.start();
+    wait_until(Duration::from_secs(30), "two cards out", || st.printed().len() >= 2);
+    wait_until(Duration::from_secs(10), "the buffer full", || st.journal().buffered().expect("buffered") >= 3);
+    f.import("urgent.jsonl", &urgent);
+    let before = st.printed().len();
+    let urgent_k = expected_cards(&urgent).into_keys().next().expect("k");
+    wait_until(Duration::from_secs(30), "the urgent card", || st.printed().iter().any(|r| r.k_hash.as_deref() == Some(urgent_k.as_str())));
+    st.stop();
+    let order: Vec<_> = st.printed().into_iter().map(|r| r.k_hash.expect("k")).collect();
+    let at = order.iter().position(|k| *k == urgent_k).expect("printed");
+    // At most the card already in the printer came out between.
+    assert!(at <= before + 1, "urgent card came out {} cards after its import", at - before);
 }

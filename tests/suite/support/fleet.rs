@@ -203,12 +203,18 @@ pub struct StationProcess {
 pub struct StationSetup<'a> {
     pub name: &'a str,
     pub regions: &'a [&'a str],
-    /// Extra emulator arguments (`--feeder 0`, faults).
-    pub emulator_args: &'a [&'a str],
+    /// Blanks in its printer's feeder (0: a printer that cannot print).
+    pub feeder: u32,
     /// Mechanical time scale of its printer (1.0: 20 s a card).
     pub time_scale: f64,
     /// Extra lines for the `[district]` table.
     pub district: &'a str,
+}
+
+impl Default for StationSetup<'_> {
+    fn default() -> Self {
+        Self { name: "kel", regions: &[], feeder: 500, time_scale: 0.005, district: "" }
+    }
 }
 
 impl StationProcess {
@@ -216,15 +222,15 @@ impl StationProcess {
     pub fn enrol(district: &DistrictProcess, s: &StationSetup<'_>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let serial = format!("EMU-{}", s.name.to_uppercase());
-        let mut args = vec!["--serial", serial.as_str(), "--feeder", "500", "--ribbon", "500"];
-        args.extend_from_slice(s.emulator_args);
+        let feeder = s.feeder.to_string();
+        let args = ["--serial", serial.as_str(), "--feeder", feeder.as_str(), "--ribbon", "500"];
         let emulator = EmulatorProcess::start_timed(&dir.path().join("printer"), Link::Tcp, s.time_scale, &args);
         let proxy = Proxy::start(&district.addr());
         let config = dir.path().join("cetak.toml");
         std::fs::write(
             &config,
             format!(
-                "language = \"en\"\nstate_dir = \"{}\"\n[station]\nidle_poll_ms = 20\n[district]\nwait_s = 2\nheartbeat_s = 1\nretry_base_ms = 100\nretry_cap_s = 1\n{}\n[[printer]]\nname = \"{PRINTER}\"\n{}",
+                "language = \"en\"\nstate_dir = \"{}\"\n[station]\nidle_poll_ms = 20\n[district]\nwait_s = 2\nheartbeat_s = 1\nretry_base_ms = 100\nretry_cap_s = 1\nrequest_timeout_s = 3\n{}\n[[printer]]\nname = \"{PRINTER}\"\n{}",
                 dir.path().join("state").display(),
                 s.district,
                 emulator.config_entry()

@@ -1,0 +1,123 @@
+//! The `/v1` protocol as a station's token sees it, against the real
+//! service on a real PostgreSQL: enrolment codes, bearer tokens, region
+//! scoping, other stations' assignments, the OpenAPI document, and the end
+//! of local mode at enrolment.
+
+use std::time::Duration;
+
+use cetak::queue::{Client, QueueError};
+use cetak_district::pgtemp::TempCluster;
+use cetak_model::wire::*;
+
+use crate::envelopes::region_lines;
+use crate::support::fleet::{DistrictProcess, StationProcess, StationSetup};
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio")
+}
+
+const T: Duration = Duration::from_secs(10);
+
+fn enrol(rt: &tokio::runtime::Runtime, d: &DistrictProcess, code: &str) -> Result<EnrollResponse, QueueError> {
+    let c = Client::new(&d.url(), None)?;
+    rt.block_on(c.post::<_, EnrollResponse>("/v1/enroll", &EnrollRequest { code: code.into() }, T)).map(|r| r.0)
+}
+
+fn poll(rt: &tokio::runtime::Runtime, d: &DistrictProcess, token: &str, max_jobs: u32) -> Result<PollResponse, QueueError> {
+    let c = Client::new(&d.url(), Some(token))?;
+    rt.block_on(c.post::<_, PollResponse>("/v1/poll", &PollRequest { max_jobs, ..Default::default() }, T)).map(|r| r.0)
+}
+
+#[test]
+fn a_token_sees_only_its_regions_and_touches_only_its_assignments() {
+    let cluster = TempCluster::start().expect("PostgreSQL");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = DistrictProcess::start(&cluster.url(), tmp.path());
+    let rt = rt();
+    let mut lines: Vec<String> = region_lines("17.71.01.1001").into_iter().take(3).collect();
+    lines.extend(region_lines("17.71.02.1002").into_iter().take(3));
+    let f = tmp.path().join("jobs.jsonl");
+    std::fs::write(&f, lines.join("\n")).expect("write");
+    d.cli(&["import", f.to_str().expect("path"), "--regency", "17.71"]);
+
+    let code_x = d.cli(&["enroll-code", "--station", "kel-x", "--wilayah", "17.71.01.1001"]).trim().to_string();
+    let code_y = d.cli(&["enroll-code", "--station", "kel-y", "--wilayah", "17.71.02.1002"]).trim().to_string();
+    let x = enrol(&rt, &d, &code_x).expect("enrol x");
+    assert_eq!((x.station.as_str(), x.regions.as_slice()), ("kel-x", ["17.71.01.1001".to_string()].as_slice()));
+    assert_eq!(x.keys.len(), 1, "the district's signing key comes with enrolment");
+    // A code is used once.
+    assert!(matches!(enrol(&rt, &d, &code_x), Err(QueueError::Refused { status: 401, .. })));
+    let y = enrol(&rt, &d, &code_y).expect("enrol y");
+
+    // Each token sees its own region's jobs, none of the other's.
+    let px = poll(&rt, &d, &x.token, 10).expect("poll x");
+    let py = poll(&rt, &d, &y.token, 10).expect("poll y");
+    assert_eq!(px.jobs.len(), 3);
+    assert!(
+        px.jobs.iter().all(|j| j.envelope.kode_wilayah == "17.71.01.1001"),
+        "{:?}",
+        px.jobs.iter().map(|j| &j.job_id).collect::<Vec<_>>()
+    );
+    assert!(py.jobs.iter().all(|j| j.envelope.kode_wilayah == "17.71.02.1002"));
+    assert!(px.time_ms > 0, "every answer carries the district's time");
+
+    // Y cannot report on X's assignment: refused, nothing stored.
+    let theirs = &px.jobs[0];
+    let forged = ResultsRequest {
+        results: vec![JobResult { job_id: theirs.job_id.clone(), epoch: theirs.epoch, attempt: 1, outcome: Outcome::Printed, code: None }],
+    };
+    let cy = Client::new(&d.url(), Some(&y.token)).expect("client");
+    let r = rt.block_on(cy.post::<_, ResultsResponse>("/v1/results", &forged, T));
+    assert!(matches!(r, Err(QueueError::Refused { status: 403, .. })), "{r:?}");
+    // X can, once; the same result again is a duplicate, still stored once.
+    let cx = Client::new(&d.url(), Some(&x.token)).expect("client");
+    let first = rt.block_on(cx.post::<_, ResultsResponse>("/v1/results", &forged, T)).expect("x reports").0;
+    let again = rt.block_on(cx.post::<_, ResultsResponse>("/v1/results", &forged, T)).expect("x repeats").0;
+    assert_eq!((first.items[0], again.items[0]), (ResultStatus::Applied, ResultStatus::Duplicate));
+
+    // No token, or a wrong one: 401 with a code.
+    assert!(matches!(poll(&rt, &d, "not-a-token", 1), Err(QueueError::Refused { status: 401, .. })));
+}
+
+#[test]
+fn the_openapi_document_names_exactly_the_routes_served() {
+    let cluster = TempCluster::start().expect("PostgreSQL");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = DistrictProcess::start(&cluster.url(), tmp.path());
+    let doc: serde_json::Value = serde_json::to_value(cetak_district::server::openapi()).expect("json");
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{}", doc["openapi"]);
+    let mut paths: Vec<String> = doc["paths"].as_object().expect("paths").keys().cloned().collect();
+    paths.sort();
+    let expected = ["/v1/enroll", "/v1/events", "/v1/heartbeat", "/v1/held", "/v1/poll", "/v1/results", "/v1/stock"];
+    assert_eq!(paths, expected);
+    // Each documented route answers (401 without a token, 4xx for an empty
+    // body), never 404 or 405; an undocumented one is 404.
+    let rt = rt();
+    let http = reqwest::Client::new();
+    for p in &paths {
+        let status = rt.block_on(http.post(format!("{}{p}", d.url())).json(&serde_json::json!({})).send()).expect("send").status();
+        assert!(status.is_client_error() && status.as_u16() != 404 && status.as_u16() != 405, "{p}: {status}");
+    }
+    let served: serde_json::Value =
+        rt.block_on(async { http.get(format!("{}/v1/openapi.json", d.url())).send().await?.json().await }).expect("openapi.json");
+    assert_eq!(served, doc, "the served document is the generated one");
+    let missing = rt.block_on(http.post(format!("{}/v1/lease", d.url())).send()).expect("send").status();
+    assert_eq!(missing.as_u16(), 404);
+}
+
+#[test]
+fn an_enrolled_station_refuses_local_job_files() {
+    let cluster = TempCluster::start().expect("PostgreSQL");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = DistrictProcess::start(&cluster.url(), tmp.path());
+    let st = StationProcess::enrol(&d, &StationSetup { name: "kel-a", regions: &["17.71.01.1001"], ..Default::default() });
+    let f = tmp.path().join("local.jsonl");
+    std::fs::write(&f, region_lines("17.71.01.1001")[0].as_str()).expect("write");
+    for args in [vec!["import", f.to_str().expect("path")], vec!["run", "--jobs", f.to_str().expect("path")]] {
+        let out = st.cetak().args(&args).output().expect("cetak");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} accepted a local file");
+        assert!(err.contains("enrolled with district") && err.contains("local job files are refused"), "{args:?}: {err}");
+    }
+    assert!(st.journal().all_jobs().expect("jobs").is_empty(), "nothing imported");
+}
