@@ -158,9 +158,13 @@ struct Fleet {
 
 impl Fleet {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    fn start_with(args: &[&str]) -> Self {
         let cluster = TempCluster::start().expect("a throw-away PostgreSQL");
         let tmp = tempfile::tempdir().expect("tmp");
-        let district = DistrictProcess::start(&cluster.url(), tmp.path());
+        let district = DistrictProcess::start_with(&cluster.url(), tmp.path(), args);
         let db = Db::open(&cluster.url());
         Self { _cluster: cluster, tmp, district, db }
     }
@@ -326,4 +330,114 @@ fn an_urgent_job_is_the_next_card_even_when_the_buffer_is_full() {
     let at = order.iter().position(|k| *k == urgent_k).expect("printed");
     // At most the card already in the printer came out between.
     assert!(at <= before + 1, "urgent card came out {} cards after its import", at - before);
+}
+
+fn state_at(st: &StationProcess, job: &str) -> Option<cetak::journal::JobState> {
+    st.journal().job(job).expect("job").map(|j| j.state)
+}
+
+#[test]
+fn district_commands_pause_cancel_release_and_resume_a_station() {
+    use cetak::journal::JobState;
+    let f = Fleet::start();
+    let lines: Vec<String> = region_lines("17.71.01.1001").into_iter().take(6).collect();
+    f.import("jobs.jsonl", &lines);
+    let regions = &["17.71.01.1001"];
+    let mut a = f.station(StationSetup { name: "kel-a", regions, time_scale: 0.05, ..Default::default() });
+    let mut b = f.station(StationSetup { name: "kel-b", regions, ..Default::default() });
+    a.start();
+    wait_until(Duration::from_secs(30), "a first card", || !a.printed().is_empty());
+
+    f.district.cli(&["command", "--station", "kel-a", "pause"]);
+    wait_until(Duration::from_secs(10), "kel-a paused", || a.journal().pause_of(crate::support::PRINTER).expect("pause").is_some());
+    let at_pause = a.printed().len();
+    let cancelled = a.journal().jobs_in(JobState::Ready).expect("ready").into_iter().next().expect("a job waiting at kel-a").job_id;
+    f.district.cli(&["command", "--station", "kel-a", "cancel", "--job", &cancelled]);
+    wait_until(Duration::from_secs(10), "the cancelled job returned", || {
+        matches!(state_at(&a, &cancelled), Some(JobState::Released | JobState::Reported | JobState::Purged))
+    });
+    f.district.cli(&["command", "--station", "kel-a", "release-held"]);
+    wait_until(Duration::from_secs(10), "kel-a holds nothing", || a.journal().buffered().expect("buffered") == 0);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(a.printed().len() <= at_pause + 1, "kel-a started a card while paused");
+
+    f.district.cli(&["command", "--station", "kel-a", "resume"]);
+    wait_until(Duration::from_secs(10), "kel-a resumed", || a.journal().pause_of(crate::support::PRINTER).expect("pause").is_none());
+    b.start();
+    wait_until(Duration::from_secs(60), "the rest printed by kel-b", || f.db.done() == lines.len() - 1);
+    a.stop();
+    b.stop();
+    let printed_by = judge_printed_once(&[&a, &b], &lines);
+    assert!(!printed_by.contains_key(&cancelled), "the cancelled job was printed");
+    assert_eq!(printed_by.len(), lines.len() - 1);
+    let state = f.db.jobs().into_iter().find(|j| j.0 == cancelled).expect("job").1;
+    assert_eq!(state, "cancelled");
+    // Every command was carried out and acknowledged, and audited.
+    assert_eq!(f.db.count("SELECT count(*) FROM commands WHERE acked_at IS NULL"), 0);
+    assert_eq!(f.db.count("SELECT count(*) FROM audit WHERE action = 'command'"), 4);
+}
+
+#[test]
+fn an_uncertain_card_is_reported_held_and_settled_by_the_operator() {
+    let f = Fleet::start();
+    let lines: Vec<String> = region_lines("17.71.01.1001").into_iter().take(2).collect();
+    f.import("jobs.jsonl", &lines);
+    let mut a = f.station(StationSetup {
+        name: "kel-a",
+        regions: &["17.71.01.1001"],
+        emulator_args: &["--fault", "after_panel.3:jam@1"],
+        ..Default::default()
+    });
+    a.start();
+    wait_until(Duration::from_secs(30), "a held report at the district", || f.db.count("SELECT count(*) FROM held_reports") == 1);
+    let uncertain = a.journal().jobs_in(cetak::journal::JobState::Uncertain).expect("jobs");
+    assert_eq!(uncertain.len(), 1);
+    // The clerk takes the jammed card out; the operator declares it spoiled;
+    // the job prints again and the district gets one result for it.
+    a.emulator.clerk("remove-card");
+    let out = a.cetak().args(["jobs", "resolve", &uncertain[0].job_id, "--spoiled"]).output().expect("resolve");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_until(Duration::from_secs(30), "both jobs done", || f.db.done() == lines.len());
+    a.stop();
+    assert_eq!(judge_printed_once(&[&a], &lines).len(), lines.len());
+    assert_eq!(f.db.results().len(), lines.len());
+}
+
+#[test]
+fn payloads_past_retention_are_released_and_destroyed_on_both_sides() {
+    // The district keeps a PRR 2 s after its final result here (30 days in
+    // the field); the station keeps an unprinted one 2 s (7 days).
+    let f = Fleet::start_with(&["--payload-retention-days", "0.000023"]);
+    let printable: Vec<String> = region_lines("17.71.01.1001").into_iter().take(2).collect();
+    let stuck: Vec<String> = region_lines("17.71.02.1002").into_iter().take(2).collect();
+    f.import("printable.jsonl", &printable);
+    f.import("stuck.jsonl", &stuck);
+    let mut a = f.station(StationSetup { name: "kel-a", regions: &["17.71.01.1001"], ..Default::default() });
+    // A printer with no blanks, and a retention shorter than its release.
+    let mut c = f.station(StationSetup {
+        name: "kel-c",
+        regions: &["17.71.02.1002"],
+        feeder: 0,
+        district: "retention_s = 2\nprinter_broken_release_s = 3600",
+        ..Default::default()
+    });
+    a.start();
+    c.start();
+    wait_until(Duration::from_secs(30), "kel-c releases what it kept too long", || {
+        f.db.results().iter().filter(|r| r.1 == "kel-c" && r.3 == "released").count() == stuck.len()
+    });
+    wait_until(Duration::from_secs(30), "kel-a prints", || f.db.done() == printable.len());
+    wait_until(Duration::from_secs(30), "the district destroys printed PRRs", || {
+        f.db.count("SELECT count(*) FROM jobs WHERE state = 'done' AND prr IS NULL") == printable.len() as i64
+    });
+    a.stop();
+    c.stop();
+    let journal = c.journal();
+    for job in journal.all_jobs().expect("jobs") {
+        assert_eq!(job.state, cetak::journal::JobState::Purged, "{}", job.job_id);
+        assert!(journal.payload(&job.job_id).is_err(), "{}: payload kept", job.job_id);
+    }
+    assert!(c.printed().is_empty());
+    // Released jobs wait, with their PRR, for another station.
+    assert_eq!(f.db.count("SELECT count(*) FROM jobs WHERE state = 'pending' AND prr IS NOT NULL"), stuck.len() as i64);
 }

@@ -29,6 +29,8 @@ fn kill9(child: &mut Child) {
 /// found at the same address.
 pub struct DistrictProcess {
     pub db_url: String,
+    /// More arguments for `serve`.
+    pub args: Vec<String>,
     pub port: u16,
     pub log: PathBuf,
     child: Option<Child>,
@@ -36,7 +38,17 @@ pub struct DistrictProcess {
 
 impl DistrictProcess {
     pub fn start(db_url: &str, log_dir: &Path) -> Self {
-        let mut d = Self { db_url: db_url.into(), port: free_port(), log: log_dir.join("district.log"), child: None };
+        Self::start_with(db_url, log_dir, &[])
+    }
+
+    pub fn start_with(db_url: &str, log_dir: &Path, args: &[&str]) -> Self {
+        let mut d = Self {
+            db_url: db_url.into(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            port: free_port(),
+            log: log_dir.join("district.log"),
+            child: None,
+        };
         d.spawn();
         d
     }
@@ -53,6 +65,7 @@ impl DistrictProcess {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("district log");
         let mut child = Command::new(env!("CARGO_BIN_EXE_cetak-district"))
             .args(["serve", "--listen", &self.addr(), "--max-wait-s", "5"])
+            .args(&self.args)
             .env("CETAK_DISTRICT_DB", &self.db_url)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
@@ -205,6 +218,8 @@ pub struct StationSetup<'a> {
     pub regions: &'a [&'a str],
     /// Blanks in its printer's feeder (0: a printer that cannot print).
     pub feeder: u32,
+    /// More emulator arguments (faults).
+    pub emulator_args: &'a [&'a str],
     /// Mechanical time scale of its printer (1.0: 20 s a card).
     pub time_scale: f64,
     /// Extra lines for the `[district]` table.
@@ -213,7 +228,7 @@ pub struct StationSetup<'a> {
 
 impl Default for StationSetup<'_> {
     fn default() -> Self {
-        Self { name: "kel", regions: &[], feeder: 500, time_scale: 0.005, district: "" }
+        Self { name: "kel", regions: &[], feeder: 500, emulator_args: &[], time_scale: 0.005, district: "" }
     }
 }
 
@@ -223,7 +238,8 @@ impl StationProcess {
         let dir = tempfile::tempdir().expect("tempdir");
         let serial = format!("EMU-{}", s.name.to_uppercase());
         let feeder = s.feeder.to_string();
-        let args = ["--serial", serial.as_str(), "--feeder", feeder.as_str(), "--ribbon", "500"];
+        let mut args = vec!["--serial", serial.as_str(), "--feeder", feeder.as_str(), "--ribbon", "500"];
+        args.extend_from_slice(s.emulator_args);
         let emulator = EmulatorProcess::start_timed(&dir.path().join("printer"), Link::Tcp, s.time_scale, &args);
         let proxy = Proxy::start(&district.addr());
         let config = dir.path().join("cetak.toml");
