@@ -95,7 +95,8 @@ fn actor() -> String {
 
 /// Parses the command line and runs the command.
 pub fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init();
     let cli = Cli::parse();
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(cli))
 }

@@ -43,6 +43,9 @@ impl Default for ServeOptions {
 struct AppState {
     pool: PgPool,
     opts: Arc<ServeOptions>,
+    /// Turns true when the service stops: waiting long polls answer at
+    /// once, so a stop does not wait out every station's poll.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 pub fn time_ms() -> i64 {
@@ -103,6 +106,21 @@ impl FromRequestParts<AppState> for Station {
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
+/// A JSON body whose refusal is an [`ApiError`] like every other (with the
+/// district's time), not axum's plain text.
+struct Body<T>(T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text())),
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -110,9 +128,21 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
         version = "1",
         description = "The protocol between print stations and their district (docs/protocol.md)."
     ),
-    components(schemas(ErrorBody))
+    components(schemas(ErrorBody)),
+    modifiers(&BearerAuth)
 )]
 struct ApiDoc;
+
+/// Declares the station's bearer token the routes name as `bearer`.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
 
 fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -131,11 +161,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The service's routes, `/v1/openapi.json` included.
-pub fn app(pool: PgPool, opts: ServeOptions) -> Router {
+pub fn app(pool: PgPool, opts: ServeOptions, stopping: tokio::sync::watch::Receiver<bool>) -> Router {
     let (router, doc) = routes().split_for_parts();
     router
         .route("/v1/openapi.json", axum::routing::get(move || async move { Json(doc) }))
-        .with_state(AppState { pool, opts: Arc::new(opts) })
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route in /v1") })
+        .with_state(AppState { pool, opts: Arc::new(opts), stopping })
 }
 
 /// Serves until `shutdown` resolves; a background task destroys old PRRs.
@@ -159,8 +190,18 @@ pub async fn serve(
             }
         })
     };
-    let app = app(pool, opts);
-    let r = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let app = app(pool, opts, stop_rx.clone());
+    let mut stopped = stop_rx;
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let r = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })
+        .await;
     sweeper.abort();
     r
 }
@@ -169,7 +210,7 @@ pub async fn serve(
 /// district's public keys.
 #[utoipa::path(post, path = "/v1/enroll", request_body = EnrollRequest,
     responses((status = 200, body = EnrollResponse), (status = 401, description = "unknown, used or expired code", body = ErrorBody)))]
-async fn enroll(State(st): State<AppState>, Json(req): Json<EnrollRequest>) -> ApiResult<EnrollResponse> {
+async fn enroll(State(st): State<AppState>, Body(req): Body<EnrollRequest>) -> ApiResult<EnrollResponse> {
     let Some((station, token, regions)) = fleet::enroll(&st.pool, &req.code).await? else {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "bad_code", "the enrolment code is unknown, used or expired"));
     };
@@ -183,7 +224,7 @@ async fn enroll(State(st): State<AppState>, Json(req): Json<EnrollRequest>) -> A
 /// assignments the station now holds.
 #[utoipa::path(post, path = "/v1/poll", request_body = PollRequest,
     responses((status = 200, body = PollResponse), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
-async fn poll(State(st): State<AppState>, me: Station, Json(req): Json<PollRequest>) -> ApiResult<PollResponse> {
+async fn poll(State(st): State<AppState>, me: Station, Body(req): Body<PollRequest>) -> ApiResult<PollResponse> {
     fleet::ack_commands(&st.pool, &me.name, &req.ack_commands).await?;
     queue::confirm_delivered(&st.pool, &me.name, &req.confirm.iter().map(|c| (c.job_id.clone(), c.epoch)).collect::<Vec<_>>()).await?;
     let want = queue::Want { station: &me.name, regions: &me.regions, max_jobs: req.max_jobs, urgent_only: req.urgent_only };
@@ -191,17 +232,21 @@ async fn poll(State(st): State<AppState>, me: Station, Json(req): Json<PollReque
     loop {
         let jobs = queue::take_jobs(&st.pool, &want).await?;
         let commands = fleet::open_commands(&st.pool, &me.name).await?;
-        if !jobs.is_empty() || !commands.is_empty() || tokio::time::Instant::now() >= deadline {
+        if !jobs.is_empty() || !commands.is_empty() || tokio::time::Instant::now() >= deadline || *st.stopping.borrow() {
             return Ok(Json(PollResponse { time_ms: time_ms(), jobs, commands }));
         }
-        tokio::time::sleep(st.opts.poll_tick).await;
+        let mut stopping = st.stopping.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(st.opts.poll_tick) => {}
+            _ = stopping.changed() => {}
+        }
     }
 }
 
 /// The station's status for the fleet view.
 #[utoipa::path(post, path = "/v1/heartbeat", request_body = Heartbeat,
     responses((status = 200, body = Ack), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
-async fn heartbeat(State(st): State<AppState>, me: Station, Json(hb): Json<Heartbeat>) -> ApiResult<Ack> {
+async fn heartbeat(State(st): State<AppState>, me: Station, Body(hb): Body<Heartbeat>) -> ApiResult<Ack> {
     fleet::heartbeat(&st.pool, &me.name, &hb).await?;
     Ok(Json(Ack { time_ms: time_ms() }))
 }
@@ -212,7 +257,7 @@ async fn heartbeat(State(st): State<AppState>, me: Station, Json(hb): Json<Heart
     responses((status = 200, body = ResultsResponse), (status = 401, body = ErrorBody),
               (status = 403, description = "a result for an assignment this station never had; nothing stored", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn results(State(st): State<AppState>, me: Station, Json(req): Json<ResultsRequest>) -> ApiResult<ResultsResponse> {
+async fn results(State(st): State<AppState>, me: Station, Body(req): Body<ResultsRequest>) -> ApiResult<ResultsResponse> {
     match queue::store_results(&st.pool, &me.name, &req.results).await? {
         Ok(items) => Ok(Json(ResultsResponse { time_ms: time_ms(), items })),
         Err(e) => Err(ApiError::new(StatusCode::FORBIDDEN, "not_your_assignment", e.to_string())),
@@ -222,7 +267,7 @@ async fn results(State(st): State<AppState>, me: Station, Json(req): Json<Result
 /// Jobs waiting for the station's operator (`uncertain`).
 #[utoipa::path(post, path = "/v1/held", request_body = HeldReport,
     responses((status = 200, body = Ack), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
-async fn held(State(st): State<AppState>, me: Station, Json(req): Json<HeldReport>) -> ApiResult<Ack> {
+async fn held(State(st): State<AppState>, me: Station, Body(req): Body<HeldReport>) -> ApiResult<Ack> {
     queue::store_held(&st.pool, &me.name, &req.jobs).await?;
     Ok(Json(Ack { time_ms: time_ms() }))
 }
@@ -230,7 +275,7 @@ async fn held(State(st): State<AppState>, me: Station, Json(req): Json<HeldRepor
 /// Station events: a blank unaccounted, a pause, an operator's booking.
 #[utoipa::path(post, path = "/v1/events", request_body = EventsReport,
     responses((status = 200, body = Ack), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
-async fn events(State(st): State<AppState>, me: Station, Json(req): Json<EventsReport>) -> ApiResult<Ack> {
+async fn events(State(st): State<AppState>, me: Station, Body(req): Body<EventsReport>) -> ApiResult<Ack> {
     queue::store_events(&st.pool, &me.name, &req.events).await?;
     Ok(Json(Ack { time_ms: time_ms() }))
 }
@@ -238,7 +283,7 @@ async fn events(State(st): State<AppState>, me: Station, Json(req): Json<EventsR
 /// Consumables: the station's ledger events since the last head.
 #[utoipa::path(post, path = "/v1/stock", request_body = StockReport,
     responses((status = 200, body = Ack), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
-async fn stock(State(st): State<AppState>, me: Station, Json(req): Json<StockReport>) -> ApiResult<Ack> {
+async fn stock(State(st): State<AppState>, me: Station, Body(req): Body<StockReport>) -> ApiResult<Ack> {
     queue::store_stock(&st.pool, &me.name, &req.head, &req.events).await?;
     Ok(Json(Ack { time_ms: time_ms() }))
 }

@@ -75,6 +75,19 @@ fn a_token_sees_only_its_regions_and_touches_only_its_assignments() {
     let again = rt.block_on(cx.post::<_, ResultsResponse>("/v1/results", &forged, T)).expect("x repeats").0;
     assert_eq!((first.items[0], again.items[0]), (ResultStatus::Applied, ResultStatus::Duplicate));
 
+    // A malformed body is a 400 with a code, not a crash or plain text.
+    let bad = rt
+        .block_on(
+            reqwest::Client::new()
+                .post(format!("{}/v1/poll", d.url()))
+                .bearer_auth(&x.token)
+                .body("{\"max_jobs\": \"many\"}")
+                .header("content-type", "application/json")
+                .send(),
+        )
+        .expect("send");
+    assert_eq!(bad.status().as_u16(), 400);
+    assert_eq!(rt.block_on(bad.json::<serde_json::Value>()).expect("json")["code"], "bad_request");
     // No token, or a wrong one: 401 with a code.
     assert!(matches!(poll(&rt, &d, "not-a-token", 1), Err(QueueError::Refused { status: 401, .. })));
 }
@@ -101,8 +114,12 @@ fn the_openapi_document_names_exactly_the_routes_served() {
     let served: serde_json::Value =
         rt.block_on(async { http.get(format!("{}/v1/openapi.json", d.url())).send().await?.json().await }).expect("openapi.json");
     assert_eq!(served, doc, "the served document is the generated one");
-    let missing = rt.block_on(http.post(format!("{}/v1/lease", d.url())).send()).expect("send").status();
-    assert_eq!(missing.as_u16(), 404);
+    // Errors are JSON with a code and the district's time, like answers.
+    let missing = rt.block_on(http.post(format!("{}/v1/lease", d.url())).send()).expect("send");
+    assert_eq!(missing.status().as_u16(), 404);
+    let body: serde_json::Value = rt.block_on(missing.json()).expect("json error");
+    assert!(body["code"] == "not_found" && body["time_ms"].as_i64().is_some_and(|t| t > 0), "{body}");
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object(), "the token scheme is declared");
 }
 
 #[test]
