@@ -49,7 +49,9 @@ pub struct Want<'a> {
 pub async fn take_jobs(pool: &PgPool, want: &Want<'_>) -> Result<Vec<Assignment>, DistrictError> {
     let mut out = unconfirmed(pool, want.station).await?;
     let room = (want.max_jobs as usize).saturating_sub(out.len());
-    let limit = if want.urgent_only { i64::MAX } else { room as i64 };
+    // A full buffer still takes urgent jobs, one a poll: enough for the
+    // next card, and no station hoards a region's urgent work.
+    let limit = if want.urgent_only { 1 } else { room as i64 };
     if limit == 0 {
         return Ok(out);
     }

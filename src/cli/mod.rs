@@ -285,7 +285,7 @@ fn run(env: &Env, emulator: bool, jobs: Option<&Path>, until_idle: bool) -> anyh
     if local_file.is_some() {
         refuse_local_if_enrolled(&journal, lang)?;
     }
-    let clock = Arc::new(crate::queue::Clock::new(journal.last_district_ms()?));
+    let clock = Arc::new(crate::queue::Clock::scaled(journal.last_district_ms()?, config.district.clock_scale));
     if let Some(f) = &local_file {
         let r = crate::local::import_file(&mut journal, f)?;
         println!("{}", text(lang, "import.done", &[("imported", &r.imported.len()), ("skipped", &r.skipped.len())]));

@@ -73,6 +73,18 @@ pub struct DistrictConfig {
     /// counts as failed (a stalled route).
     #[serde(default = "default_request_timeout")]
     pub request_timeout_s: u64,
+    /// Tests and training only: the station's clock runs this many times
+    /// faster than real time (retention, envelope ages). 1 in the field.
+    #[serde(default = "one", deserialize_with = "clock_scale")]
+    pub clock_scale: f64,
+}
+
+fn clock_scale<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let v = f64::deserialize(d)?;
+    if !(1.0..=1_000_000.0).contains(&v) {
+        return Err(serde::de::Error::custom(format!("clock_scale = {v}: must be 1 to 1000000 (1 in the field)")));
+    }
+    Ok(v)
 }
 
 impl Default for DistrictConfig {
@@ -87,6 +99,7 @@ impl Default for DistrictConfig {
             retry_base_ms: default_retry_base(),
             retry_cap_s: default_retry_cap(),
             request_timeout_s: default_request_timeout(),
+            clock_scale: 1.0,
         }
     }
 }

@@ -441,3 +441,27 @@ fn payloads_past_retention_are_released_and_destroyed_on_both_sides() {
     // Released jobs wait, with their PRR, for another station.
     assert_eq!(f.db.count("SELECT count(*) FROM jobs WHERE state = 'pending' AND prr IS NOT NULL"), stuck.len() as i64);
 }
+
+#[test]
+fn under_a_scaled_clock_seven_days_of_retention_release_the_jobs_held() {
+    let f = Fleet::start();
+    let stuck: Vec<String> = region_lines("17.71.02.1002").into_iter().take(2).collect();
+    f.import("stuck.jsonl", &stuck);
+    // The default retention, 7 days, passes in about 3 s at this scale; the
+    // printer has no blanks, and its broken-printer release is far away.
+    let mut c = f.station(StationSetup {
+        name: "kel-c",
+        regions: &["17.71.02.1002"],
+        feeder: 0,
+        district: "clock_scale = 200000\nprinter_broken_release_s = 86400",
+        ..Default::default()
+    });
+    let started = std::time::Instant::now();
+    c.start();
+    wait_until(Duration::from_secs(30), "the jobs released for retention", || {
+        f.db.count("SELECT count(*) FROM results WHERE station = 'kel-c' AND outcome = 'released' AND code = 'retention'") == 2
+    });
+    assert!(started.elapsed() >= Duration::from_secs(2), "released before 7 scaled days");
+    c.stop();
+    assert!(c.printed().is_empty());
+}

@@ -246,9 +246,9 @@ impl StationProcess {
         std::fs::write(
             &config,
             format!(
-                "language = \"en\"\nstate_dir = \"{}\"\n[station]\nidle_poll_ms = 20\n[district]\nwait_s = 2\nheartbeat_s = 1\nretry_base_ms = 100\nretry_cap_s = 1\nrequest_timeout_s = 3\n{}\n[[printer]]\nname = \"{PRINTER}\"\n{}",
+                "language = \"en\"\nstate_dir = \"{}\"\n[station]\nidle_poll_ms = 20\n[district]\n{}\n[[printer]]\nname = \"{PRINTER}\"\n{}",
                 dir.path().join("state").display(),
-                s.district,
+                district_table(s.district),
                 emulator.config_entry()
             ),
         )
@@ -324,6 +324,18 @@ impl Drop for StationProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The test's quick `[district]` settings, unless the setup gives its own.
+fn district_table(given: &str) -> String {
+    let mut table = given.to_string();
+    for (key, value) in [("wait_s", "2"), ("heartbeat_s", "1"), ("retry_base_ms", "100"), ("retry_cap_s", "1"), ("request_timeout_s", "3")]
+    {
+        if !given.lines().any(|l| l.trim_start().starts_with(&format!("{key} "))) {
+            table.push_str(&format!("\n{key} = {value}"));
+        }
+    }
+    table
 }
 
 /// Waits until `f` holds, or panics with `what` after `limit`.
