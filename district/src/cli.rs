@@ -36,10 +36,24 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8700")]
         listen: String,
     },
+    /// Prints the TLS CA's SHA-256 fingerprint (for `cetak enroll`).
+    CaFingerprint,
     /// Serves the `/v1` protocol until SIGTERM or Ctrl-C.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8700")]
         listen: String,
+        /// The TLS folder: the district's CA and server certificate,
+        /// created on first start.
+        #[arg(long, required_unless_present = "plain_http")]
+        tls_dir: Option<PathBuf>,
+        /// Names (host or IP) the server certificate is made for, on first
+        /// start (repeat for several).
+        #[arg(long = "tls-name", default_values_t = ["localhost".to_string(), "127.0.0.1".to_string()])]
+        tls_names: Vec<String>,
+        /// Serve plain HTTP (a trial on one machine only: tokens and PRRs
+        /// travel in clear).
+        #[arg(long, conflicts_with = "tls_dir")]
+        plain_http: bool,
         /// Days a PRR is kept after its final result.
         #[arg(long, default_value_t = 30.0)]
         payload_retention_days: f64,
@@ -108,12 +122,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let cluster = crate::pgtemp::TempCluster::start()?;
             let pool = crate::connect(&cluster.url()).await?;
             let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+            // A throw-away CA, in the cluster's folder, gone with it.
+            let tls = crate::tls::TlsDir::ensure(&cluster.dir().join("tls"), &["localhost".into(), "127.0.0.1".into()])?;
             println!("export CETAK_DISTRICT_DB='{}'", cluster.url());
-            println!("throw-away cluster in {}; serving /v1 on http://{}", cluster.dir().display(), listener.local_addr()?);
+            println!("throw-away cluster in {}; serving /v1 on https://{}", cluster.dir().display(), listener.local_addr()?);
+            println!("CA fingerprint (for cetak enroll --ca-sha256): {}", crate::tls::fingerprint(&tls.ca_pem()?)?);
             println!("Ctrl-C stops both and removes the cluster");
-            crate::server::serve(pool, listener, crate::server::ServeOptions::default(), shutdown()).await?;
+            crate::server::serve(pool, listener, Some(tls), crate::server::ServeOptions::default(), shutdown()).await?;
         }
-        Command::Serve { listen, payload_retention_days, max_wait_s } => {
+        Command::Serve { listen, tls_dir, tls_names, plain_http: _, payload_retention_days, max_wait_s } => {
             let pool = crate::connect(&url()?).await?;
             let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
             let opts = crate::server::ServeOptions {
@@ -122,13 +139,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ..Default::default()
             };
             tracing::info!(address = %listener.local_addr()?, "serving /v1");
-            println!("listening on {}", listener.local_addr()?);
-            crate::server::serve(pool, listener, opts, shutdown()).await?;
+            let tls = tls_dir.as_ref().map(|d| crate::tls::TlsDir::ensure(d, tls_names)).transpose()?;
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            println!("listening on {} ({scheme})", listener.local_addr()?);
+            crate::server::serve(pool, listener, tls, opts, shutdown()).await?;
         }
         Command::EnrollCode { station, wilayah } => {
             let pool = crate::connect(&url()?).await?;
             let code = crate::fleet::enroll_code(&pool, station, wilayah, &actor()).await?;
             println!("{code}");
+            match crate::fleet::ca_fingerprint(&pool).await? {
+                Some(fp) => println!("ca-sha256 {fp}"),
+                None => eprintln!("warning: no TLS CA recorded (serve runs with --plain-http): stations cannot check this district"),
+            }
             eprintln!("one-time code for station {station} ({}); valid 24 hours", wilayah.join(", "));
         }
         Command::Stations => {
@@ -159,6 +182,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let k = cetak_model::wire::CommandKind::parse(kind).with_context(|| format!("unknown command {kind:?}"))?;
             let id = crate::fleet::command(&pool, station, k, job.as_deref(), &actor()).await?;
             println!("command {id} queued for {station}");
+        }
+        Command::CaFingerprint => {
+            let pool = crate::connect(&url()?).await?;
+            match crate::fleet::ca_fingerprint(&pool).await? {
+                Some(fp) => println!("{fp}"),
+                None => anyhow::bail!("no TLS CA recorded: start 'cetak-district serve --tls-dir DIR' once"),
+            }
         }
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&crate::server::openapi())?);

@@ -201,3 +201,9 @@ pub async fn ack_commands(pool: &PgPool, station: &str, ids: &[i64]) -> Result<(
         .await?;
     Ok(())
 }
+
+/// The TLS CA's fingerprint, as `serve --tls-dir` recorded it.
+pub async fn ca_fingerprint(pool: &PgPool) -> Result<Option<String>, DistrictError> {
+    let pem: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE key = 'ca_pem'").fetch_optional(pool).await?;
+    pem.map(|(p,)| crate::tls::fingerprint(&p)).transpose()
+}

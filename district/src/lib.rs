@@ -11,6 +11,7 @@ pub mod keys;
 pub mod pgtemp;
 pub mod queue;
 pub mod server;
+pub mod tls;
 
 pub use db::{connect, DistrictError};
 pub use import::{approve, audit, import_file, jobs, ImportReport, JobSummary};

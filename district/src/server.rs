@@ -169,14 +169,25 @@ pub fn app(pool: PgPool, opts: ServeOptions, stopping: tokio::sync::watch::Recei
         .with_state(AppState { pool, opts: Arc::new(opts), stopping })
 }
 
-/// Serves until `shutdown` resolves; a background task destroys old PRRs.
+/// Serves until `shutdown` resolves, over TLS when `tls` is given (the
+/// field) or plain HTTP (trials on one machine); a background task destroys
+/// old PRRs.
 pub async fn serve(
     pool: PgPool,
     listener: tokio::net::TcpListener,
+    tls: Option<crate::tls::TlsDir>,
     opts: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     crate::keys::signing_key(&pool).await.map_err(std::io::Error::other)?;
+    if let Some(t) = &tls {
+        let pem = t.ca_pem().map_err(std::io::Error::other)?;
+        sqlx::query("INSERT INTO settings (key, value) VALUES ('ca_pem', $1) ON CONFLICT (key) DO UPDATE SET value = $1")
+            .bind(pem)
+            .execute(&pool)
+            .await
+            .map_err(std::io::Error::other)?;
+    }
     let sweeper = {
         let (pool, retention) = (pool.clone(), opts.payload_retention);
         tokio::spawn(async move {
@@ -197,11 +208,16 @@ pub async fn serve(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let r = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        })
-        .await;
+    let graceful = async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    };
+    let r = match tls {
+        Some(t) => {
+            let acceptor = t.acceptor().map_err(std::io::Error::other)?;
+            axum::serve(crate::tls::TlsListener::new(listener, acceptor)?, app).with_graceful_shutdown(graceful).await
+        }
+        None => axum::serve(listener, app).with_graceful_shutdown(graceful).await,
+    };
     sweeper.abort();
     r
 }

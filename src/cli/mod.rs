@@ -79,6 +79,10 @@ pub enum Command {
         district: String,
         #[arg(long)]
         code: String,
+        /// The SHA-256 fingerprint of the district's CA, as the officer
+        /// gave it with the code (required for https).
+        #[arg(long)]
+        ca_sha256: Option<String>,
     },
     /// The station at a glance.
     Status,
@@ -227,11 +231,11 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
             let r = crate::local::import_file(&mut journal, &file)?;
             println!("{}", text(lang, "import.done", &[("imported", &r.imported.len()), ("skipped", &r.skipped.len())]));
         }
-        Command::Enroll { district, code } => {
+        Command::Enroll { district, code, ca_sha256 } => {
             let _lock = control::lock_daemon(&env.state_dir)?;
             let mut journal = Journal::open(&env.state_dir)?;
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            let e = rt.block_on(crate::queue::enroll(&mut journal, &district, &code))?;
+            let e = rt.block_on(crate::queue::enroll(&mut journal, &district, &code, ca_sha256.as_deref()))?;
             println!(
                 "{}",
                 text(lang, "enroll.done", &[("station", &e.station), ("district", &e.district), ("regions", &e.regions.join(", "))])

@@ -15,6 +15,8 @@ pub struct Enrolment {
     pub token: String,
     pub regions: Vec<String>,
     pub keys: Vec<cetak_model::wire::PublicKey>,
+    /// The district's CA (PEM); `None` for a plain-HTTP trial district.
+    pub ca_pem: Option<String>,
 }
 
 impl Enrolment {
@@ -55,14 +57,15 @@ pub struct DistrictJob {
 
 impl Journal {
     pub fn enrolment(&self) -> Result<Option<Enrolment>> {
-        let row: Option<(String, String, String, String, String)> = self
+        type Row = (String, String, String, String, String, Option<String>);
+        let row: Option<Row> = self
             .conn
-            .query_row("SELECT district, station, token, regions, keys FROM enrolment WHERE id = 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            .query_row("SELECT district, station, token, regions, keys, ca_pem FROM enrolment WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
             })
             .optional()
             .map_err(self.ctx.sql())?;
-        let Some((district, station, token, regions, keys)) = row else { return Ok(None) };
+        let Some((district, station, token, regions, keys, ca_pem)) = row else { return Ok(None) };
         let corrupt = |e: serde_json::Error| JournalError::Corrupt(format!("enrolment: {e}"));
         Ok(Some(Enrolment {
             district,
@@ -70,6 +73,7 @@ impl Journal {
             token,
             regions: serde_json::from_str(&regions).map_err(corrupt)?,
             keys: serde_json::from_str(&keys).map_err(corrupt)?,
+            ca_pem,
         }))
     }
 
@@ -79,8 +83,9 @@ impl Journal {
         let keys = serde_json::to_string(&e.keys).map_err(|err| JournalError::Corrupt(err.to_string()))?;
         self.conn
             .execute(
-                "INSERT OR REPLACE INTO enrolment (id, district, station, token, regions, keys, enrolled_at) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
-                params![e.district, e.station, e.token, regions, keys, now()],
+                "INSERT OR REPLACE INTO enrolment (id, district, station, token, regions, keys, enrolled_at, ca_pem)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![e.district, e.station, e.token, regions, keys, now(), e.ca_pem],
             )
             .map_err(self.ctx.sql())?;
         Ok(())

@@ -131,4 +131,9 @@ pub const MIGRATIONS: &[&str] = &[
         at     INTEGER NOT NULL
     );
     "#,
+    // 3: the district's TLS CA, stored at enrolment: the only root the
+    // station trusts for its district.
+    r#"
+    ALTER TABLE enrolment ADD COLUMN ca_pem TEXT;
+    "#,
 ];

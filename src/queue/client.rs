@@ -46,14 +46,33 @@ pub struct Client {
     token: Option<String>,
 }
 
+/// What the client trusts on `https`.
+pub enum Trust<'a> {
+    /// Only this CA (PEM): after enrolment.
+    Ca(&'a str),
+    /// A server presenting this pinned CA: the enrolment call.
+    Pinned(&'a std::sync::Arc<super::tls::PinnedCa>),
+    /// Nothing: only `http` works (a trial on one machine).
+    Nothing,
+}
+
 impl Client {
-    pub fn new(base: &str, token: Option<&str>) -> Result<Self, QueueError> {
+    pub fn new(base: &str, token: Option<&str>, trust: Trust<'_>) -> Result<Self, QueueError> {
         install_crypto();
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("cetak/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| QueueError::Unreachable { url: base.into(), reason: e.to_string() })?;
+        let bad = |reason: String| QueueError::Unreachable { url: base.into(), reason };
+        let mut builder =
+            reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).user_agent(concat!("cetak/", env!("CARGO_PKG_VERSION")));
+        let tls = match trust {
+            Trust::Ca(pem) => Some(super::tls::trusting(pem).map_err(bad)?),
+            Trust::Pinned(p) => Some(p.config().map_err(bad)?),
+            Trust::Nothing => None,
+        };
+        if let Some(config) = tls {
+            builder = builder.tls_backend_preconfigured(config);
+        } else if base.starts_with("https:") {
+            return Err(bad("https needs the district's CA: enrol with --ca-sha256".into()));
+        }
+        let http = builder.build().map_err(|e| bad(error_chain(&e)))?;
         Ok(Self { http, base: base.trim_end_matches('/').to_string(), token: token.map(str::to_string) })
     }
 

@@ -16,8 +16,9 @@ pub mod client;
 pub mod clock;
 pub mod retry;
 mod sync;
+pub mod tls;
 
-pub use client::{Client, QueueError};
+pub use client::{Client, QueueError, Trust};
 pub use clock::Clock;
 pub use sync::{spawn, SyncOptions};
 
@@ -36,12 +37,17 @@ pub enum EnrollError {
     Journal(#[from] crate::journal::JournalError),
     #[error("this station holds {0} unfinished local job(s): print or finish them before enrolling")]
     LocalJobsLeft(usize),
+    #[error("{district}: {reason}; nothing was stored")]
+    Untrusted { district: String, reason: String },
 }
 
 /// Exchanges a one-time code for the station's token and the district's
-/// keys, and stores them. Local jobs still unfinished block enrolment: an
-/// enrolled station has no local source to report them to.
-pub async fn enroll(journal: &mut Journal, district: &str, code: &str) -> Result<Enrolment, EnrollError> {
+/// keys, and stores them with the district's CA. On `https` nothing is
+/// trusted without `ca_sha256`, and a district whose CA does not match it
+/// is refused before the code is even sent. Local jobs still unfinished
+/// block enrolment: an enrolled station has no local source to report them
+/// to.
+pub async fn enroll(journal: &mut Journal, district: &str, code: &str, ca_sha256: Option<&str>) -> Result<Enrolment, EnrollError> {
     let open = journal
         .all_jobs()?
         .into_iter()
@@ -50,16 +56,44 @@ pub async fn enroll(journal: &mut Journal, district: &str, code: &str) -> Result
     if journal.enrolment()?.is_none() && open > 0 {
         return Err(EnrollError::LocalJobsLeft(open));
     }
-    let client = Client::new(district, None)?;
-    let (resp, _): (EnrollResponse, _) = client.post("/v1/enroll", &EnrollRequest { code: code.into() }, Duration::from_secs(30)).await?;
+    let untrusted = |reason: &str| EnrollError::Untrusted { district: district.into(), reason: reason.into() };
+    let pinned = match (district.starts_with("https://"), ca_sha256) {
+        (true, Some(fp)) => Some(std::sync::Arc::new(tls::PinnedCa::new(fp))),
+        (true, None) => return Err(untrusted("an https district needs --ca-sha256 (the fingerprint the officer gave with the code)")),
+        (false, Some(_)) => return Err(untrusted("--ca-sha256 given for a district without TLS (http://)")),
+        (false, None) => None,
+    };
+    let client = match &pinned {
+        Some(p) => Client::new(district, None, Trust::Pinned(p))?,
+        None => Client::new(district, None, Trust::Nothing)?,
+    };
+    let resp: EnrollResponse = match client.post("/v1/enroll", &EnrollRequest { code: code.into() }, Duration::from_secs(30)).await {
+        Ok((r, _)) => r,
+        Err(QueueError::Unreachable { reason, .. }) if reason.contains(tls::MISMATCH) => return Err(untrusted(tls::MISMATCH)),
+        Err(e) => return Err(e.into()),
+    };
+    let ca_pem = pinned.as_ref().and_then(|p| p.ca_pem());
+    if pinned.is_some() && ca_pem.is_none() {
+        return Err(untrusted("the district's CA could not be read"));
+    }
     let e = Enrolment {
         district: district.trim_end_matches('/').into(),
         station: resp.station,
         token: resp.token,
         regions: resp.regions,
         keys: resp.keys,
+        ca_pem,
     };
     journal.enroll(&e)?;
     journal.set_link(true, Some(resp.time_ms), None)?;
     Ok(e)
+}
+
+/// The client an enrolled station uses: its token, its district's CA.
+pub fn client_for(e: &Enrolment) -> Result<Client, QueueError> {
+    let trust = match &e.ca_pem {
+        Some(pem) => Trust::Ca(pem),
+        None => Trust::Nothing,
+    };
+    Client::new(&e.district, Some(&e.token), trust)
 }

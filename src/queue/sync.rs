@@ -11,7 +11,7 @@ use cetak_model::wire::*;
 use rand::SeedableRng;
 
 use super::retry::RetryPolicy;
-use super::{Client, Clock, QueueError};
+use super::{Clock, QueueError};
 use crate::config::DistrictConfig;
 use crate::journal::{JobState, Journal, JournalError};
 
@@ -115,7 +115,7 @@ async fn poll_once(
     };
     clock.check_jump();
     housekeeping(opts, clock, journal)?;
-    let client = Client::new(&enrolment.district, Some(&enrolment.token))?;
+    let client = super::client_for(&enrolment)?;
     let buffered = journal.buffered()?;
     let confirm = journal.unconfirmed()?;
     let req = PollRequest {
@@ -257,7 +257,7 @@ async fn reporter(opts: &SyncOptions, clock: &Clock, stop: &AtomicBool) {
 /// due. `Some(true)`: something was sent; `None`: not enrolled.
 async fn report_once(journal: &mut Journal, clock: &Clock, beat: bool, t: Duration) -> Result<Option<bool>, SyncError> {
     let Some(enrolment) = journal.enrolment()? else { return Ok(None) };
-    let client = Client::new(&enrolment.district, Some(&enrolment.token))?;
+    let client = super::client_for(&enrolment)?;
     let pending: Vec<_> = journal.pending_outbox()?.into_iter().take(200).collect();
     let mut results = Vec::new();
     let mut held = Vec::new();

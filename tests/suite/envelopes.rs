@@ -39,6 +39,7 @@ fn enrolled() -> Enrolled {
             token: "t".into(),
             regions: vec![REGION.into()],
             keys: vec![PublicKey { key_id: "k1".into(), public_key: hex::encode(key.verifying_key().to_bytes()), revoked: false }],
+            ca_pem: None,
         })
         .expect("enroll");
     let opts = StationOptions { name: PRINTER.into(), spoil_retries: 2, local_mode: false, lang: Lang::En, district: None };

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use cetak::queue::{Client, QueueError};
+use cetak::queue::{Client, QueueError, Trust};
 use cetak_district::pgtemp::TempCluster;
 use cetak_model::wire::*;
 
@@ -19,12 +19,14 @@ fn rt() -> tokio::runtime::Runtime {
 const T: Duration = Duration::from_secs(10);
 
 fn enrol(rt: &tokio::runtime::Runtime, d: &DistrictProcess, code: &str) -> Result<EnrollResponse, QueueError> {
-    let c = Client::new(&d.url(), None)?;
+    let pem = d.ca_pem();
+    let c = Client::new(&d.url(), None, Trust::Ca(&pem))?;
     rt.block_on(c.post::<_, EnrollResponse>("/v1/enroll", &EnrollRequest { code: code.into() }, T)).map(|r| r.0)
 }
 
 fn poll(rt: &tokio::runtime::Runtime, d: &DistrictProcess, token: &str, max_jobs: u32) -> Result<PollResponse, QueueError> {
-    let c = Client::new(&d.url(), Some(token))?;
+    let pem = d.ca_pem();
+    let c = Client::new(&d.url(), Some(token), Trust::Ca(&pem))?;
     rt.block_on(c.post::<_, PollResponse>("/v1/poll", &PollRequest { max_jobs, ..Default::default() }, T)).map(|r| r.0)
 }
 
@@ -40,8 +42,9 @@ fn a_token_sees_only_its_regions_and_touches_only_its_assignments() {
     std::fs::write(&f, lines.join("\n")).expect("write");
     d.cli(&["import", f.to_str().expect("path"), "--regency", "17.71"]);
 
-    let code_x = d.cli(&["enroll-code", "--station", "kel-x", "--wilayah", "17.71.01.1001"]).trim().to_string();
-    let code_y = d.cli(&["enroll-code", "--station", "kel-y", "--wilayah", "17.71.02.1002"]).trim().to_string();
+    let first_line = |out: String| out.lines().next().expect("code").trim().to_string();
+    let code_x = first_line(d.cli(&["enroll-code", "--station", "kel-x", "--wilayah", "17.71.01.1001"]));
+    let code_y = first_line(d.cli(&["enroll-code", "--station", "kel-y", "--wilayah", "17.71.02.1002"]));
     let x = enrol(&rt, &d, &code_x).expect("enrol x");
     assert_eq!((x.station.as_str(), x.regions.as_slice()), ("kel-x", ["17.71.01.1001".to_string()].as_slice()));
     assert_eq!(x.keys.len(), 1, "the district's signing key comes with enrolment");
@@ -66,11 +69,11 @@ fn a_token_sees_only_its_regions_and_touches_only_its_assignments() {
     let forged = ResultsRequest {
         results: vec![JobResult { job_id: theirs.job_id.clone(), epoch: theirs.epoch, attempt: 1, outcome: Outcome::Printed, code: None }],
     };
-    let cy = Client::new(&d.url(), Some(&y.token)).expect("client");
+    let cy = Client::new(&d.url(), Some(&y.token), Trust::Ca(&d.ca_pem())).expect("client");
     let r = rt.block_on(cy.post::<_, ResultsResponse>("/v1/results", &forged, T));
     assert!(matches!(r, Err(QueueError::Refused { status: 403, .. })), "{r:?}");
     // X can, once; the same result again is a duplicate, still stored once.
-    let cx = Client::new(&d.url(), Some(&x.token)).expect("client");
+    let cx = Client::new(&d.url(), Some(&x.token), Trust::Ca(&d.ca_pem())).expect("client");
     let first = rt.block_on(cx.post::<_, ResultsResponse>("/v1/results", &forged, T)).expect("x reports").0;
     let again = rt.block_on(cx.post::<_, ResultsResponse>("/v1/results", &forged, T)).expect("x repeats").0;
     assert_eq!((first.items[0], again.items[0]), (ResultStatus::Applied, ResultStatus::Duplicate));
@@ -78,7 +81,7 @@ fn a_token_sees_only_its_regions_and_touches_only_its_assignments() {
     // A malformed body is a 400 with a code, not a crash or plain text.
     let bad = rt
         .block_on(
-            reqwest::Client::new()
+            d.http()
                 .post(format!("{}/v1/poll", d.url()))
                 .bearer_auth(&x.token)
                 .body("{\"max_jobs\": \"many\"}")
@@ -106,7 +109,7 @@ fn the_openapi_document_names_exactly_the_routes_served() {
     // Each documented route answers (401 without a token, 4xx for an empty
     // body), never 404 or 405; an undocumented one is 404.
     let rt = rt();
-    let http = reqwest::Client::new();
+    let http = d.http();
     for p in &paths {
         let status = rt.block_on(http.post(format!("{}{p}", d.url())).json(&serde_json::json!({})).send()).expect("send").status();
         assert!(status.is_client_error() && status.as_u16() != 404 && status.as_u16() != 405, "{p}: {status}");
@@ -137,4 +140,33 @@ fn an_enrolled_station_refuses_local_job_files() {
         assert!(err.contains("enrolled with district") && err.contains("local job files are refused"), "{args:?}: {err}");
     }
     assert!(st.journal().all_jobs().expect("jobs").is_empty(), "nothing imported");
+}
+
+#[test]
+fn enrolment_with_a_wrong_fingerprint_is_refused_and_stores_nothing() {
+    let cluster = TempCluster::start().expect("PostgreSQL");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = DistrictProcess::start(&cluster.url(), tmp.path());
+    let out = d.cli(&["enroll-code", "--station", "kel-a", "--wilayah", "17.71.01.1001"]);
+    let code = out.lines().next().expect("code").trim().to_string();
+    let state = tmp.path().join("station");
+    let cetak = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cetak")).arg("--state-dir").arg(&state).args(args).output().expect("cetak")
+    };
+    // A district whose CA is not the one the officer read out (another
+    // district's, or a man in the middle's): refused before the code goes.
+    let wrong = "00".repeat(32);
+    let r = cetak(&["enroll", "--district", &d.url(), "--code", &code, "--ca-sha256", &wrong]);
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("does not match the fingerprint"), "{}", String::from_utf8_lossy(&r.stderr));
+    // Without a fingerprint, https trusts nothing.
+    let r = cetak(&["enroll", "--district", &d.url(), "--code", &code]);
+    assert!(!r.status.success() && String::from_utf8_lossy(&r.stderr).contains("--ca-sha256"));
+    let journal = cetak::journal::Journal::open(&state).expect("journal");
+    assert!(journal.enrolment().expect("enrolment").is_none(), "nothing stored");
+    // The code was never sent, so it still works with the right fingerprint.
+    let r = cetak(&["enroll", "--district", &d.url(), "--code", &code, "--ca-sha256", &d.ca_sha256()]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let e = journal.enrolment().expect("enrolment").expect("enrolled");
+    assert_eq!(e.ca_pem.as_deref(), Some(d.ca_pem().as_str()), "the district's CA is stored");
 }

@@ -29,6 +29,8 @@ fn kill9(child: &mut Child) {
 /// found at the same address.
 pub struct DistrictProcess {
     pub db_url: String,
+    /// The TLS folder: the district's CA, made on first start.
+    pub tls_dir: PathBuf,
     /// More arguments for `serve`.
     pub args: Vec<String>,
     pub port: u16,
@@ -44,6 +46,7 @@ impl DistrictProcess {
     pub fn start_with(db_url: &str, log_dir: &Path, args: &[&str]) -> Self {
         let mut d = Self {
             db_url: db_url.into(),
+            tls_dir: log_dir.join("district-tls"),
             args: args.iter().map(|a| a.to_string()).collect(),
             port: free_port(),
             log: log_dir.join("district.log"),
@@ -54,7 +57,24 @@ impl DistrictProcess {
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// The CA certificate (PEM) the stations will trust.
+    pub fn ca_pem(&self) -> String {
+        std::fs::read_to_string(self.tls_dir.join("ca.pem")).expect("ca.pem")
+    }
+
+    /// The CA's fingerprint, as an officer reads it out.
+    pub fn ca_sha256(&self) -> String {
+        cetak_district::tls::fingerprint(&self.ca_pem()).expect("fingerprint")
+    }
+
+    /// An HTTP client that trusts this district's CA.
+    pub fn http(&self) -> reqwest::Client {
+        cetak::queue::client::install_crypto();
+        let config = cetak::queue::tls::trusting(&self.ca_pem()).expect("tls config");
+        reqwest::Client::builder().tls_backend_preconfigured(config).build().expect("client")
     }
 
     pub fn addr(&self) -> String {
@@ -64,7 +84,8 @@ impl DistrictProcess {
     fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("district log");
         let mut child = Command::new(env!("CARGO_BIN_EXE_cetak-district"))
-            .args(["serve", "--listen", &self.addr(), "--max-wait-s", "5"])
+            .args(["serve", "--listen", &self.addr(), "--max-wait-s", "5", "--tls-dir"])
+            .arg(&self.tls_dir)
             .args(&self.args)
             .env("CETAK_DISTRICT_DB", &self.db_url)
             .env("RUST_LOG", "info")
@@ -161,8 +182,9 @@ impl Proxy {
         Self { addr, mode, open, done }
     }
 
+    /// The district as seen through this proxy (TLS passes through).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("https://{}", self.addr)
     }
 
     pub fn set(&self, mode: ProxyMode) {
@@ -257,7 +279,10 @@ impl StationProcess {
         for r in s.regions {
             code_args.extend(["--wilayah", r]);
         }
-        let code = district.cli(&code_args).trim().to_string();
+        let out = district.cli(&code_args);
+        let code = out.lines().next().expect("a code").trim().to_string();
+        let fp = out.lines().find_map(|l| l.strip_prefix("ca-sha256 ")).expect("the CA fingerprint").trim().to_string();
+        assert_eq!(fp, district.ca_sha256(), "enroll-code prints the CA's fingerprint");
         let st = Self {
             name: s.name.into(),
             regions: s.regions.iter().map(|r| r.to_string()).collect(),
@@ -267,7 +292,8 @@ impl StationProcess {
             proxy,
             daemon: None,
         };
-        let out = st.cetak().args(["enroll", "--district", &st.proxy.url(), "--code", &code]).output().expect("cetak enroll");
+        let out =
+            st.cetak().args(["enroll", "--district", &st.proxy.url(), "--code", &code, "--ca-sha256", &fp]).output().expect("cetak enroll");
         assert!(out.status.success(), "enroll {}: {}", s.name, String::from_utf8_lossy(&out.stderr));
         st
     }

@@ -1,0 +1,165 @@
+//! TLS for `cetak-district serve` (DESIGN §5): the district's own CA and a
+//! server certificate it signed, kept in a folder and created on first
+//! start (rcgen); rustls with ring, the workspace's one crypto provider.
+//!
+//! Stations trust nothing until the CA's SHA-256 fingerprint, read to them
+//! by the officer with the enrolment code, matches the CA the server
+//! presents: so the server sends its chain with the CA in it.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use sha2::{Digest, Sha256};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::server::TlsStream;
+
+use crate::DistrictError;
+
+/// The files of a TLS folder.
+#[derive(Clone, Debug)]
+pub struct TlsDir {
+    pub dir: PathBuf,
+}
+
+fn tls_err(what: &str, e: impl std::fmt::Display) -> DistrictError {
+    DistrictError::Refused(format!("TLS: {what}: {e}"))
+}
+
+/// Makes rustls use ring in the whole process (one provider).
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), DistrictError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| tls_err(&path.display().to_string(), e))?;
+    f.write_all(text.as_bytes()).map_err(|e| tls_err(&path.display().to_string(), e))
+}
+
+impl TlsDir {
+    /// Opens the folder, creating the CA and a server certificate for
+    /// `names` (host names or IP addresses) if it holds none yet.
+    pub fn ensure(dir: &Path, names: &[String]) -> Result<Self, DistrictError> {
+        let me = Self { dir: dir.to_path_buf() };
+        if me.ca_path().exists() && me.chain_path().exists() && me.key_path().exists() {
+            return Ok(me);
+        }
+        std::fs::create_dir_all(dir).map_err(|e| tls_err(&dir.display().to_string(), e))?;
+        let gen = |e: rcgen::Error| tls_err("making certificates", e);
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(gen)?;
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "cetak district CA");
+        ca_params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
+        let ca_key = rcgen::KeyPair::generate().map_err(gen)?;
+        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).map_err(gen)?;
+        let mut params = rcgen::CertificateParams::new(names.to_vec()).map_err(gen)?;
+        params.distinguished_name.push(rcgen::DnType::CommonName, names.first().map(String::as_str).unwrap_or("cetak-district"));
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        let key = rcgen::KeyPair::generate().map_err(gen)?;
+        let cert = params.signed_by(&key, &ca).map_err(gen)?;
+        write_private(&me.dir.join("ca.key"), &ca.key().serialize_pem())?;
+        write_private(&me.key_path(), &key.serialize_pem())?;
+        std::fs::write(me.chain_path(), format!("{}{}", cert.pem(), ca.pem())).map_err(|e| tls_err("server.pem", e))?;
+        std::fs::write(me.ca_path(), ca.pem()).map_err(|e| tls_err("ca.pem", e))?;
+        tracing::info!(dir = %dir.display(), names = ?names, "created the district's CA and server certificate");
+        Ok(me)
+    }
+
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+    fn chain_path(&self) -> PathBuf {
+        self.dir.join("server.pem")
+    }
+    fn key_path(&self) -> PathBuf {
+        self.dir.join("server.key")
+    }
+
+    /// The CA certificate, PEM.
+    pub fn ca_pem(&self) -> Result<String, DistrictError> {
+        std::fs::read_to_string(self.ca_path()).map_err(|e| tls_err("ca.pem", e))
+    }
+
+    /// The acceptor serving the chain (server certificate, then the CA).
+    pub fn acceptor(&self) -> Result<tokio_rustls::TlsAcceptor, DistrictError> {
+        install_crypto();
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(self.chain_path())
+            .map_err(|e| tls_err("server.pem", e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| tls_err("server.pem", e))?;
+        let key = PrivateKeyDer::from_pem_file(self.key_path()).map_err(|e| tls_err("server.key", e))?;
+        let config =
+            rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(chain, key).map_err(|e| tls_err("config", e))?;
+        Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+    }
+}
+
+/// SHA-256 of a PEM certificate's DER, lowercase hex: what `enroll-code`
+/// prints and `cetak enroll --ca-sha256` checks.
+pub fn fingerprint(pem: &str) -> Result<String, DistrictError> {
+    let der = CertificateDer::from_pem_slice(pem.as_bytes()).map_err(|e| tls_err("CA certificate", e))?;
+    Ok(hex::encode(Sha256::digest(der.as_ref())))
+}
+
+/// A listener that hands axum finished TLS connections. Handshakes run on
+/// tasks of their own, each with a deadline, so a slow or silent client
+/// never holds up the others.
+pub struct TlsListener {
+    rx: tokio::sync::mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    local: SocketAddr,
+}
+
+impl TlsListener {
+    pub fn new(tcp: TcpListener, acceptor: tokio_rustls::TlsAcceptor) -> std::io::Result<Self> {
+        let local = tcp.local_addr()?;
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        tokio::spawn(async move {
+            loop {
+                let (stream, peer) = match tcp.accept().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off a
+                        // moment rather than spin.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let hs = tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(stream)).await;
+                    if let Ok(Ok(tls)) = hs {
+                        let _ = tx.send((tls, peer)).await;
+                    }
+                });
+            }
+        });
+        Ok(Self { rx, local })
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.rx.recv().await {
+            Some(c) => c,
+            // The accept task never ends while we hold the receiver.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}
