@@ -38,6 +38,22 @@ enum Command {
     },
     /// Prints the TLS CA's SHA-256 fingerprint (for `cetak enroll`).
     CaFingerprint,
+    /// Revokes a station's token (audited): its next request and its
+    /// waiting long polls fail with 401.
+    Revoke { station: String },
+    /// Gives a job to another station (audited, with a reason).
+    Reassign {
+        job: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// The envelope-signing keys: list, rotate, revoke KEY_ID.
+    Keys {
+        #[command(subcommand)]
+        action: Option<KeysAction>,
+    },
     /// Serves the `/v1` protocol until SIGTERM or Ctrl-C.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8700")]
@@ -84,6 +100,14 @@ enum Command {
     },
     /// Prints the OpenAPI document of `/v1`.
     Openapi,
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysAction {
+    /// A new key signs from now on; older jobs stay valid.
+    Rotate,
+    /// Stations refuse every unprinted job this key signed.
+    Revoke { key_id: String },
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -182,6 +206,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let k = cetak_model::wire::CommandKind::parse(kind).with_context(|| format!("unknown command {kind:?}"))?;
             let id = crate::fleet::command(&pool, station, k, job.as_deref(), &actor()).await?;
             println!("command {id} queued for {station}");
+        }
+        Command::Revoke { station } => {
+            let pool = crate::connect(&url()?).await?;
+            crate::fleet::revoke(&pool, station, &actor()).await?;
+            println!("revoked {station}");
+        }
+        Command::Reassign { job, to, reason } => {
+            let pool = crate::connect(&url()?).await?;
+            let epoch = crate::fleet::reassign(&pool, job, to, reason, &actor()).await?;
+            println!("job {job} reassigned to {to} (epoch {epoch})");
+        }
+        Command::Keys { action } => {
+            let pool = crate::connect(&url()?).await?;
+            match action {
+                Some(KeysAction::Rotate) => println!("signing with {}", crate::keys::rotate(&pool, &actor()).await?),
+                Some(KeysAction::Revoke { key_id }) => {
+                    crate::keys::revoke(&pool, key_id, &actor()).await?;
+                    println!("revoked {key_id}");
+                }
+                None => {
+                    crate::keys::signing_key(&pool).await?;
+                }
+            }
+            for k in crate::keys::public_keys(&pool).await? {
+                println!("{} {}{}", k.key_id, k.public_key, if k.revoked { " REVOKED" } else { "" });
+            }
         }
         Command::CaFingerprint => {
             let pool = crate::connect(&url()?).await?;

@@ -105,14 +105,24 @@ pub async fn station_of(pool: &PgPool, token: &str) -> Result<Option<(String, Ve
         .await?)
 }
 
-/// Stores a heartbeat: the fleet view is what stations push.
+/// Stores a heartbeat: the fleet view is what stations push. A station is
+/// ready when one of its printers is idle or printing (or none is known
+/// yet); readiness decides fair shares.
 pub async fn heartbeat(pool: &PgPool, station: &str, hb: &Heartbeat) -> Result<(), DistrictError> {
     let status = serde_json::to_value(hb).map_err(|e| DistrictError::Refused(e.to_string()))?;
-    sqlx::query("UPDATE stations SET last_seen = now(), last_status = $2 WHERE station = $1")
+    let ready = hb.printers.is_empty() || hb.printers.iter().any(|p| p.state == "idle" || p.state == "printing");
+    sqlx::query("UPDATE stations SET last_seen = now(), last_status = $2, ready = $3 WHERE station = $1")
         .bind(station)
         .bind(status)
+        .bind(ready)
         .execute(pool)
         .await?;
+    Ok(())
+}
+
+/// The station is alive (it polls).
+pub async fn seen(pool: &PgPool, station: &str) -> Result<(), DistrictError> {
+    sqlx::query("UPDATE stations SET last_seen = now() WHERE station = $1").bind(station).execute(pool).await?;
     Ok(())
 }
 
@@ -176,6 +186,7 @@ pub async fn command(pool: &PgPool, station: &str, kind: CommandKind, job_id: Op
         .bind(json!({"station": station, "kind": kind.as_str(), "command": id}))
         .execute(&mut *tx)
         .await?;
+    crate::queue::notify(&mut tx, &format!("station:{station}")).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -206,4 +217,105 @@ pub async fn ack_commands(pool: &PgPool, station: &str, ids: &[i64]) -> Result<(
 pub async fn ca_fingerprint(pool: &PgPool) -> Result<Option<String>, DistrictError> {
     let pem: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE key = 'ca_pem'").fetch_optional(pool).await?;
     pem.map(|(p,)| crate::tls::fingerprint(&p)).transpose()
+}
+
+/// Revokes a station's token: its next request fails with 401, and so do
+/// its waiting long polls, woken for it. Audited.
+pub async fn revoke(pool: &PgPool, station: &str, actor: &str) -> Result<(), DistrictError> {
+    let mut tx = pool.begin().await?;
+    let r = sqlx::query("UPDATE stations SET revoked_at = now() WHERE station = $1 AND revoked_at IS NULL")
+        .bind(station)
+        .execute(&mut *tx)
+        .await?;
+    if r.rows_affected() != 1 {
+        return Err(DistrictError::Refused(format!("no enrolled station {station}")));
+    }
+    sqlx::query("INSERT INTO audit (actor, action, detail) VALUES ($1, 'revoke', $2)")
+        .bind(actor)
+        .bind(json!({"station": station}))
+        .execute(&mut *tx)
+        .await?;
+    crate::queue::notify(&mut tx, &format!("station:{station}")).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// An officer gives a job to another station (audited, with a reason):
+/// a new epoch and envelope; the old station drops it on its next contact,
+/// or, if it printed the card before it learned, its result is stored and
+/// flagged.
+pub async fn reassign(pool: &PgPool, job_id: &str, to: &str, reason: &str, actor: &str) -> Result<i64, DistrictError> {
+    if reason.trim().is_empty() {
+        return Err(DistrictError::Refused("a reassignment needs --reason".into()));
+    }
+    let (key_id, key) = crate::keys::signing_key(pool).await?;
+    let mut tx = pool.begin().await?;
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        state: String,
+        kode_wilayah: String,
+        station: Option<String>,
+        released_by: Vec<String>,
+        prr: Option<String>,
+        needs_approval: bool,
+        approved_by: Option<String>,
+    }
+    let job: Option<Row> = sqlx::query_as(
+        "SELECT state, kode_wilayah, station, released_by, prr, needs_approval, approved_by FROM jobs WHERE job_id = $1 FOR UPDATE",
+    )
+    .bind(job_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(Row { state, kode_wilayah: region, station: from, released_by, prr, needs_approval, approved_by }) = job else {
+        return Err(DistrictError::Refused(format!("no job {job_id}")));
+    };
+    if !matches!(state.as_str(), "pending" | "assigned") {
+        return Err(DistrictError::Refused(format!("job {job_id} is {state}: only pending or assigned jobs can be reassigned")));
+    }
+    let serves: Option<(bool,)> = sqlx::query_as("SELECT $2 = ANY(regions) FROM stations WHERE station = $1 AND revoked_at IS NULL")
+        .bind(to)
+        .bind(&region)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if serves != Some((true,)) {
+        return Err(DistrictError::Refused(format!("station {to} is not enrolled for {region}")));
+    }
+    if released_by.iter().any(|s| s == to) || from.as_deref() == Some(to) {
+        return Err(DistrictError::Refused(format!("station {to} already held job {job_id}: it would refuse it as a replay")));
+    }
+    let prr = prr.ok_or_else(|| DistrictError::Refused(format!("job {job_id} has no PRR any more")))?;
+    let (epoch,): (i64,) = sqlx::query_as(
+        "UPDATE jobs SET state = 'assigned', station = $2, epoch = epoch + 1, assigned_at = now(), delivered = false, release_asked = false
+         WHERE job_id = $1 RETURNING epoch",
+    )
+    .bind(job_id)
+    .bind(to)
+    .fetch_one(&mut *tx)
+    .await?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let envelope =
+        cetak_model::envelope::Envelope::sign(&key_id, &key, job_id, &region, &prr, needs_approval && approved_by.is_some(), now);
+    sqlx::query("UPDATE jobs SET envelope = $2 WHERE job_id = $1")
+        .bind(job_id)
+        .bind(serde_json::to_value(&envelope).map_err(|e| DistrictError::Refused(e.to_string()))?)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO assignments (job_id, epoch, station) VALUES ($1, $2, $3)")
+        .bind(job_id)
+        .bind(epoch)
+        .bind(to)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO audit (actor, action, job_id, detail) VALUES ($1, 'reassign', $2, $3)")
+        .bind(actor)
+        .bind(job_id)
+        .bind(json!({"from": from, "to": to, "epoch": epoch, "reason": reason}))
+        .execute(&mut *tx)
+        .await?;
+    crate::queue::notify(&mut tx, &format!("station:{to}")).await?;
+    if let Some(f) = &from {
+        crate::queue::notify(&mut tx, &format!("station:{f}")).await?;
+    }
+    tx.commit().await?;
+    Ok(epoch)
 }

@@ -106,6 +106,11 @@ pub async fn import_file(
         "known": report.known.len(),
     });
     sqlx::query("INSERT INTO audit (actor, action, detail) VALUES ($1, 'import', $2)").bind(actor).bind(detail).execute(&mut *tx).await?;
+    let mut regions: Vec<String> = regions_of(&mut tx, &report.pending).await?;
+    regions.dedup();
+    for r in regions {
+        crate::queue::notify(&mut tx, &format!("work:{r}")).await?;
+    }
     tx.commit().await?;
     Ok(report)
 }
@@ -125,6 +130,9 @@ pub async fn approve(pool: &PgPool, job_ids: &[String], actor: &str) -> Result<(
             return Err(DistrictError::Refused(format!("job {id} is not waiting for approval")));
         }
         sqlx::query("INSERT INTO audit (actor, action, job_id) VALUES ($1, 'approve', $2)").bind(actor).bind(id).execute(&mut *tx).await?;
+    }
+    for r in regions_of(&mut tx, job_ids).await? {
+        crate::queue::notify(&mut tx, &format!("work:{r}")).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -150,4 +158,13 @@ pub async fn jobs(pool: &PgPool) -> Result<Vec<JobSummary>, DistrictError> {
 /// The audit trail, oldest first: (actor, action, job id).
 pub async fn audit(pool: &PgPool) -> Result<Vec<(String, String, Option<String>)>, DistrictError> {
     Ok(sqlx::query_as("SELECT actor, action, job_id FROM audit ORDER BY id").fetch_all(pool).await?)
+}
+
+/// The distinct region codes of some jobs, sorted.
+async fn regions_of(tx: &mut sqlx::PgConnection, job_ids: &[String]) -> Result<Vec<String>, DistrictError> {
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT kode_wilayah FROM jobs WHERE job_id = ANY($1) ORDER BY 1")
+        .bind(job_ids)
+        .fetch_all(&mut *tx)
+        .await?;
+    Ok(rows.into_iter().map(|(r,)| r).collect())
 }

@@ -13,14 +13,24 @@ use crate::DistrictError;
 
 /// The newest key not revoked, created if there is none.
 pub async fn signing_key(pool: &PgPool) -> Result<(String, SigningKey), DistrictError> {
+    if let Some(k) = active(pool).await? {
+        return Ok(k);
+    }
+    create(pool).await
+}
+
+async fn active(pool: &PgPool) -> Result<Option<(String, SigningKey)>, DistrictError> {
     let row: Option<(String, Vec<u8>)> =
         sqlx::query_as("SELECT key_id, secret FROM signing_keys WHERE revoked_at IS NULL ORDER BY created_at DESC LIMIT 1")
             .fetch_optional(pool)
             .await?;
-    if let Some((id, secret)) = row {
-        let bytes: [u8; 32] = secret.try_into().map_err(|_| DistrictError::Refused(format!("signing key {id} is damaged")))?;
-        return Ok((id, SigningKey::from_bytes(&bytes)));
-    }
+    let Some((id, secret)) = row else { return Ok(None) };
+    let bytes: [u8; 32] = secret.try_into().map_err(|_| DistrictError::Refused(format!("signing key {id} is damaged")))?;
+    Ok(Some((id, SigningKey::from_bytes(&bytes))))
+}
+
+/// Creates a signing key; being the newest, it signs from now on.
+pub async fn create(pool: &PgPool) -> Result<(String, SigningKey), DistrictError> {
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret).map_err(|e| DistrictError::Refused(format!("no randomness for a key: {e}")))?;
     let key = SigningKey::from_bytes(&secret);
@@ -35,7 +45,43 @@ pub async fn signing_key(pool: &PgPool) -> Result<(String, SigningKey), District
         .execute(pool)
         .await?;
     tracing::info!(key_id = %id, "created the district's signing key");
+    // Stations hear of the new key set with their next poll.
+    let mut conn = pool.acquire().await?;
+    crate::queue::notify(&mut conn, "all").await?;
     Ok((id, key))
+}
+
+/// Rotates: a new key signs from now on; jobs signed by the old one stay
+/// valid until it is revoked. Audited.
+pub async fn rotate(pool: &PgPool, actor: &str) -> Result<String, DistrictError> {
+    let (id, _) = create(pool).await?;
+    sqlx::query("INSERT INTO audit (actor, action, detail) VALUES ($1, 'key_rotate', $2)")
+        .bind(actor)
+        .bind(serde_json::json!({"key_id": id}))
+        .execute(pool)
+        .await?;
+    Ok(id)
+}
+
+/// Revokes a key: stations refuse every job it signed that they have not
+/// printed. If it was the signing key, a new one is made. Audited.
+pub async fn revoke(pool: &PgPool, key_id: &str, actor: &str) -> Result<(), DistrictError> {
+    let r = sqlx::query("UPDATE signing_keys SET revoked_at = now() WHERE key_id = $1 AND revoked_at IS NULL")
+        .bind(key_id)
+        .execute(pool)
+        .await?;
+    if r.rows_affected() != 1 {
+        return Err(DistrictError::Refused(format!("no key {key_id} in use")));
+    }
+    sqlx::query("INSERT INTO audit (actor, action, detail) VALUES ($1, 'key_revoke', $2)")
+        .bind(actor)
+        .bind(serde_json::json!({"key_id": key_id}))
+        .execute(pool)
+        .await?;
+    signing_key(pool).await?;
+    let mut conn = pool.acquire().await?;
+    crate::queue::notify(&mut conn, "all").await?;
+    Ok(())
 }
 
 /// Every key a station should know, revoked ones marked.

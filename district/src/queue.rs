@@ -7,7 +7,7 @@
 //! station's next poll confirms it arrived, so a lost answer loses no job.
 
 use cetak_model::envelope::Envelope;
-use cetak_model::wire::{Assignment, HeldJob, JobResult, Outcome, ResultStatus, StationEvent};
+use cetak_model::wire::{Assignment, HeldJob, JobRef, JobResult, Outcome, ResultStatus, StationEvent};
 use sqlx::postgres::PgPool;
 
 use crate::DistrictError;
@@ -44,36 +44,60 @@ pub struct Want<'a> {
     pub urgent_only: bool,
 }
 
+/// Tells waiting long polls that something changed for `topic`:
+/// `work:REGION`, `station:NAME` or `all` (delivered at commit).
+pub async fn notify(conn: &mut sqlx::PgConnection, topic: &str) -> Result<(), DistrictError> {
+    sqlx::query("SELECT pg_notify('cetak', $1)").bind(topic).execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// Assignments not yet confirmed are sent again first; then new jobs of
-/// the station's regions, urgent first then oldest, each signed now.
+/// the station's regions, urgent first then oldest, each signed now, up to
+/// the station's room and, per region, its fair share (DESIGN §5): where
+/// several stations serve a region, each holds at most its share of the
+/// region's outstanding jobs, counting only stations with a ready printer
+/// seen lately; a station whose printer is not ready gets nothing while a
+/// sister's is.
 pub async fn take_jobs(pool: &PgPool, want: &Want<'_>) -> Result<Vec<Assignment>, DistrictError> {
     let mut out = unconfirmed(pool, want.station).await?;
-    let room = (want.max_jobs as usize).saturating_sub(out.len());
-    // A full buffer still takes urgent jobs, one a poll: enough for the
-    // next card, and no station hoards a region's urgent work.
-    let limit = if want.urgent_only { 1 } else { room as i64 };
-    if limit == 0 {
+    let mut room = if want.urgent_only { 1 } else { (want.max_jobs as usize).saturating_sub(out.len()) as i64 };
+    if room == 0 {
         return Ok(out);
     }
     let (key_id, key) = crate::keys::signing_key(pool).await?;
     let mut tx = pool.begin().await?;
-    let picked: Vec<Picked> = sqlx::query_as(
-        "WITH picked AS (
-            SELECT job_id FROM jobs
-            WHERE state = 'pending' AND kode_wilayah = ANY($2) AND NOT ($1 = ANY(released_by))
-              AND (NOT $3 OR priority = 'urgent')
-            ORDER BY (priority = 'urgent') DESC, imported_at, job_id
-            LIMIT $4 FOR UPDATE SKIP LOCKED)
-         UPDATE jobs SET state = 'assigned', station = $1, epoch = jobs.epoch + 1, assigned_at = now(), delivered = false
-         FROM picked WHERE jobs.job_id = picked.job_id
-         RETURNING jobs.job_id, jobs.epoch, jobs.priority, jobs.kode_wilayah, jobs.prr, jobs.needs_approval, jobs.approved_by",
-    )
-    .bind(want.station)
-    .bind(want.regions)
-    .bind(want.urgent_only)
-    .bind(limit)
-    .fetch_all(&mut *tx)
-    .await?;
+    let mut picked: Vec<Picked> = Vec::new();
+    for region in want.regions {
+        if room <= 0 {
+            break;
+        }
+        // Sisters polling at once must not both take the same share.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(region).execute(&mut *tx).await?;
+        let limit = if want.urgent_only { room } else { room.min(allowance(&mut tx, want.station, region).await?) };
+        if limit <= 0 {
+            continue;
+        }
+        let got: Vec<Picked> = sqlx::query_as(
+            "WITH picked AS (
+                SELECT job_id FROM jobs
+                WHERE state = 'pending' AND kode_wilayah = $2 AND NOT ($1 = ANY(released_by))
+                  AND (NOT $3 OR priority = 'urgent')
+                ORDER BY (priority = 'urgent') DESC, imported_at, job_id
+                LIMIT $4 FOR UPDATE SKIP LOCKED)
+             UPDATE jobs SET state = 'assigned', station = $1, epoch = jobs.epoch + 1, assigned_at = now(), delivered = false,
+                             release_asked = false
+             FROM picked WHERE jobs.job_id = picked.job_id
+             RETURNING jobs.job_id, jobs.epoch, jobs.priority, jobs.kode_wilayah, jobs.prr, jobs.needs_approval, jobs.approved_by",
+        )
+        .bind(want.station)
+        .bind(region)
+        .bind(want.urgent_only)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        room -= got.len() as i64;
+        picked.extend(got);
+    }
     let now: (i64,) = sqlx::query_as("SELECT (EXTRACT(EPOCH FROM now()))::bigint").fetch_one(&mut *tx).await?;
     let mut fresh = Vec::new();
     for Picked { job_id, epoch, priority, kode_wilayah: kode, prr, needs_approval, approved_by } in picked {
@@ -95,6 +119,102 @@ pub async fn take_jobs(pool: &PgPool, want: &Want<'_>) -> Result<Vec<Assignment>
     }
     out.extend(fresh);
     Ok(out)
+}
+
+/// How many more jobs of `region` this station may hold: its fair share of
+/// the region's outstanding jobs minus what it holds.
+async fn allowance(tx: &mut sqlx::PgConnection, station: &str, region: &str) -> Result<i64, DistrictError> {
+    // (station, healthy): a ready printer and seen in the last 5 minutes.
+    let sisters: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT station, ready AND COALESCE(last_seen > now() - interval '5 minutes', false) FROM stations
+         WHERE $1 = ANY(regions) AND revoked_at IS NULL AND token_sha256 IS NOT NULL",
+    )
+    .bind(region)
+    .fetch_all(&mut *tx)
+    .await?;
+    let me_healthy = sisters.iter().any(|(s, h)| s == station && *h);
+    let healthy_others = sisters.iter().filter(|(s, h)| s != station && *h).count() as i64;
+    if !me_healthy && healthy_others > 0 {
+        return Ok(0);
+    }
+    let sharers = if me_healthy { healthy_others + 1 } else { sisters.len().max(1) as i64 };
+    let (outstanding, mine): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE state IN ('pending', 'assigned')),
+                count(*) FILTER (WHERE state = 'assigned' AND station = $2)
+         FROM jobs WHERE kode_wilayah = $1",
+    )
+    .bind(region)
+    .bind(station)
+    .fetch_one(&mut *tx)
+    .await?;
+    let share = (outstanding + sharers - 1) / sharers;
+    Ok((share - mine).max(0))
+}
+
+/// A station that runs dry (holds nothing, got nothing) asks each sister
+/// holding two or more unprinted jobs of a shared region to give back half
+/// of them, newest first; the sister hears it on its next poll.
+pub async fn ask_sisters(pool: &PgPool, station: &str, regions: &[String]) -> Result<u64, DistrictError> {
+    // Only a station that can print takes work from a sister.
+    let ready: Option<(bool,)> = sqlx::query_as("SELECT ready FROM stations WHERE station = $1").bind(station).fetch_optional(pool).await?;
+    if ready != Some((true,)) {
+        return Ok(0);
+    }
+    let mut tx = pool.begin().await?;
+    let asked: Vec<(String,)> = sqlx::query_as(
+        "WITH held AS (
+            SELECT job_id, station, row_number() OVER (PARTITION BY station, kode_wilayah ORDER BY assigned_at DESC) AS n,
+                   count(*) OVER (PARTITION BY station, kode_wilayah) AS total
+            FROM jobs
+            WHERE state = 'assigned' AND delivered AND station <> $1 AND kode_wilayah = ANY($2) AND NOT ($1 = ANY(released_by)))
+         UPDATE jobs SET release_asked = true FROM held
+         WHERE jobs.job_id = held.job_id AND held.total >= 2 AND held.n <= held.total / 2 AND NOT jobs.release_asked
+         RETURNING held.station",
+    )
+    .bind(station)
+    .bind(regions)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut sisters: Vec<&str> = asked.iter().map(|(s,)| s.as_str()).collect();
+    sisters.dedup();
+    for s in &sisters {
+        notify(&mut tx, &format!("station:{s}")).await?;
+    }
+    tx.commit().await?;
+    if !asked.is_empty() {
+        tracing::info!(station, asked = asked.len(), "a dry station asked its sisters for unrendered jobs");
+    }
+    Ok(asked.len() as u64)
+}
+
+/// Jobs this station should give back to a dry sister.
+pub async fn release_asked(pool: &PgPool, station: &str) -> Result<Vec<JobRef>, DistrictError> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT job_id, epoch FROM jobs WHERE station = $1 AND state = 'assigned' AND release_asked ORDER BY job_id")
+            .bind(station)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().map(|(job_id, epoch)| JobRef { job_id, epoch }).collect())
+}
+
+/// Of the jobs a station says it holds, those that are no longer its own
+/// assignment (reassigned, cancelled): it drops them.
+pub async fn no_longer_yours(pool: &PgPool, station: &str, holding: &[JobRef]) -> Result<Vec<JobRef>, DistrictError> {
+    if holding.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = holding.iter().map(|h| h.job_id.clone()).collect();
+    let epochs: Vec<i64> = holding.iter().map(|h| h.epoch).collect();
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT h.job_id, h.epoch FROM unnest($1::text[], $2::bigint[]) AS h(job_id, epoch) JOIN jobs j ON j.job_id = h.job_id
+         WHERE NOT (j.state IN ('assigned', 'done') AND j.station = $3 AND j.epoch = h.epoch)",
+    )
+    .bind(&ids)
+    .bind(&epochs)
+    .bind(station)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(job_id, epoch)| JobRef { job_id, epoch }).collect())
 }
 
 /// This station's assignments it has not confirmed receiving.
@@ -207,7 +327,7 @@ async fn apply(tx: &mut sqlx::PgConnection, station: &str, r: &JobResult) -> Res
     match r.outcome {
         Outcome::Released => {
             sqlx::query(
-                "UPDATE jobs SET state = 'pending', station = NULL, delivered = false, envelope = NULL,
+                "UPDATE jobs SET state = 'pending', station = NULL, delivered = false, envelope = NULL, release_asked = false,
                         released_by = array_append(released_by, $2)
                  WHERE job_id = $1",
             )
@@ -215,6 +335,9 @@ async fn apply(tx: &mut sqlx::PgConnection, station: &str, r: &JobResult) -> Res
             .bind(station)
             .execute(&mut *tx)
             .await?;
+            let (region,): (String,) =
+                sqlx::query_as("SELECT kode_wilayah FROM jobs WHERE job_id = $1").bind(&r.job_id).fetch_one(&mut *tx).await?;
+            notify(&mut *tx, &format!("work:{region}")).await?;
         }
         outcome => {
             sqlx::query("UPDATE jobs SET state = 'done', result = $2, finished_at = now() WHERE job_id = $1")

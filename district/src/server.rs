@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use cetak_model::wire::*;
+
 use sqlx::postgres::PgPool;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -23,7 +24,8 @@ use crate::{fleet, queue, DistrictError};
 pub struct ServeOptions {
     /// The longest long poll a station may ask for.
     pub max_wait: Duration,
-    /// How often a waiting long poll looks for new work.
+    /// How often a waiting long poll looks for new work without being
+    /// notified (notifications wake it at once; this covers one lost).
     pub poll_tick: Duration,
     /// PRRs are destroyed this long after their final result.
     pub payload_retention: Duration,
@@ -46,6 +48,9 @@ struct AppState {
     /// Turns true when the service stops: waiting long polls answer at
     /// once, so a stop does not wait out every station's poll.
     stopping: tokio::sync::watch::Receiver<bool>,
+    /// Topics notified by any district process (`queue::notify`): waiting
+    /// long polls wake when one concerns them.
+    wake: tokio::sync::broadcast::Sender<String>,
 }
 
 pub fn time_ms() -> i64 {
@@ -84,6 +89,16 @@ impl IntoResponse for ApiError {
 struct Station {
     name: String,
     regions: Vec<String>,
+    token: String,
+}
+
+impl Station {
+    /// Whether a notified topic concerns this station.
+    fn concerns(&self, topic: &str) -> bool {
+        topic == "all"
+            || topic.strip_prefix("station:") == Some(self.name.as_str())
+            || topic.strip_prefix("work:").is_some_and(|r| self.regions.iter().any(|m| m == r))
+    }
 }
 
 impl FromRequestParts<AppState> for Station {
@@ -98,7 +113,7 @@ impl FromRequestParts<AppState> for Station {
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(unauthorized)?;
         match fleet::station_of(&state.pool, token).await? {
-            Some((name, regions)) => Ok(Station { name, regions }),
+            Some((name, regions)) => Ok(Station { name, regions, token: token.to_string() }),
             None => Err(unauthorized()),
         }
     }
@@ -161,12 +176,17 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The service's routes, `/v1/openapi.json` included.
-pub fn app(pool: PgPool, opts: ServeOptions, stopping: tokio::sync::watch::Receiver<bool>) -> Router {
+pub fn app(
+    pool: PgPool,
+    opts: ServeOptions,
+    stopping: tokio::sync::watch::Receiver<bool>,
+    wake: tokio::sync::broadcast::Sender<String>,
+) -> Router {
     let (router, doc) = routes().split_for_parts();
     router
         .route("/v1/openapi.json", axum::routing::get(move || async move { Json(doc) }))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route in /v1") })
-        .with_state(AppState { pool, opts: Arc::new(opts), stopping })
+        .with_state(AppState { pool, opts: Arc::new(opts), stopping, wake })
 }
 
 /// Serves until `shutdown` resolves, over TLS when `tls` is given (the
@@ -202,7 +222,9 @@ pub async fn serve(
         })
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let app = app(pool, opts, stop_rx.clone());
+    let (wake, _) = tokio::sync::broadcast::channel(4096);
+    let listener_task = tokio::spawn(listen(pool.clone(), wake.clone()));
+    let app = app(pool, opts, stop_rx.clone(), wake);
     let mut stopped = stop_rx;
     tokio::spawn(async move {
         shutdown.await;
@@ -219,7 +241,42 @@ pub async fn serve(
         None => axum::serve(listener, app).with_graceful_shutdown(graceful).await,
     };
     sweeper.abort();
+    listener_task.abort();
     r
+}
+
+/// Relays the database's `cetak` notifications to the long polls. On a
+/// lost connection every poll is woken once (it re-reads the database), and
+/// the listener reconnects.
+async fn listen(pool: PgPool, wake: tokio::sync::broadcast::Sender<String>) {
+    loop {
+        match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(mut l) => {
+                if let Err(e) = l.listen("cetak").await {
+                    tracing::warn!(error = %e, "cannot listen for notifications");
+                } else {
+                    let _ = wake.send("all".into());
+                    loop {
+                        match l.try_recv().await {
+                            Ok(Some(n)) => {
+                                let _ = wake.send(n.payload().to_string());
+                            }
+                            Ok(None) => {
+                                let _ = wake.send("all".into());
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "notification listener lost");
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot connect the notification listener"),
+        }
+        let _ = wake.send("all".into());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// Exchanges a one-time enrolment code for a station token and the
@@ -240,21 +297,50 @@ async fn enroll(State(st): State<AppState>, Body(req): Body<EnrollRequest>) -> A
 /// assignments the station now holds.
 #[utoipa::path(post, path = "/v1/poll", request_body = PollRequest,
     responses((status = 200, body = PollResponse), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
-async fn poll(State(st): State<AppState>, me: Station, Body(req): Body<PollRequest>) -> ApiResult<PollResponse> {
+async fn poll(State(st): State<AppState>, me: Station, Body(req): Body<PollRequest>) -> Result<Json<PollResponse>, ApiError> {
+    let mut woken = st.wake.subscribe();
+    fleet::seen(&st.pool, &me.name).await?;
     fleet::ack_commands(&st.pool, &me.name, &req.ack_commands).await?;
     queue::confirm_delivered(&st.pool, &me.name, &req.confirm.iter().map(|c| (c.job_id.clone(), c.epoch)).collect::<Vec<_>>()).await?;
     let want = queue::Want { station: &me.name, regions: &me.regions, max_jobs: req.max_jobs, urgent_only: req.urgent_only };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(req.wait_s.into()).min(st.opts.max_wait);
+    let mut asked_sisters = false;
     loop {
+        let keys = crate::keys::public_keys(&st.pool).await?;
+        let keys = (keys_version(&keys) != req.keys_version).then_some(keys);
         let jobs = queue::take_jobs(&st.pool, &want).await?;
         let commands = fleet::open_commands(&st.pool, &me.name).await?;
-        if !jobs.is_empty() || !commands.is_empty() || tokio::time::Instant::now() >= deadline || *st.stopping.borrow() {
-            return Ok(Json(PollResponse { time_ms: time_ms(), jobs, commands }));
+        let release = queue::release_asked(&st.pool, &me.name).await?;
+        let drop_jobs = queue::no_longer_yours(&st.pool, &me.name, &req.holding).await?;
+        let news = !jobs.is_empty() || !commands.is_empty() || keys.is_some() || !release.is_empty() || !drop_jobs.is_empty();
+        if news || tokio::time::Instant::now() >= deadline || *st.stopping.borrow() {
+            return Ok(Json(PollResponse { time_ms: time_ms(), jobs, commands, keys, release, drop_jobs }));
+        }
+        // Dry: nothing held, nothing to take. Ask sisters once a poll.
+        if req.holding.is_empty() && !req.urgent_only && !asked_sisters {
+            asked_sisters = true;
+            queue::ask_sisters(&st.pool, &me.name, &me.regions).await?;
         }
         let mut stopping = st.stopping.clone();
+        // Woken by a notification that concerns us, or every few seconds
+        // anyway (a notification lost with a connection).
+        let wait = async {
+            loop {
+                match woken.recv().await {
+                    Ok(topic) if me.concerns(&topic) => return,
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+        };
         tokio::select! {
-            _ = tokio::time::sleep(st.opts.poll_tick) => {}
+            _ = wait => {}
+            _ = tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + st.opts.poll_tick)) => {}
             _ = stopping.changed() => {}
+        }
+        // A revocation ends a waiting poll at once.
+        if fleet::station_of(&st.pool, &me.token).await?.is_none() {
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "the station's token was revoked"));
         }
     }
 }

@@ -58,6 +58,22 @@ pub struct PollRequest {
     /// them again.
     #[serde(default)]
     pub confirm: Vec<JobRef>,
+    /// Every job the station holds unprinted: the district answers with
+    /// those that are no longer the station's (`drop`).
+    #[serde(default)]
+    pub holding: Vec<JobRef>,
+    /// A digest of the station's key set ([`keys_version`]): the district
+    /// sends its key set when it differs.
+    #[serde(default)]
+    pub keys_version: String,
+}
+
+/// A digest of a key set, independent of its order.
+pub fn keys_version(keys: &[PublicKey]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut lines: Vec<String> = keys.iter().map(|k| format!("{} {} {}", k.key_id, k.public_key, k.revoked)).collect();
+    lines.sort();
+    hex::encode(Sha256::digest(lines.join("\n").as_bytes()))
 }
 
 /// One assignment: a job and its epoch.
@@ -74,6 +90,16 @@ pub struct PollResponse {
     pub jobs: Vec<Assignment>,
     #[serde(default)]
     pub commands: Vec<Command>,
+    /// The district's key set, when it differs from the station's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<PublicKey>>,
+    /// Jobs a sister station ran dry for: give back those not yet rendered.
+    #[serde(default)]
+    pub release: Vec<JobRef>,
+    /// Jobs the station holds that are no longer its own (reassigned by
+    /// an officer, or cancelled): drop them unprinted.
+    #[serde(default, rename = "drop")]
+    pub drop_jobs: Vec<JobRef>,
 }
 
 /// A job handed to this station. It stays the station's until it reports

@@ -301,3 +301,22 @@ impl Journal {
         Ok(())
     }
 }
+
+impl Journal {
+    /// Replaces the district's key set (rotation, revocation).
+    pub fn set_keys(&mut self, keys: &[cetak_model::wire::PublicKey]) -> Result<()> {
+        let keys = serde_json::to_string(keys).map_err(|e| JournalError::Corrupt(e.to_string()))?;
+        self.conn.execute("UPDATE enrolment SET keys = ?1 WHERE id = 1", [keys]).map_err(self.ctx.sql())?;
+        Ok(())
+    }
+
+    /// District jobs held unprinted (`assigned` or `ready`), with epochs.
+    pub fn holding(&self) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT job_id, epoch FROM jobs WHERE state IN ('assigned', 'ready') AND epoch IS NOT NULL ORDER BY seq")
+            .map_err(self.ctx.sql())?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.ctx.sql())?;
+        rows.collect::<std::result::Result<Vec<_>, _>>().map_err(self.ctx.sql())
+    }
+}

@@ -118,12 +118,15 @@ async fn poll_once(
     let client = super::client_for(&enrolment)?;
     let buffered = journal.buffered()?;
     let confirm = journal.unconfirmed()?;
+    let refs = |v: &[(String, i64)]| v.iter().map(|(job_id, epoch)| JobRef { job_id: job_id.clone(), epoch: *epoch }).collect();
     let req = PollRequest {
         max_jobs: opts.district.buffer.saturating_sub(buffered),
         wait_s: opts.district.wait_s,
         urgent_only: buffered >= opts.district.buffer,
         ack_commands: acked.clone(),
-        confirm: confirm.iter().map(|(job_id, epoch)| JobRef { job_id: job_id.clone(), epoch: *epoch }).collect(),
+        confirm: refs(&confirm),
+        holding: refs(&journal.holding()?),
+        keys_version: keys_version(&enrolment.keys),
     };
     let timeout = Duration::from_secs(u64::from(opts.district.wait_s) + opts.district.request_timeout_s.max(1));
     let call = client.post::<_, PollResponse>("/v1/poll", &req, timeout);
@@ -142,6 +145,23 @@ async fn poll_once(
     for c in &resp.commands {
         if carry_out(opts, journal, c)? {
             acked.push(c.id);
+        }
+    }
+    if let Some(keys) = &resp.keys {
+        tracing::info!(keys = keys.len(), revoked = keys.iter().filter(|k| k.revoked).count(), "the district's key set changed");
+        journal.set_keys(keys)?;
+    }
+    for j in &resp.drop_jobs {
+        if journal.epoch_of(&j.job_id)? == Some(j.epoch) && journal.release(&j.job_id, "reassigned")? {
+            tracing::warn!(job_id = %j.job_id, "no longer this station's job: dropped unprinted");
+        }
+    }
+    // A dry sister asked for jobs: give back those not rendered yet (the
+    // next card in line is rendered ahead, so it stays).
+    let next = journal.next_ready()?.map(|j| j.job_id);
+    for j in &resp.release {
+        if next.as_deref() != Some(j.job_id.as_str()) && journal.epoch_of(&j.job_id)? == Some(j.epoch) {
+            journal.release(&j.job_id, "sister_dry")?;
         }
     }
     Ok(())

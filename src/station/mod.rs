@@ -80,6 +80,9 @@ pub enum Step {
     Paused(String),
     /// The printer does not answer.
     Offline,
+    /// A ready job whose envelope no longer verifies (its key revoked since
+    /// it was checked): returned unprinted, with the reason reported.
+    Refused(String),
 }
 
 pub struct Station<P: Printer> {
@@ -119,16 +122,35 @@ impl<P: Printer> Station<P> {
     pub fn prepare_assigned(&mut self) -> Result<(), StationError> {
         let caps = self.printer.capabilities();
         for job in self.journal.jobs_in(JobState::Assigned)? {
-            let verdict = self.check_job(&job.job_id, &caps)?;
-            match verdict {
-                Ok(approved) => self.journal.mark_ready(&job.job_id, approved)?,
-                Err((code, field)) => {
+            let done = match self.check_job(&job.job_id, &caps) {
+                Ok(Ok(approved)) => self.journal.mark_ready(&job.job_id, approved),
+                Ok(Err((code, field))) => {
                     tracing::info!(job_id = %job.job_id, code = %code, "job rejected");
-                    self.journal.reject(&job.job_id, &code, &field)?
+                    self.journal.reject(&job.job_id, &code, &field)
                 }
+                Err(StationError::Journal(e)) => Err(e),
+                Err(e) => return Err(e),
+            };
+            match done {
+                Ok(()) => {}
+                // The district client released it meanwhile (a cancel, a
+                // drop, a dry sister): nothing to do here.
+                Err(_) if self.released_meanwhile(&job.job_id) => {}
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(())
+    }
+
+    /// Whether the district client released the job meanwhile (a cancel,
+    /// a drop, a dry sister, retention): it runs beside the station loop,
+    /// and only ever moves jobs that have not started printing.
+    fn released_meanwhile(&self, job_id: &str) -> bool {
+        self.journal
+            .job(job_id)
+            .ok()
+            .flatten()
+            .is_some_and(|j| matches!(j.state, JobState::Released | JobState::Reported | JobState::Purged))
     }
 
     /// `Ok(approved)` when the job can print; else the rejection's code and
@@ -260,6 +282,26 @@ impl<P: Printer> Station<P> {
             self.status("idle", "state.idle");
             return Ok(Step::Idle);
         };
+        let job_id = job.job_id.clone();
+        match self.print_next(job) {
+            Err(_) if self.released_meanwhile(&job_id) => Ok(Step::Idle),
+            other => other,
+        }
+    }
+
+    /// Prints `job` (ready). An error while the card has not started is
+    /// judged by the caller: the district client may have released the job
+    /// meanwhile, which is no fault.
+    fn print_next(&mut self, job: crate::journal::JobRow) -> Result<Step, StationError> {
+        // Checked again right before the card: a key may have been revoked
+        // since the job became ready.
+        if !self.opts.local_mode {
+            let prr = String::from_utf8_lossy(&self.journal.payload(&job.job_id)?).into_owned();
+            if let Err(code) = self.check_envelope(&job.job_id, &prr)? {
+                self.journal.release(&job.job_id, code)?;
+                return Ok(Step::Refused(job.job_id));
+            }
+        }
         let (identity, counters) = match (self.printer.identify(), self.printer.counters()) {
             (Ok(i), Ok(c)) => (i, c),
             _ => return Ok(self.lost()),

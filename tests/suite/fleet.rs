@@ -177,6 +177,27 @@ impl Fleet {
         assert!(out.starts_with(&format!("pending {}", lines.len())), "{out}");
     }
 
+    /// Waits until `n` jobs are done at the district; on a timeout the
+    /// panic shows the district's view of every job and result.
+    fn wait_done(&self, n: usize, limit: Duration, what: &str, stations: &[&StationProcess]) {
+        let until = std::time::Instant::now() + limit;
+        while self.db.done() < n {
+            if std::time::Instant::now() > until {
+                let log = std::fs::read_to_string(&self.district.log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                let agents: Vec<String> = stations.iter().map(|s| format!("--- {}:\n{}", s.name, s.log_tail())).collect();
+                panic!(
+                    "timed out: {what}\njobs {:?}\nresults {:?}\ndistrict log (newest first):\n{}\n{}",
+                    self.db.jobs(),
+                    self.db.results(),
+                    tail.join("\n"),
+                    agents.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn station(&self, s: StationSetup<'_>) -> StationProcess {
         StationProcess::enrol(&self.district, &s)
     }
@@ -242,7 +263,7 @@ fn a_station_whose_printer_stays_broken_releases_its_jobs_to_the_sister() {
     wait_until(Duration::from_secs(20), "kel-c takes the jobs", || !held_ids(&broken).is_empty());
     let taken = held_ids(&broken);
     sister.start();
-    wait_until(Duration::from_secs(60), "every job printed", || f.db.done() == lines.len());
+    f.wait_done(lines.len(), Duration::from_secs(60), "every job printed", &[&broken, &sister]);
     broken.stop();
     sister.stop();
     let printed_by = judge_printed_once(&[&broken, &sister], &lines);

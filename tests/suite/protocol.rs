@@ -170,3 +170,43 @@ fn enrolment_with_a_wrong_fingerprint_is_refused_and_stores_nothing() {
     let e = journal.enrolment().expect("enrolment").expect("enrolled");
     assert_eq!(e.ca_pem.as_deref(), Some(d.ca_pem().as_str()), "the district's CA is stored");
 }
+
+#[test]
+fn a_revoked_station_fails_at_once_even_mid_long_poll_and_on_a_kept_alive_connection() {
+    let cluster = TempCluster::start().expect("PostgreSQL");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = DistrictProcess::start(&cluster.url(), tmp.path());
+    let rt = rt();
+    let code = d.cli(&["enroll-code", "--station", "kel-x", "--wilayah", "17.71.01.1001"]).lines().next().expect("code").to_string();
+    let x = enrol(&rt, &d, &code).expect("enrol");
+    // One client: its connection is kept alive between the calls.
+    let pem = d.ca_pem();
+    let c = Client::new(&d.url(), Some(&x.token), Trust::Ca(&pem)).expect("client");
+    let ok = rt.block_on(c.post::<_, PollResponse>("/v1/poll", &PollRequest { max_jobs: 1, ..Default::default() }, T));
+    assert!(ok.is_ok(), "{ok:?}");
+    let long = PollRequest { max_jobs: 1, wait_s: 30, keys_version: keys_version(&x.keys), ..Default::default() };
+    let started = std::time::Instant::now();
+    let waiting = rt.block_on(async {
+        let pending = c.post::<_, PollResponse>("/v1/poll", &long, Duration::from_secs(40));
+        let revoke = async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let url = d.db_url.clone();
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_cetak-district"))
+                    .args(["revoke", "kel-x"])
+                    .env("CETAK_DISTRICT_DB", url)
+                    .output()
+                    .expect("revoke")
+            })
+            .await
+            .expect("join")
+        };
+        let (r, out) = tokio::join!(pending, revoke);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        r
+    });
+    assert!(matches!(waiting, Err(QueueError::Refused { status: 401, .. })), "{waiting:?}");
+    assert!(started.elapsed() < Duration::from_secs(3), "the long poll was not woken by the revocation: {:?}", started.elapsed());
+    let next = rt.block_on(c.post::<_, Ack>("/v1/heartbeat", &Heartbeat::default(), T));
+    assert!(matches!(next, Err(QueueError::Refused { status: 401, .. })), "{next:?}");
+}

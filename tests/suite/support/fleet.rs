@@ -333,7 +333,7 @@ impl StationProcess {
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(self.dir.path().join("agent.log")).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
+        lines[lines.len().saturating_sub(80)..].join("\n")
     }
 
     pub fn journal(&self) -> Journal {
