@@ -21,7 +21,9 @@ pub enum DistrictError {
 
 /// Connects and brings the schema up to date.
 pub async fn connect(url: &str) -> Result<PgPool, DistrictError> {
-    let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
+    // Many stations' polls arrive together after an outage: they queue for
+    // a connection rather than fail.
+    let pool = PgPoolOptions::new().max_connections(16).acquire_timeout(std::time::Duration::from_secs(120)).connect(url).await?;
     sqlx::migrate!("./migrations").run(&pool).await?;
     Ok(pool)
 }

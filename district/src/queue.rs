@@ -127,7 +127,7 @@ async fn allowance(tx: &mut sqlx::PgConnection, station: &str, region: &str) -> 
     // (station, healthy): a ready printer and seen in the last 5 minutes.
     let sisters: Vec<(String, bool)> = sqlx::query_as(
         "SELECT station, ready AND COALESCE(last_seen > now() - interval '5 minutes', false) FROM stations
-         WHERE $1 = ANY(regions) AND revoked_at IS NULL AND token_sha256 IS NOT NULL",
+         WHERE regions @> ARRAY[$1] AND revoked_at IS NULL AND token_sha256 IS NOT NULL",
     )
     .bind(region)
     .fetch_all(&mut *tx)
@@ -340,11 +340,14 @@ async fn apply(tx: &mut sqlx::PgConnection, station: &str, r: &JobResult) -> Res
             notify(&mut *tx, &format!("work:{region}")).await?;
         }
         outcome => {
-            sqlx::query("UPDATE jobs SET state = 'done', result = $2, finished_at = now() WHERE job_id = $1")
-                .bind(&r.job_id)
-                .bind(outcome.as_str())
-                .execute(&mut *tx)
-                .await?;
+            let (region,): (String,) =
+                sqlx::query_as("UPDATE jobs SET state = 'done', result = $2, finished_at = now() WHERE job_id = $1 RETURNING kode_wilayah")
+                    .bind(&r.job_id)
+                    .bind(outcome.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?;
+            // Sisters' fair shares of the region just grew.
+            notify(&mut *tx, &format!("work:{region}")).await?;
         }
     }
     Ok(())

@@ -57,7 +57,12 @@ impl DistrictProcess {
     }
 
     pub fn url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", if self.plain() { "http" } else { "https" }, self.port)
+    }
+
+    /// Started with `--plain-http` (benchmarks compare it with TLS).
+    pub fn plain(&self) -> bool {
+        self.args.iter().any(|a| a == "--plain-http")
     }
 
     /// The CA certificate (PEM) the stations will trust.
@@ -84,8 +89,9 @@ impl DistrictProcess {
     fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("district log");
         let mut child = Command::new(env!("CARGO_BIN_EXE_cetak-district"))
-            .args(["serve", "--listen", &self.addr(), "--max-wait-s", "5", "--tls-dir"])
-            .arg(&self.tls_dir)
+            .args(["serve", "--listen", &self.addr()])
+            .args(if self.plain() { vec![] } else { vec!["--tls-dir".into(), self.tls_dir.display().to_string()] })
+            .args(if self.args.iter().any(|a| a == "--max-wait-s") { &[][..] } else { &["--max-wait-s", "5"][..] })
             .args(&self.args)
             .env("CETAK_DISTRICT_DB", &self.db_url)
             .env("RUST_LOG", "info")
@@ -97,6 +103,11 @@ impl DistrictProcess {
         std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("district says it listens");
         assert!(first.starts_with("listening on"), "district: {first:?} (log {})", self.log.display());
         self.child = Some(child);
+    }
+
+    /// The server's process id (for its memory, in benchmarks).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// SIGKILL: a crash or a power cut of the district server.
