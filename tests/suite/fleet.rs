@@ -641,3 +641,41 @@ fn an_officers_reassignment_reaches_a_cut_off_station_which_drops_the_job() {
     assert!(a.printed().is_empty());
     assert_eq!(f.db.count("SELECT count(*) FROM audit WHERE action = 'reassign'"), 1);
 }
+
+#[test]
+fn a_card_printed_before_the_station_learned_of_its_reassignment_is_flagged() {
+    let f = Fleet::start();
+    let jobs: Vec<String> = region_lines("17.71.01.1001").into_iter().take(2).collect();
+    let regions = &["17.71.01.1001"];
+    // kel-a is slow (5 s a card) and alone: it takes both jobs.
+    let mut a = f.station(StationSetup { name: "kel-a", regions, time_scale: 0.25, ..Default::default() });
+    a.start();
+    f.import("jobs.jsonl", &jobs);
+    hold(&a, 1);
+    wait_until(Duration::from_secs(10), "kel-a holds both", || held_ids(&a).len() == 2);
+    a.proxy.set(ProxyMode::Cut);
+    let mut b = f.station(StationSetup { name: "kel-b", regions, ..Default::default() });
+    // The job kel-a will print second, moved while kel-a cannot hear.
+    let second = a.journal().jobs_in(cetak::journal::JobState::Ready).expect("ready").last().expect("a waiting job").job_id.clone();
+    f.district.cli(&["reassign", &second, "--to", "kel-b", "--reason", "kel-a unreachable"]);
+    b.start();
+    wait_until(Duration::from_secs(30), "kel-a prints both, unaware", || a.printed().len() == 2);
+    wait_until(Duration::from_secs(30), "kel-b prints the reassigned job", || b.printed().len() == 1);
+    a.proxy.set(ProxyMode::Pass);
+    wait_until(Duration::from_secs(30), "kel-a's late print reaches the district, flagged", || {
+        f.db.count("SELECT count(*) FROM results WHERE station = 'kel-a' AND outcome = 'printed' AND flagged = 'reassigned'") == 1
+    });
+    a.stop();
+    b.stop();
+    // Two genuine cards of one job exist: the district knows which to
+    // withhold at collection.
+    let expected = expected_cards(&jobs);
+    let job_of = |r: &cetak_drivers::emulator::PhysicalRecord| expected.get(r.k_hash.as_deref().unwrap_or_default()).map(|j| j.0.clone());
+    assert_eq!(b.printed().iter().filter_map(job_of).collect::<Vec<_>>(), vec![second.clone()]);
+    assert_eq!(a.printed().iter().filter_map(job_of).filter(|j| *j == second).count(), 1);
+    let flagged: Vec<_> = f.db.results().into_iter().filter(|r| r.4.is_some()).collect();
+    assert_eq!(flagged.len(), 1, "{flagged:?}");
+    assert_eq!((flagged[0].0.as_str(), flagged[0].1.as_str()), (second.as_str(), "kel-a"));
+    let applied = f.db.jobs().into_iter().find(|j| j.0 == second).expect("job");
+    assert_eq!((applied.2.as_deref(), applied.3.as_deref()), (Some("printed"), Some("kel-b")), "the district credits kel-b's card");
+}
