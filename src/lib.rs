@@ -19,3 +19,4 @@ pub mod printers;
 pub mod queue;
 pub mod render;
 pub mod station;
+pub mod stock;

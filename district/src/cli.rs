@@ -87,6 +87,9 @@ enum Command {
     },
     /// The fleet: what each station last pushed.
     Stations,
+    /// Each station's blanks, burn rate and days left, who runs out first
+    /// first; ledger alarms.
+    Stock,
     /// Sends a command to a station through its next poll (audited).
     #[command(name = "command")]
     Send {
@@ -206,6 +209,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let k = cetak_model::wire::CommandKind::parse(kind).with_context(|| format!("unknown command {kind:?}"))?;
             let id = crate::fleet::command(&pool, station, k, job.as_deref(), &actor()).await?;
             println!("command {id} queued for {station}");
+        }
+        Command::Stock => {
+            let pool = crate::connect(&url()?).await?;
+            println!("{:<16} {:>8} {:>10} {:>10}  alarms", "station", "blanko", "per day", "days left");
+            for s in crate::stock::fleet(&pool).await? {
+                let days = s.days_left().map(|d| format!("{d:.1}")).unwrap_or_else(|| "-".into());
+                let alarm = if s.alarms > 0 { format!("{} LEDGER REWRITTEN", s.alarms) } else { "0".into() };
+                println!("{:<16} {:>8} {:>10.1} {:>10}  {alarm}", s.station, s.blanko, s.per_day, days);
+            }
         }
         Command::Revoke { station } => {
             let pool = crate::connect(&url()?).await?;

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod pgtemp;
 pub mod queue;
 pub mod server;
+pub mod stock;
 pub mod tls;
 
 pub use db::{connect, DistrictError};

@@ -383,11 +383,16 @@ pub async fn store_events(pool: &PgPool, station: &str, events: &[StationEvent])
     Ok(())
 }
 
-pub async fn store_stock(pool: &PgPool, station: &str, head: &str, events: &[serde_json::Value]) -> Result<(), DistrictError> {
+pub async fn store_stock(
+    pool: &PgPool,
+    station: &str,
+    head: &str,
+    events: &[cetak_model::ledger::LedgerEvent],
+) -> Result<(), DistrictError> {
     sqlx::query("INSERT INTO stock_reports (station, head, events) VALUES ($1, $2, $3)")
         .bind(station)
         .bind(head)
-        .bind(serde_json::Value::Array(events.to_vec()))
+        .bind(serde_json::to_value(events).map_err(|e| DistrictError::Refused(e.to_string()))?)
         .execute(pool)
         .await?;
     Ok(())

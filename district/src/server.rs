@@ -408,6 +408,8 @@ async fn events(State(st): State<AppState>, me: Station, Body(req): Body<EventsR
 #[utoipa::path(post, path = "/v1/stock", request_body = StockReport,
     responses((status = 200, body = Ack), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
 async fn stock(State(st): State<AppState>, me: Station, Body(req): Body<StockReport>) -> ApiResult<Ack> {
+    // The raw report is kept as received; the events go into the chain.
     queue::store_stock(&st.pool, &me.name, &req.head, &req.events).await?;
+    crate::stock::store(&st.pool, &me.name, &req.events).await?;
     Ok(Json(Ack { time_ms: time_ms() }))
 }

@@ -7,6 +7,7 @@
 
 pub mod envelope;
 pub mod generator;
+pub mod ledger;
 pub mod prr;
 pub mod validate;
 pub mod wire;

@@ -291,8 +291,7 @@ pub struct StationEvent {
 pub struct StockReport {
     /// Hash of the newest ledger event included.
     pub head: String,
-    #[schema(value_type = Vec<Object>)]
-    pub events: Vec<serde_json::Value>,
+    pub events: Vec<crate::ledger::LedgerEvent>,
 }
 
 /// Every error answer: a stable code for programs, a sentence for people.

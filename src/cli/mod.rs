@@ -131,9 +131,10 @@ pub enum Command {
         dir: Option<PathBuf>,
     },
     /// Consumables.
+    /// Consumables: on hand, use, days left; or an operator's booking.
     Stock {
         #[command(subcommand)]
-        action: StockAction,
+        action: Option<StockAction>,
     },
 }
 
@@ -166,13 +167,71 @@ pub enum StockAction {
         #[arg(long)]
         reason: String,
     },
+    /// Blanks received into the office safe.
+    Receive {
+        #[arg(long)]
+        blanko: u32,
+        #[arg(long)]
+        batch: String,
+        /// The blank version printed on the box.
+        #[arg(long)]
+        version: String,
+        #[arg(long)]
+        serial_from: Option<String>,
+        #[arg(long)]
+        serial_to: Option<String>,
+    },
+    /// Blanks moved from the safe into a printer's hopper.
+    Load {
+        #[arg(long)]
+        printer: String,
+        #[arg(long)]
+        blanko: u32,
+    },
+    /// A new YMCKO ribbon in a printer (capacity in cards).
+    Ribbon {
+        #[arg(long)]
+        printer: String,
+        #[arg(long)]
+        cards: u32,
+        #[arg(long)]
+        lot: Option<String>,
+    },
+    /// A new retransfer/overlay film in a printer (capacity in cards).
+    Film {
+        #[arg(long)]
+        printer: String,
+        #[arg(long)]
+        cards: u32,
+        #[arg(long)]
+        lot: Option<String>,
+    },
+    /// A physical count of blanks in the safe or a printer's hopper; the
+    /// difference is booked as an adjustment with the reason.
+    Count {
+        /// A printer's hopper; without it, the safe.
+        #[arg(long)]
+        printer: Option<String>,
+        #[arg(long)]
+        blanko: u32,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Checks the ledger's hash chain; names the first broken event.
+    Verify,
 }
 
 /// An operator's action: through the daemon's socket, or on the journal
 /// when no daemon runs. Either way the real uid is recorded.
 fn operator(env: &Env, req: &control::Request) -> anyhow::Result<control::Reply> {
-    let spoil = env.config.as_ref().map(|c| c.station.spoil_retries).unwrap_or(2);
-    Ok(control::send_or_apply(&env.state_dir, req, spoil)?)
+    Ok(control::send_or_apply(&env.state_dir, req, &policy(env.config.as_ref()))?)
+}
+
+/// What the config says about operators' actions (defaults without one).
+fn policy(config: Option<&Config>) -> control::Policy {
+    let defaults = Config::emulated(Path::new("."));
+    let c = config.unwrap_or(&defaults);
+    control::Policy { spoil_retries: c.station.spoil_retries, blank_versions: c.stock.blank_versions.clone() }
 }
 
 struct Env {
@@ -266,9 +325,40 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
             let key = if reply.state.as_deref() == Some("resumed") { "resume.done" } else { "resume.nothing" };
             println!("{}", text(lang, key, &[("printer", &printer)]));
         }
-        Command::Stock { action: StockAction::Explain { printer, cards, reason } } => {
+        Command::Stock { action: Some(StockAction::Explain { printer, cards, reason }) } => {
             operator(&env, &control::Request::Explain { printer: printer.clone(), cards, reason })?;
             println!("{}", text(lang, "explain.done", &[("printer", &printer), ("cards", &cards)]));
+        }
+        Command::Stock { action: None } => stock(&env)?,
+        Command::Stock { action: Some(StockAction::Verify) } => {
+            let journal = Journal::open(&env.state_dir)?;
+            match journal.verify_ledger()? {
+                None => println!("{}", text(lang, "stock.verify_ok", &[("events", &journal.ledger_rows()?.len())])),
+                Some(id) => bail!("{}", text(lang, "stock.verify_broken", &[("id", &id)])),
+            }
+        }
+        Command::Stock { action: Some(a) } => {
+            let req = match a {
+                StockAction::Receive { blanko, batch, version, serial_from, serial_to } => {
+                    control::Request::Receive { blanko, batch, version, serial_from, serial_to }
+                }
+                StockAction::Load { printer, blanko } => control::Request::Load { printer, blanko },
+                StockAction::Ribbon { printer, cards, lot } => {
+                    control::Request::Install { printer, item: "ribbon".into(), capacity: cards, lot }
+                }
+                StockAction::Film { printer, cards, lot } => {
+                    control::Request::Install { printer, item: "film".into(), capacity: cards, lot }
+                }
+                StockAction::Count { printer, blanko, reason } => control::Request::Count {
+                    location: printer.map(|p| crate::journal::stock::hopper(&p)).unwrap_or_else(|| crate::journal::stock::SAFE.into()),
+                    item: "blanko".into(),
+                    counted: blanko,
+                    reason,
+                },
+                StockAction::Explain { .. } | StockAction::Verify => unreachable_action()?,
+            };
+            let reply = operator(&env, &req)?;
+            println!("{}", text(lang, "stock.done", &[("result", &reply.state.unwrap_or_default())]));
         }
     }
     Ok(())
@@ -302,7 +392,7 @@ fn run(env: &Env, emulator: bool, jobs: Option<&Path>, until_idle: bool) -> anyh
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
     }
-    let _control = control::Server::start(&env.state_dir, config.station.spoil_retries)?;
+    let _control = control::Server::start(&env.state_dir, policy(Some(&config)))?;
     println!("{}", text(lang, "run.started", &[("printers", &config.printers.len())]));
     let sync = if enrolled {
         let opts = crate::queue::SyncOptions {
@@ -358,6 +448,36 @@ fn run(env: &Env, emulator: bool, jobs: Option<&Path>, until_idle: bool) -> anyh
         return Err(e);
     }
     println!("{}", text(lang, "run.stopped", &[]));
+    Ok(())
+}
+
+/// The arms above handle these; a typed error rather than a panic.
+fn unreachable_action() -> anyhow::Result<control::Request> {
+    bail!("internal: stock action dispatched twice")
+}
+
+/// `cetak stock`: on hand per location, use, spoiled by reason, days left.
+fn stock(env: &Env) -> anyhow::Result<()> {
+    let lang = env.lang;
+    let journal = Journal::open(&env.state_dir)?;
+    let warn_days = env.config.as_ref().map(|c| c.stock.warn_days).unwrap_or(3.0);
+    let s = crate::stock::summary(&journal.ledger_rows()?, crate::journal::now());
+    println!("{}", text(lang, "stock.header", &[]));
+    for o in &s.on_hand {
+        println!("  {:<24} {:<8} {:>6}", o.location, o.item, o.quantity);
+    }
+    println!("{}", text(lang, "stock.used", &[("today", &s.blanks_today), ("week", &s.blanks_week)]));
+    for (reason, n) in &s.spoiled {
+        println!("  {}", text(lang, "stock.spoiled", &[("reason", reason), ("count", n)]));
+    }
+    for (item, days) in &s.days_left {
+        let shown = days.map(|d| format!("{d:.1}")).unwrap_or_else(|| "-".into());
+        println!("  {}", text(lang, "stock.days_left", &[("item", item), ("days", &shown)]));
+        if days.is_some_and(|d| d < warn_days) {
+            println!("  ! {}", text(lang, "stock.warn", &[("item", item), ("days", &shown)]));
+            tracing::warn!(item = %item, days_left = %shown, "consumable running out");
+        }
+    }
     Ok(())
 }
 

@@ -38,6 +38,34 @@ pub struct Config {
     pub render: RenderConfig,
     #[serde(default)]
     pub district: DistrictConfig,
+    #[serde(default)]
+    pub stock: StockConfig,
+}
+
+/// Consumables (DESIGN §4).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StockConfig {
+    /// The blank versions (the design printed on the blank's box) this
+    /// station's software supports: receiving another is refused.
+    #[serde(default = "default_versions")]
+    pub blank_versions: Vec<String>,
+    /// Warn when a consumable has fewer days left than this.
+    #[serde(default = "default_warn_days")]
+    pub warn_days: f64,
+}
+
+impl Default for StockConfig {
+    fn default() -> Self {
+        Self { blank_versions: default_versions(), warn_days: default_warn_days() }
+    }
+}
+
+fn default_versions() -> Vec<String> {
+    vec!["2021".into()]
+}
+fn default_warn_days() -> f64 {
+    3.0
 }
 
 /// How the station works with its district (DESIGN §5 defaults). The
@@ -351,6 +379,7 @@ impl Config {
             log: LogConfig::default(),
             render: RenderConfig::default(),
             district: DistrictConfig::default(),
+            stock: StockConfig::default(),
         }
     }
 

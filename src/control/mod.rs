@@ -22,16 +22,63 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::journal::stock::{Receipt, StockError};
 use crate::journal::{Journal, JournalError};
 
 /// A request from the operator's CLI.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
-    Resolve { job_id: String, printed: bool },
-    Pause { printer: String },
-    Resume { printer: String },
-    Explain { printer: String, cards: u64, reason: String },
+    Resolve {
+        job_id: String,
+        printed: bool,
+    },
+    Pause {
+        printer: String,
+    },
+    Resume {
+        printer: String,
+    },
+    Explain {
+        printer: String,
+        cards: u64,
+        reason: String,
+    },
+    /// Blanks into the office safe.
+    Receive {
+        blanko: u32,
+        batch: String,
+        version: String,
+        serial_from: Option<String>,
+        serial_to: Option<String>,
+    },
+    /// Blanks from the safe into a printer's hopper.
+    Load {
+        printer: String,
+        blanko: u32,
+    },
+    /// A new ribbon or film (capacity in cards).
+    Install {
+        printer: String,
+        item: String,
+        capacity: u32,
+        lot: Option<String>,
+    },
+    /// A physical count at a location; the difference is an adjustment.
+    Count {
+        location: String,
+        item: String,
+        counted: u32,
+        reason: String,
+    },
+}
+
+/// What the daemon's config says about operators' actions.
+#[derive(Clone, Debug, Default)]
+pub struct Policy {
+    pub spoil_retries: u32,
+    /// Blank versions this station supports.
+    pub blank_versions: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +105,8 @@ pub enum ControlError {
     AlreadyRunning(PathBuf),
     #[error(transparent)]
     Journal(#[from] JournalError),
+    #[error(transparent)]
+    Stock(#[from] StockError),
 }
 
 pub fn socket_path(state_dir: &Path) -> PathBuf {
@@ -87,9 +136,9 @@ pub fn lock_daemon(state_dir: &Path) -> Result<DaemonLock, ControlError> {
 }
 
 /// Applies a request to the journal on behalf of `uid`.
-pub fn apply(journal: &mut Journal, req: &Request, uid: u32, spoil_retries: u32) -> Result<Reply, JournalError> {
+pub fn apply(journal: &mut Journal, req: &Request, uid: u32, policy: &Policy) -> Result<Reply, StockError> {
     let state = match req {
-        Request::Resolve { job_id, printed } => journal.resolve_uncertain(job_id, *printed, uid, spoil_retries)?.to_string(),
+        Request::Resolve { job_id, printed } => journal.resolve_uncertain(job_id, *printed, uid, policy.spoil_retries)?.to_string(),
         Request::Pause { printer } => {
             journal.pause(printer, "operator", serde_json::json!({"operator_uid": uid}))?;
             journal.record_action(uid, "pause", None, printer)?;
@@ -100,6 +149,26 @@ pub fn apply(journal: &mut Journal, req: &Request, uid: u32, spoil_retries: u32)
             journal.book_unaccounted(printer, *cards, reason, uid)?;
             "booked".into()
         }
+        Request::Receive { blanko, batch, version, serial_from, serial_to } => {
+            let r = Receipt {
+                blanko: *blanko,
+                batch: batch.clone(),
+                version: version.clone(),
+                serial_from: serial_from.clone(),
+                serial_to: serial_to.clone(),
+            };
+            journal.receive(&r, &policy.blank_versions, uid)?;
+            "received".into()
+        }
+        Request::Load { printer, blanko } => {
+            journal.load(printer, *blanko, uid)?;
+            "loaded".into()
+        }
+        Request::Install { printer, item, capacity, lot } => {
+            journal.install(printer, item, *capacity, lot.as_deref(), uid)?;
+            "installed".into()
+        }
+        Request::Count { location, item, counted, reason } => journal.count(location, item, *counted, reason, uid)?.to_string(),
     };
     Ok(Reply { ok: true, state: Some(state), error: None })
 }
@@ -114,7 +183,7 @@ pub struct Server {
 impl Server {
     /// Binds the socket (replacing a stale one: the caller holds the
     /// daemon lock, so no other daemon can be using it).
-    pub fn start(state_dir: &Path, spoil_retries: u32) -> Result<Self, ControlError> {
+    pub fn start(state_dir: &Path, policy: Policy) -> Result<Self, ControlError> {
         let path = socket_path(state_dir);
         let io = |source| ControlError::Io { path: path.clone(), source };
         let _ = std::fs::remove_file(&path);
@@ -131,7 +200,7 @@ impl Server {
                 while !stop2.load(Ordering::SeqCst) {
                     match listener.accept() {
                         Ok((stream, _)) => {
-                            if let Err(e) = serve_one(stream, &mut journal, spoil_retries) {
+                            if let Err(e) = serve_one(stream, &mut journal, &policy) {
                                 tracing::warn!(error = %e, "operator request failed");
                             }
                         }
@@ -162,7 +231,7 @@ impl Drop for Server {
     }
 }
 
-fn serve_one(stream: UnixStream, journal: &mut Journal, spoil_retries: u32) -> std::io::Result<()> {
+fn serve_one(stream: UnixStream, journal: &mut Journal, policy: &Policy) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     let uid = rustix::net::sockopt::socket_peercred(&stream).map_err(std::io::Error::from)?.uid.as_raw();
@@ -171,7 +240,7 @@ fn serve_one(stream: UnixStream, journal: &mut Journal, spoil_retries: u32) -> s
     let reply = match serde_json::from_str::<Request>(&line) {
         Ok(req) => {
             tracing::info!(uid, request = ?req, "operator request");
-            apply(journal, &req, uid, spoil_retries).unwrap_or_else(|e| Reply { ok: false, state: None, error: Some(e.to_string()) })
+            apply(journal, &req, uid, policy).unwrap_or_else(|e| Reply { ok: false, state: None, error: Some(e.to_string()) })
         }
         Err(e) => Reply { ok: false, state: None, error: Some(format!("bad request: {e}")) },
     };
@@ -193,7 +262,7 @@ impl<R: BufRead> TakeLine for R {
 
 /// Sends a request to the daemon if one runs; otherwise applies it to the
 /// journal directly as the calling user. Never both.
-pub fn send_or_apply(state_dir: &Path, req: &Request, spoil_retries: u32) -> Result<Reply, ControlError> {
+pub fn send_or_apply(state_dir: &Path, req: &Request, policy: &Policy) -> Result<Reply, ControlError> {
     let socket = socket_path(state_dir);
     match UnixStream::connect(&socket) {
         Ok(stream) => {
@@ -219,7 +288,7 @@ pub fn send_or_apply(state_dir: &Path, req: &Request, spoil_retries: u32) -> Res
             })?;
             let mut journal = Journal::open(state_dir)?;
             let uid = rustix::process::getuid().as_raw();
-            Ok(apply(&mut journal, req, uid, spoil_retries)?)
+            Ok(apply(&mut journal, req, uid, policy)?)
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod disk;
 pub mod district;
 mod schema;
 pub mod state;
+pub mod stock;
 pub mod vault;
 
 use std::path::{Path, PathBuf};
@@ -33,7 +34,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 pub use state::JobState;
 pub use vault::{Vault, VaultError};
@@ -129,6 +129,8 @@ pub struct OutboxRow {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LedgerRow {
     pub id: i64,
+    /// Unix seconds.
+    pub at: i64,
     pub kind: String,
     pub location: String,
     pub item: String,
@@ -138,6 +140,24 @@ pub struct LedgerRow {
     pub detail: String,
     pub prev_hash: String,
     pub hash: String,
+}
+
+impl LedgerRow {
+    /// The event as a stock report carries it.
+    pub fn to_event(&self) -> cetak_model::ledger::LedgerEvent {
+        cetak_model::ledger::LedgerEvent {
+            at: self.at,
+            kind: self.kind.clone(),
+            location: self.location.clone(),
+            item: self.item.clone(),
+            quantity: self.quantity,
+            job_id: self.job_id.clone(),
+            attempt: self.attempt,
+            detail: self.detail.clone(),
+            prev_hash: self.prev_hash.clone(),
+            hash: self.hash.clone(),
+        }
+    }
 }
 
 /// A job offered for import: its id, and the raw payload to seal.
@@ -217,7 +237,7 @@ impl Ctx {
     }
 }
 
-const ZERO_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+use cetak_model::ledger::{event_hash as ledger_hash, ZERO_HASH};
 
 impl Journal {
     /// Opens (or creates) the journal in `dir`: `journal.db` and `keys/`.
@@ -467,6 +487,7 @@ impl Journal {
             AttemptEnd::Printed { counter_after } => {
                 set_attempt("printed", None, None, Some(*counter_after)).map_err(self.ctx.sql())?;
                 self.ctx.ledger(&tx, "blank_used", &hopper, "blanko", -1, Some(job_id), Some(attempt), detail)?;
+                self.ctx.consumables_used(&tx, &printer, job_id, attempt)?;
                 self.ctx.transition(&tx, job_id, JobState::Printing, JobState::Printed, "printed")?;
                 self.ctx.outbox(
                     &tx,
@@ -491,6 +512,20 @@ impl Journal {
                 self.ctx.after_spoil(&tx, job_id, JobState::Printing, fault, spoil_limit)?
             }
             AttemptEnd::Uncertain { fault, counter_after, panels_done } => {
+                // Panels were printed: the ribbon moved on, whatever the
+                // operator decides about the card.
+                if *panels_done > 0 {
+                    self.ctx.ledger(
+                        &tx,
+                        "ribbon_used",
+                        &format!("printer:{printer}"),
+                        "ribbon",
+                        -1,
+                        Some(job_id),
+                        Some(attempt),
+                        json!({}),
+                    )?;
+                }
                 set_attempt("uncertain", Some(fault), Some(*panels_done), *counter_after).map_err(self.ctx.sql())?;
                 self.ctx.transition(&tx, job_id, JobState::Printing, JobState::Uncertain, fault)?;
                 self.ctx.outbox(
@@ -737,7 +772,7 @@ impl Journal {
     pub fn ledger_rows(&self) -> Result<Vec<LedgerRow>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, kind, location, item, quantity, job_id, attempt, detail, prev_hash, hash FROM ledger ORDER BY id")
+            .prepare("SELECT id, kind, location, item, quantity, job_id, attempt, detail, prev_hash, hash, at FROM ledger ORDER BY id")
             .map_err(self.ctx.sql())?;
         let rows = stmt
             .query_map([], |r| {
@@ -752,6 +787,7 @@ impl Journal {
                     detail: r.get(7)?,
                     prev_hash: r.get(8)?,
                     hash: r.get(9)?,
+                    at: r.get(10)?,
                 })
             })
             .map_err(self.ctx.sql())?;
@@ -957,20 +993,4 @@ fn attempt_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AttemptRow> {
 
 fn job_state(tx: &Connection, job_id: &str) -> rusqlite::Result<Option<String>> {
     tx.query_row("SELECT state FROM jobs WHERE job_id = ?1", [job_id], |r| r.get(0)).optional()
-}
-
-#[allow(clippy::too_many_arguments)]
-fn ledger_hash(
-    prev: &str,
-    at: i64,
-    kind: &str,
-    location: &str,
-    item: &str,
-    quantity: i64,
-    job_id: Option<&str>,
-    attempt: Option<u32>,
-    detail: &str,
-) -> String {
-    let canonical = json!([prev, at, kind, location, item, quantity, job_id, attempt, detail]).to_string();
-    hex::encode(Sha256::digest(canonical.as_bytes()))
 }

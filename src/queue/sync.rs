@@ -345,15 +345,7 @@ async fn report_once(journal: &mut Journal, clock: &Clock, beat: bool, t: Durati
         let rows = journal.ledger_unreported()?;
         if let Some(last) = rows.last() {
             let head = last.hash.clone();
-            let events = rows
-                .iter()
-                .map(|r| {
-                    serde_json::json!({
-                        "kind": r.kind, "location": r.location, "item": r.item, "quantity": r.quantity,
-                        "job_id": r.job_id, "attempt": r.attempt, "detail": r.detail, "prev_hash": r.prev_hash, "hash": r.hash,
-                    })
-                })
-                .collect();
+            let events = rows.iter().map(|r| r.to_event()).collect();
             let _: (Ack, _) = client.post("/v1/stock", &StockReport { head: head.clone(), events }, t).await?;
             journal.set_stock_head(&head)?;
         }

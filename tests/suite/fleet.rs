@@ -679,3 +679,56 @@ fn a_card_printed_before_the_station_learned_of_its_reassignment_is_flagged() {
     let applied = f.db.jobs().into_iter().find(|j| j.0 == second).expect("job");
     assert_eq!((applied.2.as_deref(), applied.3.as_deref()), (Some("printed"), Some("kel-b")), "the district credits kel-b's card");
 }
+
+#[test]
+fn a_ledger_rewritten_and_rehashed_at_the_station_is_caught_by_the_district() {
+    let f = Fleet::start();
+    let jobs: Vec<String> = region_lines("17.71.01.1001").into_iter().take(3).collect();
+    f.import("jobs.jsonl", &jobs);
+    let mut a = f.station(StationSetup { name: "kel-a", regions: &["17.71.01.1001"], ..Default::default() });
+    a.start();
+    f.wait_done(3, Duration::from_secs(30), "printed", &[&a]);
+    wait_until(Duration::from_secs(20), "the ledger reported", || {
+        f.db.count("SELECT count(*) FROM stock_events WHERE station = 'kel-a' AND kind = 'blank_used'") == 3
+    });
+    a.stop();
+    // An insider hides a used blank and rebuilds the whole chain so that
+    // it verifies locally.
+    let mut rows = a.journal().ledger_rows().expect("rows");
+    if let Some(r) = rows.iter_mut().find(|r| r.kind == "blank_used") {
+        r.quantity = 0;
+    }
+    let db = rusqlite::Connection::open(a.state_dir().join("journal.db")).expect("db");
+    let mut prev = cetak_model::ledger::ZERO_HASH.to_string();
+    for r in &rows {
+        let hash = cetak_model::ledger::event_hash(
+            &prev,
+            r.at,
+            &r.kind,
+            &r.location,
+            &r.item,
+            r.quantity,
+            r.job_id.as_deref(),
+            r.attempt,
+            &r.detail,
+        );
+        db.execute(
+            "UPDATE ledger SET quantity = ?2, prev_hash = ?3, hash = ?4 WHERE id = ?1",
+            rusqlite::params![r.id, r.quantity, prev, hash],
+        )
+        .expect("rewrite");
+        prev = hash;
+    }
+    drop(db);
+    let local = a.cetak().args(["stock", "verify"]).output().expect("verify");
+    assert!(local.status.success(), "the rewritten chain verifies locally: only the district can tell");
+    a.start();
+    wait_until(Duration::from_secs(20), "the district's alarm", || {
+        f.db.count("SELECT count(*) FROM stock_alarms WHERE station = 'kel-a'") >= 1
+    });
+    a.stop();
+    let table = f.district.cli(&["stock"]);
+    assert!(table.lines().any(|l| l.starts_with("kel-a") && l.contains("LEDGER REWRITTEN")), "{table}");
+    // The district kept the history it had: three blanks used.
+    assert_eq!(f.db.count("SELECT count(*) FROM stock_events WHERE station = 'kel-a' AND kind = 'blank_used' AND quantity = -1"), 3);
+}

@@ -17,6 +17,7 @@ mod priority;
 mod privacy;
 mod protocol;
 mod render;
+mod stock;
 mod transitions;
 mod validation;
 mod wire;

@@ -1,0 +1,121 @@
+//! Stations' consumables ledgers at the district (DESIGN §4): each stock
+//! report carries the events after the head the district last stored; the
+//! district recomputes their chain from that head and stores them, or
+//! raises an alarm when the report does not grow from what it holds (a
+//! station's history rewritten). The fleet's stock is a fold of them.
+
+use cetak_model::ledger::{verify_chain, LedgerEvent, ZERO_HASH};
+use sqlx::postgres::PgPool;
+
+use crate::DistrictError;
+
+/// What a stock report did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StockOutcome {
+    Stored(usize),
+    /// The chain does not grow from the district's head: nothing stored,
+    /// an alarm raised.
+    Rewritten {
+        at_hash: String,
+    },
+}
+
+pub async fn store(pool: &PgPool, station: &str, events: &[LedgerEvent]) -> Result<StockOutcome, DistrictError> {
+    let mut tx = pool.begin().await?;
+    let head: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT stock_head FROM stations WHERE station = $1 FOR UPDATE").bind(station).fetch_optional(&mut *tx).await?;
+    let head = head.and_then(|(h,)| h).unwrap_or_else(|| ZERO_HASH.to_string());
+    // A report sent again (its answer lost) starts with events we hold.
+    let mut fresh = events;
+    while let Some(first) = fresh.first() {
+        let known: Option<(String,)> = sqlx::query_as("SELECT hash FROM stock_events WHERE station = $1 AND hash = $2")
+            .bind(station)
+            .bind(&first.hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if known.is_none() {
+            break;
+        }
+        fresh = &fresh[1..];
+    }
+    if fresh.is_empty() {
+        return Ok(StockOutcome::Stored(0));
+    }
+    let new_head = match verify_chain(&head, fresh) {
+        Ok(h) => h,
+        Err(i) => {
+            let bad = fresh[i].hash.clone();
+            let reason = if i == 0 && fresh[0].prev_hash != head {
+                format!("the report does not grow from the head the district holds ({head})")
+            } else {
+                format!("event {i} of the report does not hash to its chain")
+            };
+            sqlx::query("INSERT INTO stock_alarms (station, bad_hash, reason) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(station)
+                .bind(&bad)
+                .bind(&reason)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::error!(station, reason = %reason, "ALARM: a station's ledger history was rewritten");
+            return Ok(StockOutcome::Rewritten { at_hash: bad });
+        }
+    };
+    for e in fresh {
+        sqlx::query(
+            "INSERT INTO stock_events (station, hash, prev_hash, at, kind, location, item, quantity, job_id, attempt, detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(station)
+        .bind(&e.hash)
+        .bind(&e.prev_hash)
+        .bind(e.at)
+        .bind(&e.kind)
+        .bind(&e.location)
+        .bind(&e.item)
+        .bind(e.quantity)
+        .bind(&e.job_id)
+        .bind(e.attempt.map(|a| a as i32))
+        .bind(&e.detail)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("UPDATE stations SET stock_head = $2 WHERE station = $1").bind(station).bind(&new_head).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(StockOutcome::Stored(fresh.len()))
+}
+
+/// One station's stock as `cetak-district stock` shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StationStock {
+    pub station: String,
+    /// Blanks in the safe and every hopper.
+    pub blanko: i64,
+    /// Blanks used or spoiled in the last 7 days, a day.
+    pub per_day: f64,
+    pub alarms: i64,
+}
+
+impl StationStock {
+    /// Days until the blanks run out at the recent rate.
+    pub fn days_left(&self) -> Option<f64> {
+        (self.per_day > 0.0).then(|| self.blanko.max(0) as f64 / self.per_day)
+    }
+}
+
+/// Every station's blanks, burn rate and alarms, who runs out first first.
+pub async fn fleet(pool: &PgPool) -> Result<Vec<StationStock>, DistrictError> {
+    let mut rows: Vec<StationStock> = sqlx::query_as(
+        "SELECT s.station,
+                COALESCE((SELECT sum(quantity) FROM stock_events e WHERE e.station = s.station AND e.item = 'blanko'), 0)::bigint AS blanko,
+                COALESCE((SELECT count(*) FROM stock_events e WHERE e.station = s.station
+                          AND e.kind IN ('blank_used', 'blank_spoiled')
+                          AND e.at > EXTRACT(EPOCH FROM now())::bigint - 7 * 86400), 0)::float8 / 7.0 AS per_day,
+                (SELECT count(*) FROM stock_alarms a WHERE a.station = s.station) AS alarms
+         FROM stations s ORDER BY s.station",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.sort_by(|a, b| a.days_left().unwrap_or(f64::INFINITY).total_cmp(&b.days_left().unwrap_or(f64::INFINITY)));
+    Ok(rows)
+}
