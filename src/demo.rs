@@ -55,6 +55,8 @@ pub enum DemoError {
     Station(#[from] crate::station::StationError),
     #[error(transparent)]
     Emulator(#[from] cetak_drivers::emulator::EmulatorError),
+    #[error(transparent)]
+    Stock(#[from] crate::journal::stock::StockError),
 }
 
 /// Runs the demo and returns its summary.
@@ -91,6 +93,22 @@ pub fn run(opts: &DemoOptions) -> Result<DemoSummary, DemoError> {
         &dir.join("emulator"),
         &DeviceOptions { feeder: 100, ribbon_cards: 200, time_scale: opts.time_scale, ..DeviceOptions::default() },
     )?;
+    // The office's stock as a clerk would book it: the printer's blanks
+    // received and loaded, its ribbon installed, so `cetak stock` agrees
+    // with the printer.
+    if journal.ledger_rows()?.is_empty() {
+        let st = device.state();
+        let receipt = crate::journal::stock::Receipt {
+            blanko: st.feeder,
+            batch: "DEMO".into(),
+            version: "demo".into(),
+            serial_from: Some("DEMO000001".into()),
+            serial_to: None,
+        };
+        journal.receive(&receipt, &["demo".into()], 0)?;
+        journal.load("emulator-1", st.feeder, 0)?;
+        journal.install("emulator-1", "ribbon", st.ribbon_panels / 5, Some("DEMO"), 0)?;
+    }
     let station_opts =
         StationOptions { name: "emulator-1".into(), spoil_retries: opts.spoil_retries, local_mode: true, lang: opts.lang, district: None };
     let printer: Box<dyn cetak_drivers::Printer> = if opts.wire {

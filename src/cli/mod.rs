@@ -219,6 +219,20 @@ pub enum StockAction {
     },
     /// Checks the ledger's hash chain; names the first broken event.
     Verify,
+    /// The office's usage report: each blank printed or spoiled (reason,
+    /// batch, serial inferred first in first out), then the balance per
+    /// batch; CSV.
+    Report {
+        /// First day, YYYY-MM-DD (UTC).
+        #[arg(long)]
+        from: String,
+        /// Last day, included.
+        #[arg(long)]
+        to: String,
+        /// CSV (the only format so far).
+        #[arg(long)]
+        csv: bool,
+    },
 }
 
 /// An operator's action: through the daemon's socket, or on the journal
@@ -330,6 +344,15 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
             println!("{}", text(lang, "explain.done", &[("printer", &printer), ("cards", &cards)]));
         }
         Command::Stock { action: None } => stock(&env)?,
+        Command::Stock { action: Some(StockAction::Report { from, to, csv: _ }) } => {
+            let day = |s: &str| {
+                time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+                    .map(|d| d.midnight().assume_utc().unix_timestamp())
+                    .with_context(|| format!("{s:?} is not a date (YYYY-MM-DD)"))
+            };
+            let journal = Journal::open(&env.state_dir)?;
+            print!("{}", crate::stock::report_csv(&journal.ledger_rows()?, day(&from)?, day(&to)? + 86_400));
+        }
         Command::Stock { action: Some(StockAction::Verify) } => {
             let journal = Journal::open(&env.state_dir)?;
             match journal.verify_ledger()? {
@@ -355,7 +378,7 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
                     counted: blanko,
                     reason,
                 },
-                StockAction::Explain { .. } | StockAction::Verify => unreachable_action()?,
+                StockAction::Explain { .. } | StockAction::Verify | StockAction::Report { .. } => unreachable_action()?,
             };
             let reply = operator(&env, &req)?;
             println!("{}", text(lang, "stock.done", &[("result", &reply.state.unwrap_or_default())]));
@@ -475,7 +498,6 @@ fn stock(env: &Env) -> anyhow::Result<()> {
         println!("  {}", text(lang, "stock.days_left", &[("item", item), ("days", &shown)]));
         if days.is_some_and(|d| d < warn_days) {
             println!("  ! {}", text(lang, "stock.warn", &[("item", item), ("days", &shown)]));
-            tracing::warn!(item = %item, days_left = %shown, "consumable running out");
         }
     }
     Ok(())

@@ -81,3 +81,29 @@ fn stock_verify_names_the_one_row_edited_behind_its_back() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains(&format!("event {id}")), "{err}");
 }
+
+#[test]
+fn the_demos_summary_and_cetak_stock_agree_with_the_printer() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("demo");
+    let cetak = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cetak")).args(["--language", "en"]).args(args).output().expect("cetak")
+    };
+    let jobs = crate::support::data("prr-valid.jsonl");
+    let demo = cetak(&["demo", "--jobs", jobs.to_str().expect("path"), "--time-scale", "0", "--out", out.to_str().expect("path")]);
+    assert!(demo.status.success(), "{}", String::from_utf8_lossy(&demo.stderr));
+    let summary = String::from_utf8_lossy(&demo.stdout).into_owned();
+    let number_after = |text: &str, label: &str| -> i64 {
+        text.lines()
+            .find(|l| l.contains(label))
+            .and_then(|l| l.split_whitespace().last()?.parse().ok())
+            .unwrap_or_else(|| panic!("{label}: {text}"))
+    };
+    let stock = cetak(&["--state-dir", out.join("state").to_str().expect("path"), "stock"]);
+    let stock = String::from_utf8_lossy(&stock.stdout).into_owned();
+    let (device, _) = cetak_drivers::emulator::read_memory(&out.join("emulator")).expect("printer memory");
+    assert_eq!(number_after(&summary, "Blanks left in the feeder"), i64::from(device.feeder));
+    assert_eq!(number_after(&stock, "hopper:emulator-1"), i64::from(device.feeder), "{stock}");
+    assert_eq!(number_after(&stock, "printer:emulator-1"), i64::from(device.ribbon_panels / 5), "{stock}");
+    assert_eq!(number_after(&summary, "Ribbon left"), i64::from(device.ribbon_panels / 5));
+}
