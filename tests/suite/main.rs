@@ -18,6 +18,7 @@ mod privacy;
 mod protocol;
 mod render;
 mod stock;
+mod stock_properties;
 mod transitions;
 mod validation;
 mod wire;
