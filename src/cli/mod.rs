@@ -547,6 +547,13 @@ fn status(env: &Env) -> anyhow::Result<()> {
     for j in journal.jobs_in(JobState::Uncertain)? {
         println!("  ! {}", text(lang, "job.uncertain", &[("job", &j.job_id)]));
     }
+    // Consumables about to run out, at the last 7 days' rate.
+    let warn_days = env.config.as_ref().map(|c| c.stock.warn_days).unwrap_or(3.0);
+    for (item, days) in crate::stock::summary(&journal.ledger_rows()?, crate::journal::now()).days_left {
+        if let Some(d) = days.filter(|d| *d < warn_days) {
+            println!("  ! {}", text(lang, "stock.warn", &[("item", &item), ("days", &format!("{d:.1}"))]));
+        }
+    }
     Ok(())
 }
 
