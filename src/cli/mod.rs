@@ -403,6 +403,7 @@ fn run(env: &Env, emulator: bool, jobs: Option<&Path>, until_idle: bool) -> anyh
         refuse_local_if_enrolled(&journal, lang)?;
     }
     let clock = Arc::new(crate::queue::Clock::scaled(journal.last_district_ms()?, config.district.clock_scale));
+    crate::stock::log_warnings(&journal.ledger_rows()?, config.stock.warn_days, &mut Vec::new());
     if let Some(f) = &local_file {
         let r = crate::local::import_file(&mut journal, f)?;
         println!("{}", text(lang, "import.done", &[("imported", &r.imported.len()), ("skipped", &r.skipped.len())]));
@@ -422,6 +423,7 @@ fn run(env: &Env, emulator: bool, jobs: Option<&Path>, until_idle: bool) -> anyh
             state_dir: env.state_dir.clone(),
             district: config.district.clone(),
             printers: config.printers.iter().map(|p| p.name.clone()).collect(),
+            warn_days: config.stock.warn_days,
         };
         Some(crate::queue::spawn(opts, Arc::clone(&clock), Arc::clone(&stop))?)
     } else {

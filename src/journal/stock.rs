@@ -154,3 +154,31 @@ impl Journal {
         self.ctx.commit(tx)
     }
 }
+
+impl Journal {
+    /// Records that the printer's card counter matched the ledger (once a
+    /// connection): its counter, and the blanks the ledger says left this
+    /// printer's hopper (used or spoiled, and booked adjustments).
+    pub fn reconcile(&mut self, printer: &str, serial: &str, card_counter: u64) -> Result<()> {
+        let out: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM ledger WHERE location = ?1 AND kind IN ('blank_used', 'blank_spoiled')",
+                [hopper(printer)],
+                |r| r.get(0),
+            )
+            .map_err(self.ctx.sql())?;
+        let tx = self.ctx.begin(&mut self.conn)?;
+        self.ctx.ledger(
+            &tx,
+            "reconciled",
+            &hopper(printer),
+            "counter",
+            0,
+            None,
+            None,
+            json!({"serial": serial, "card_counter": card_counter, "ledger_blanks_out": out}),
+        )?;
+        self.ctx.commit(tx)
+    }
+}

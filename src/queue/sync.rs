@@ -21,6 +21,8 @@ pub struct SyncOptions {
     pub district: DistrictConfig,
     /// The configured printers (pause, resume and drain apply to all).
     pub printers: Vec<String>,
+    /// Consumables with fewer days left are logged at each heartbeat.
+    pub warn_days: f64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -245,6 +247,7 @@ async fn reporter(opts: &SyncOptions, clock: &Clock, stop: &AtomicBool) {
     let Some(mut journal) = open_journal(opts) else { return };
     let mut retry = policy(&opts.district);
     let mut last_beat: Option<Instant> = None;
+    let mut warned = Vec::new();
     let heartbeat = Duration::from_secs(opts.district.heartbeat_s.max(1));
     loop {
         let stopping = stop.load(Ordering::SeqCst);
@@ -254,6 +257,9 @@ async fn reporter(opts: &SyncOptions, clock: &Clock, stop: &AtomicBool) {
                 retry.succeeded();
                 if beat_due && sent.is_some() {
                     last_beat = Some(Instant::now());
+                    if let Ok(rows) = journal.ledger_rows() {
+                        crate::stock::log_warnings(&rows, opts.warn_days, &mut warned);
+                    }
                 }
                 if stopping {
                     return;

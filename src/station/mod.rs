@@ -97,11 +97,14 @@ pub struct Station<P: Printer> {
     /// The next card, rendered while the last one printed (one ahead is
     /// enough for the printer never to wait for the agent).
     ahead: Option<(String, cetak_drivers::CardPanels)>,
+    /// The printer's counter was reconciled with the ledger since the last
+    /// start or loss (booked once per connection).
+    reconciled: bool,
 }
 
 impl<P: Printer> Station<P> {
     pub fn new(journal: Journal, printer: P, opts: StationOptions) -> Self {
-        Self { opts, printer, journal, connected: false, lost_before_any_panel: None, ahead: None }
+        Self { opts, printer, journal, connected: false, lost_before_any_panel: None, ahead: None, reconciled: false }
     }
 
     /// The job whose card was rendered ahead, if any.
@@ -246,6 +249,7 @@ impl<P: Printer> Station<P> {
 
     fn lost(&mut self) -> Step {
         self.connected = false;
+        self.reconciled = false;
         self.status("offline", "fault.gone");
         Step::Offline
     }
@@ -360,7 +364,13 @@ impl<P: Printer> Station<P> {
                 self.journal.adopt_printer(&name, &identity.serial, &identity.model, cards)?;
                 Ok(None)
             }
-            Some(p) if p.last_counter == cards => Ok(None),
+            Some(p) if p.last_counter == cards => {
+                if !self.reconciled {
+                    self.journal.reconcile(&name, &identity.serial, cards)?;
+                    self.reconciled = true;
+                }
+                Ok(None)
+            }
             Some(p) => {
                 let diff = cards as i64 - p.last_counter as i64;
                 tracing::warn!(printer = %name, expected = p.last_counter, found = cards, "blank unaccounted: station paused");

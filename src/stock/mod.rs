@@ -39,6 +39,24 @@ fn uses(row: &LedgerRow) -> bool {
     matches!(row.kind.as_str(), "blank_used" | "blank_spoiled" | "ribbon_used" | "film_used")
 }
 
+/// Consumables with fewer than `warn_days` left: (item, days).
+pub fn warnings(rows: &[LedgerRow], now: i64, warn_days: f64) -> Vec<(String, f64)> {
+    summary(rows, now).days_left.into_iter().filter_map(|(item, d)| d.filter(|d| *d < warn_days).map(|d| (item, d))).collect()
+}
+
+/// Logs the consumables running out, each time that list changes.
+pub fn log_warnings(rows: &[LedgerRow], warn_days: f64, last: &mut Vec<String>) {
+    let now = crate::journal::now();
+    let warned = warnings(rows, now, warn_days);
+    let items: Vec<String> = warned.iter().map(|(i, _)| i.clone()).collect();
+    if items != *last {
+        for (item, days) in &warned {
+            tracing::warn!(item = %item, days_left = format!("{days:.1}"), "consumable running out");
+        }
+        *last = items;
+    }
+}
+
 /// Folds the ledger as of `now` (Unix seconds).
 pub fn summary(rows: &[LedgerRow], now: i64) -> Summary {
     let mut s = Summary::default();

@@ -46,6 +46,7 @@ fn the_ledger_agrees_with_the_printer_after_faults() {
     let spoiled = rows.iter().filter(|r| r.kind == "blank_spoiled").count() as u64;
     assert_eq!(used + spoiled, st.card_counter, "the counter's steps are the blanks used plus spoiled");
     assert_eq!(used, jobs.len() as u64);
+    assert!(rows.iter().any(|r| r.kind == "reconciled"), "the printer's counter was reconciled with the ledger");
     assert!(spoiled >= 2, "{spoiled}");
     let summary = cetak::stock::summary(&rows, cetak::journal::now());
     assert_eq!(summary.blanks_today, (used + spoiled) as i64);

@@ -134,6 +134,12 @@ impl Run {
         let rows = j.ledger_rows().expect("rows");
         let left = rows.iter().filter(|r| r.kind == "blank_used" || r.kind == "blank_spoiled").count() as u64;
         assert_eq!(left, st.card_counter, "counter steps vs blanks used plus spoiled after {after:?}");
+        // Each connection's reconciliation recorded the printer's counter
+        // beside the ledger's count of blanks out: they agreed.
+        for r in rows.iter().filter(|r| r.kind == "reconciled") {
+            let d: serde_json::Value = serde_json::from_str(&r.detail).expect("detail");
+            assert_eq!(d["card_counter"], d["ledger_blanks_out"], "reconciliation {d} after {after:?}");
+        }
         assert_eq!(j.verify_ledger().expect("verify"), None);
     }
 }
