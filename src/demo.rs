@@ -25,6 +25,10 @@ pub struct DemoOptions {
     pub spoil_retries: u32,
     pub lang: Lang,
     pub progress: bool,
+    /// Device faults to inject (`POINT:KIND[@CARD]`). With faults the demo
+    /// plays the clerk and the operator: it takes a jammed card out and
+    /// declares a half-printed one spoiled, so every job still ends.
+    pub faults: Vec<cetak_drivers::emulator::ScheduledFault>,
 }
 
 /// What the demo did, counted from the journal and the emulator.
@@ -109,6 +113,9 @@ pub fn run(opts: &DemoOptions) -> Result<DemoSummary, DemoError> {
         journal.load("emulator-1", st.feeder, 0)?;
         journal.install("emulator-1", "ribbon", st.ribbon_panels / 5, Some("DEMO"), 0)?;
     }
+    for f in &opts.faults {
+        device.inject(*f);
+    }
     let station_opts =
         StationOptions { name: "emulator-1".into(), spoil_retries: opts.spoil_retries, local_mode: true, lang: opts.lang, district: None };
     let printer: Box<dyn cetak_drivers::Printer> = if opts.wire {
@@ -140,6 +147,9 @@ pub fn run(opts: &DemoOptions) -> Result<DemoSummary, DemoError> {
             .filter(|j| !matches!(j.state, JobState::Assigned | JobState::Ready | JobState::Printing))
             .count();
         bar.set_position(done as u64);
+        if !opts.faults.is_empty() && tend(&device, &mut station, &step, opts.spoil_retries)? {
+            continue;
+        }
         match step {
             Step::Idle => break,
             Step::Waiting(_) | Step::Paused(_) | Step::Offline => {
@@ -173,6 +183,22 @@ pub fn run(opts: &DemoOptions) -> Result<DemoSummary, DemoError> {
     s.ribbon_left = st.ribbon_panels / 5;
     s.film_left = st.film_panels;
     Ok(s)
+}
+
+/// The clerk and the operator of a demo with faults: a card stuck in the
+/// printer is taken out, a half-printed card declared spoiled. `true` when
+/// they did something and the demo goes on.
+fn tend<P: cetak_drivers::Printer>(device: &Device, station: &mut Station<P>, step: &Step, spoil_retries: u32) -> Result<bool, DemoError> {
+    let mut acted = false;
+    if matches!(step, Step::Waiting(cetak_drivers::Fault::Jam | cetak_drivers::Fault::CardInside)) && device.state().card_inside.is_some() {
+        device.remove_card_by_hand()?;
+        acted = true;
+    }
+    for job in station.journal().jobs_in(JobState::Uncertain)? {
+        station.journal().resolve_uncertain(&job.job_id, false, 0, spoil_retries)?;
+        acted = true;
+    }
+    Ok(acted)
 }
 
 /// Prints the summary for a person.

@@ -55,6 +55,10 @@ pub enum Command {
         /// pseudo-terminal instead of in process.
         #[arg(long)]
         wire: bool,
+        /// A printer fault, POINT:KIND[@CARD] (repeatable); the demo then
+        /// plays the clerk and the operator.
+        #[arg(long = "fault", value_parser = cetak_drivers::emulator::serve::parse_fault)]
+        faults: Vec<cetak_drivers::emulator::ScheduledFault>,
     },
     /// The daemon: drives the configured printers until SIGTERM or Ctrl-C.
     Run {
@@ -282,7 +286,7 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
     crate::logging::init(log_format, default_level);
     let lang = env.lang;
     match cli.command {
-        Command::Demo { jobs, seed, count, out, time_scale, wire } => {
+        Command::Demo { jobs, seed, count, out, time_scale, wire, faults } => {
             let opts = crate::demo::DemoOptions {
                 wire,
                 jobs,
@@ -293,6 +297,7 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
                 spoil_retries: env.config.as_ref().map(|c| c.station.spoil_retries).unwrap_or(2),
                 lang,
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                faults,
             };
             let summary = crate::demo::run(&opts)?;
             crate::demo::print_summary(&summary, lang);

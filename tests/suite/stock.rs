@@ -84,14 +84,28 @@ fn stock_verify_names_the_one_row_edited_behind_its_back() {
 }
 
 #[test]
-fn the_demos_summary_and_cetak_stock_agree_with_the_printer() {
+fn the_demos_summary_and_cetak_stock_agree_with_the_printer_after_faults() {
     let dir = tempfile::tempdir().expect("tmp");
     let out = dir.path().join("demo");
     let cetak = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_cetak")).args(["--language", "en"]).args(args).output().expect("cetak")
     };
     let jobs = crate::support::data("prr-valid.jsonl");
-    let demo = cetak(&["demo", "--jobs", jobs.to_str().expect("path"), "--time-scale", "0", "--out", out.to_str().expect("path")]);
+    // A jam at the feed of card 3, a jam after two panels of card 7: the
+    // demo plays the clerk and the operator.
+    let demo = cetak(&[
+        "demo",
+        "--jobs",
+        jobs.to_str().expect("path"),
+        "--time-scale",
+        "0",
+        "--out",
+        out.to_str().expect("path"),
+        "--fault",
+        "after_pick:jam@3",
+        "--fault",
+        "after_panel.2:jam@7",
+    ]);
     assert!(demo.status.success(), "{}", String::from_utf8_lossy(&demo.stderr));
     let summary = String::from_utf8_lossy(&demo.stdout).into_owned();
     let number_after = |text: &str, label: &str| -> i64 {
@@ -107,4 +121,8 @@ fn the_demos_summary_and_cetak_stock_agree_with_the_printer() {
     assert_eq!(number_after(&stock, "hopper:emulator-1"), i64::from(device.feeder), "{stock}");
     assert_eq!(number_after(&stock, "printer:emulator-1"), i64::from(device.ribbon_panels / 5), "{stock}");
     assert_eq!(number_after(&summary, "Ribbon left"), i64::from(device.ribbon_panels / 5));
+    assert_eq!(number_after(&summary, "Printed"), 50);
+    assert_eq!(number_after(&summary, "Spoiled blanks"), 2);
+    assert!(stock.contains("52 today"), "{stock}");
+    assert_eq!(device.card_counter, 52);
 }
