@@ -27,3 +27,22 @@ pub async fn connect(url: &str) -> Result<PgPool, DistrictError> {
     sqlx::migrate!("./migrations").run(&pool).await?;
     Ok(pool)
 }
+
+/// Records who did what, when (the `audit` table), in the caller's
+/// transaction.
+pub async fn audit(
+    conn: &mut sqlx::PgConnection,
+    actor: &str,
+    action: &str,
+    job_id: Option<&str>,
+    detail: serde_json::Value,
+) -> Result<(), DistrictError> {
+    sqlx::query("INSERT INTO audit (actor, action, job_id, detail) VALUES ($1, $2, $3, $4)")
+        .bind(actor)
+        .bind(action)
+        .bind(job_id)
+        .bind(detail)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

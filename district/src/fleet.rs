@@ -55,11 +55,7 @@ pub async fn enroll_code(pool: &PgPool, station: &str, regions: &[String], actor
     .bind(CODE_LIFETIME_HOURS)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("INSERT INTO audit (actor, action, detail) VALUES ($1, 'enroll_code', $2)")
-        .bind(actor)
-        .bind(json!({"station": station, "regions": regions}))
-        .execute(&mut *tx)
-        .await?;
+    crate::db::audit(&mut tx, actor, "enroll_code", None, json!({"station": station, "regions": regions})).await?;
     tx.commit().await?;
     Ok(code)
 }
@@ -88,11 +84,7 @@ pub async fn enroll(pool: &PgPool, code: &str) -> Result<Option<(String, String,
     .bind(sha256(&token))
     .execute(&mut *tx)
     .await?;
-    sqlx::query("INSERT INTO audit (actor, action, detail) VALUES ($1, 'enrolled', $2)")
-        .bind(format!("station:{station}"))
-        .bind(json!({"regions": regions}))
-        .execute(&mut *tx)
-        .await?;
+    crate::db::audit(&mut tx, &format!("station:{station}"), "enrolled", None, json!({"regions": regions})).await?;
     tx.commit().await?;
     Ok(Some((station, token, regions)))
 }
@@ -180,12 +172,7 @@ pub async fn command(pool: &PgPool, station: &str, kind: CommandKind, job_id: Op
         .bind(actor)
         .fetch_one(&mut *tx)
         .await?;
-    sqlx::query("INSERT INTO audit (actor, action, job_id, detail) VALUES ($1, 'command', $2, $3)")
-        .bind(actor)
-        .bind(job_id)
-        .bind(json!({"station": station, "kind": kind.as_str(), "command": id}))
-        .execute(&mut *tx)
-        .await?;
+    crate::db::audit(&mut tx, actor, "command", job_id, json!({"station": station, "kind": kind.as_str(), "command": id})).await?;
     crate::queue::notify(&mut tx, &format!("station:{station}")).await?;
     tx.commit().await?;
     Ok(id)
@@ -230,11 +217,7 @@ pub async fn revoke(pool: &PgPool, station: &str, actor: &str) -> Result<(), Dis
     if r.rows_affected() != 1 {
         return Err(DistrictError::Refused(format!("no enrolled station {station}")));
     }
-    sqlx::query("INSERT INTO audit (actor, action, detail) VALUES ($1, 'revoke', $2)")
-        .bind(actor)
-        .bind(json!({"station": station}))
-        .execute(&mut *tx)
-        .await?;
+    crate::db::audit(&mut tx, actor, "revoke", None, json!({"station": station})).await?;
     crate::queue::notify(&mut tx, &format!("station:{station}")).await?;
     tx.commit().await?;
     Ok(())
@@ -292,26 +275,10 @@ pub async fn reassign(pool: &PgPool, job_id: &str, to: &str, reason: &str, actor
     .bind(to)
     .fetch_one(&mut *tx)
     .await?;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    let envelope =
-        cetak_model::envelope::Envelope::sign(&key_id, &key, job_id, &region, &prr, needs_approval && approved_by.is_some(), now);
-    sqlx::query("UPDATE jobs SET envelope = $2 WHERE job_id = $1")
-        .bind(job_id)
-        .bind(serde_json::to_value(&envelope).map_err(|e| DistrictError::Refused(e.to_string()))?)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("INSERT INTO assignments (job_id, epoch, station) VALUES ($1, $2, $3)")
-        .bind(job_id)
-        .bind(epoch)
-        .bind(to)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("INSERT INTO audit (actor, action, job_id, detail) VALUES ($1, 'reassign', $2, $3)")
-        .bind(actor)
-        .bind(job_id)
-        .bind(json!({"from": from, "to": to, "epoch": epoch, "reason": reason}))
-        .execute(&mut *tx)
-        .await?;
+    let signer = crate::queue::Signer { key_id: &key_id, key: &key };
+    signer.assign(&mut tx, job_id, epoch, to, &region, &prr, needs_approval && approved_by.is_some()).await?;
+    let detail = json!({"from": from, "to": to, "epoch": epoch, "reason": reason});
+    crate::db::audit(&mut tx, actor, "reassign", Some(job_id), detail).await?;
     crate::queue::notify(&mut tx, &format!("station:{to}")).await?;
     if let Some(f) = &from {
         crate::queue::notify(&mut tx, &format!("station:{f}")).await?;

@@ -105,7 +105,7 @@ pub async fn import_file(
         "invalid": report.invalid.len(),
         "known": report.known.len(),
     });
-    sqlx::query("INSERT INTO audit (actor, action, detail) VALUES ($1, 'import', $2)").bind(actor).bind(detail).execute(&mut *tx).await?;
+    crate::db::audit(&mut tx, actor, "import", None, detail).await?;
     let mut regions: Vec<String> = regions_of(&mut tx, &report.pending).await?;
     regions.dedup();
     for r in regions {
@@ -129,7 +129,7 @@ pub async fn approve(pool: &PgPool, job_ids: &[String], actor: &str) -> Result<(
         if r.rows_affected() != 1 {
             return Err(DistrictError::Refused(format!("job {id} is not waiting for approval")));
         }
-        sqlx::query("INSERT INTO audit (actor, action, job_id) VALUES ($1, 'approve', $2)").bind(actor).bind(id).execute(&mut *tx).await?;
+        crate::db::audit(&mut tx, actor, "approve", Some(id), json!({})).await?;
     }
     for r in regions_of(&mut tx, job_ids).await? {
         crate::queue::notify(&mut tx, &format!("work:{r}")).await?;

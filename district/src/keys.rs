@@ -55,11 +55,7 @@ pub async fn create(pool: &PgPool) -> Result<(String, SigningKey), DistrictError
 /// valid until it is revoked. Audited.
 pub async fn rotate(pool: &PgPool, actor: &str) -> Result<String, DistrictError> {
     let (id, _) = create(pool).await?;
-    sqlx::query("INSERT INTO audit (actor, action, detail) VALUES ($1, 'key_rotate', $2)")
-        .bind(actor)
-        .bind(serde_json::json!({"key_id": id}))
-        .execute(pool)
-        .await?;
+    crate::db::audit(&mut *pool.acquire().await?, actor, "key_rotate", None, serde_json::json!({"key_id": id})).await?;
     Ok(id)
 }
 
@@ -73,11 +69,7 @@ pub async fn revoke(pool: &PgPool, key_id: &str, actor: &str) -> Result<(), Dist
     if r.rows_affected() != 1 {
         return Err(DistrictError::Refused(format!("no key {key_id} in use")));
     }
-    sqlx::query("INSERT INTO audit (actor, action, detail) VALUES ($1, 'key_revoke', $2)")
-        .bind(actor)
-        .bind(serde_json::json!({"key_id": key_id}))
-        .execute(pool)
-        .await?;
+    crate::db::audit(&mut *pool.acquire().await?, actor, "key_revoke", None, serde_json::json!({"key_id": key_id})).await?;
     signing_key(pool).await?;
     let mut conn = pool.acquire().await?;
     crate::queue::notify(&mut conn, "all").await?;

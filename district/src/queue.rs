@@ -35,6 +35,42 @@ struct Unconfirmed {
     envelope: Option<serde_json::Value>,
 }
 
+/// The district's signing key, for the envelopes of new assignments.
+pub struct Signer<'a> {
+    pub key_id: &'a str,
+    pub key: &'a ed25519_dalek::SigningKey,
+}
+
+impl Signer<'_> {
+    /// Signs the envelope of a job's new assignment (issued now, on the
+    /// database's clock), stores it with the job and records the assignment
+    /// (a station may report only on its own). Both the poll and an
+    /// officer's reassignment assign through here.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn assign(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        job_id: &str,
+        epoch: i64,
+        station: &str,
+        kode_wilayah: &str,
+        prr: &str,
+        approved: bool,
+    ) -> Result<Envelope, DistrictError> {
+        let (now,): (i64,) = sqlx::query_as("SELECT (EXTRACT(EPOCH FROM now()))::bigint").fetch_one(&mut *tx).await?;
+        let envelope = Envelope::sign(self.key_id, self.key, job_id, kode_wilayah, prr, approved, now);
+        let env_json = serde_json::to_value(&envelope).map_err(|e| DistrictError::Refused(e.to_string()))?;
+        sqlx::query("UPDATE jobs SET envelope = $2 WHERE job_id = $1").bind(job_id).bind(env_json).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO assignments (job_id, epoch, station) VALUES ($1, $2, $3)")
+            .bind(job_id)
+            .bind(epoch)
+            .bind(station)
+            .execute(&mut *tx)
+            .await?;
+        Ok(envelope)
+    }
+}
+
 /// What a poll may take.
 #[derive(Clone, Debug)]
 pub struct Want<'a> {
@@ -98,19 +134,11 @@ pub async fn take_jobs(pool: &PgPool, want: &Want<'_>) -> Result<Vec<Assignment>
         room -= got.len() as i64;
         picked.extend(got);
     }
-    let now: (i64,) = sqlx::query_as("SELECT (EXTRACT(EPOCH FROM now()))::bigint").fetch_one(&mut *tx).await?;
     let mut fresh = Vec::new();
-    for Picked { job_id, epoch, priority, kode_wilayah: kode, prr, needs_approval, approved_by } in picked {
+    for Picked { job_id, epoch, priority, kode_wilayah, prr, needs_approval, approved_by } in picked {
+        let signer = Signer { key_id: &key_id, key: &key };
         let approved = needs_approval && approved_by.is_some();
-        let envelope = Envelope::sign(&key_id, &key, &job_id, &kode, &prr, approved, now.0);
-        let env_json = serde_json::to_value(&envelope).map_err(|e| DistrictError::Refused(e.to_string()))?;
-        sqlx::query("UPDATE jobs SET envelope = $2 WHERE job_id = $1").bind(&job_id).bind(env_json).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO assignments (job_id, epoch, station) VALUES ($1, $2, $3)")
-            .bind(&job_id)
-            .bind(epoch)
-            .bind(want.station)
-            .execute(&mut *tx)
-            .await?;
+        let envelope = signer.assign(&mut tx, &job_id, epoch, want.station, &kode_wilayah, &prr, approved).await?;
         fresh.push(Assignment { job_id, epoch, urgent: priority == "urgent", prr, envelope });
     }
     tx.commit().await?;

@@ -365,28 +365,19 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
                 Some(id) => bail!("{}", text(lang, "stock.verify_broken", &[("id", &id)])),
             }
         }
-        Command::Stock { action: Some(a) } => {
-            let req = match a {
-                StockAction::Receive { blanko, batch, version, serial_from, serial_to } => {
-                    control::Request::Receive { blanko, batch, version, serial_from, serial_to }
-                }
-                StockAction::Load { printer, blanko } => control::Request::Load { printer, blanko },
-                StockAction::Ribbon { printer, cards, lot } => {
-                    control::Request::Install { printer, item: "ribbon".into(), capacity: cards, lot }
-                }
-                StockAction::Film { printer, cards, lot } => {
-                    control::Request::Install { printer, item: "film".into(), capacity: cards, lot }
-                }
-                StockAction::Count { printer, blanko, reason } => control::Request::Count {
-                    location: printer.map(|p| crate::journal::stock::hopper(&p)).unwrap_or_else(|| crate::journal::stock::SAFE.into()),
-                    item: "blanko".into(),
-                    counted: blanko,
-                    reason,
-                },
-                StockAction::Explain { .. } | StockAction::Verify | StockAction::Report { .. } => unreachable_action()?,
-            };
-            let reply = operator(&env, &req)?;
-            println!("{}", text(lang, "stock.done", &[("result", &reply.state.unwrap_or_default())]));
+        Command::Stock { action: Some(StockAction::Receive { blanko, batch, version, serial_from, serial_to }) } => {
+            book(&env, control::Request::Receive { blanko, batch, version, serial_from, serial_to })?
+        }
+        Command::Stock { action: Some(StockAction::Load { printer, blanko }) } => book(&env, control::Request::Load { printer, blanko })?,
+        Command::Stock { action: Some(StockAction::Ribbon { printer, cards, lot }) } => {
+            book(&env, control::Request::Install { printer, item: "ribbon".into(), capacity: cards, lot })?
+        }
+        Command::Stock { action: Some(StockAction::Film { printer, cards, lot }) } => {
+            book(&env, control::Request::Install { printer, item: "film".into(), capacity: cards, lot })?
+        }
+        Command::Stock { action: Some(StockAction::Count { printer, blanko, reason }) } => {
+            let location = printer.map(|p| crate::journal::stock::hopper(&p)).unwrap_or_else(|| crate::journal::stock::SAFE.into());
+            book(&env, control::Request::Count { location, item: "blanko".into(), counted: blanko, reason })?
         }
     }
     Ok(())
@@ -481,9 +472,11 @@ fn run(env: &Env, emulator: bool, jobs: Option<&Path>, until_idle: bool) -> anyh
     Ok(())
 }
 
-/// The arms above handle these; a typed error rather than a panic.
-fn unreachable_action() -> anyhow::Result<control::Request> {
-    bail!("internal: stock action dispatched twice")
+/// An operator's stock booking, through the daemon or the journal.
+fn book(env: &Env, req: control::Request) -> anyhow::Result<()> {
+    let reply = operator(env, &req)?;
+    println!("{}", text(env.lang, "stock.done", &[("result", &reply.state.unwrap_or_default())]));
+    Ok(())
 }
 
 /// `cetak stock`: on hand per location, use, spoiled by reason, days left.

@@ -287,12 +287,18 @@ impl Journal {
             .optional()
             .map_err(self.ctx.sql())?
             .flatten();
-        let rows = self.ledger_rows()?;
-        let start = match head {
-            Some(h) => rows.iter().position(|r| r.hash == h).map_or(0, |i| i + 1),
+        // A head we no longer hold (a rewritten ledger) sends everything:
+        // the district then sees the chain does not grow from its head.
+        let after: i64 = match head {
+            Some(h) => self
+                .conn
+                .query_row("SELECT id FROM ledger WHERE hash = ?1", [h], |r| r.get(0))
+                .optional()
+                .map_err(self.ctx.sql())?
+                .unwrap_or(0),
             None => 0,
         };
-        Ok(rows.into_iter().skip(start).collect())
+        self.ledger_rows_after(after)
     }
 
     /// The district stored the ledger up to `hash`.

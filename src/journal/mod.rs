@@ -770,12 +770,19 @@ impl Journal {
     }
 
     pub fn ledger_rows(&self) -> Result<Vec<LedgerRow>> {
+        self.ledger_rows_after(0)
+    }
+
+    /// Ledger events with an id above `id`, oldest first.
+    pub fn ledger_rows_after(&self, id: i64) -> Result<Vec<LedgerRow>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, kind, location, item, quantity, job_id, attempt, detail, prev_hash, hash, at FROM ledger ORDER BY id")
+            .prepare(
+                "SELECT id, kind, location, item, quantity, job_id, attempt, detail, prev_hash, hash, at FROM ledger WHERE id > ?1 ORDER BY id",
+            )
             .map_err(self.ctx.sql())?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map([id], |r| {
                 Ok(LedgerRow {
                     id: r.get(0)?,
                     kind: r.get(1)?,

@@ -92,12 +92,35 @@ fn open_journal(opts: &SyncOptions) -> Option<Journal> {
     }
 }
 
+/// The client of the current enrolment, built once and kept (with its
+/// kept-alive TLS connections) until the enrolment changes: building one
+/// per call would parse the CA and shake hands again every few hundred
+/// milliseconds. (A key set change rebuilds it too: rare, harmless.)
+#[derive(Default)]
+struct ClientCache {
+    current: Option<(crate::journal::district::Enrolment, super::Client)>,
+}
+
+impl ClientCache {
+    fn get(&mut self, e: &crate::journal::district::Enrolment) -> Result<super::Client, QueueError> {
+        if let Some((k, c)) = &self.current {
+            if k == e {
+                return Ok(c.clone());
+            }
+        }
+        let c = super::client_for(e)?;
+        self.current = Some((e.clone(), c.clone()));
+        Ok(c)
+    }
+}
+
 async fn poller(opts: &SyncOptions, clock: &Clock, stop: &AtomicBool) {
     let Some(mut journal) = open_journal(opts) else { return };
     let mut retry = policy(&opts.district);
     let mut acked_commands: Vec<i64> = Vec::new();
+    let mut clients = ClientCache::default();
     while !stop.load(Ordering::SeqCst) {
-        match poll_once(opts, clock, &mut journal, &mut acked_commands, stop).await {
+        match poll_once(opts, clock, &mut journal, &mut clients, &mut acked_commands, stop).await {
             Ok(()) => retry.succeeded(),
             Err(e) => failed(&journal, &mut retry, &e, stop, "poll").await,
         }
@@ -108,6 +131,7 @@ async fn poll_once(
     opts: &SyncOptions,
     clock: &Clock,
     journal: &mut Journal,
+    clients: &mut ClientCache,
     acked: &mut Vec<i64>,
     stop: &AtomicBool,
 ) -> Result<(), SyncError> {
@@ -117,7 +141,7 @@ async fn poll_once(
     };
     clock.check_jump();
     housekeeping(opts, clock, journal)?;
-    let client = super::client_for(&enrolment)?;
+    let client = clients.get(&enrolment)?;
     let buffered = journal.buffered()?;
     let confirm = journal.unconfirmed()?;
     let refs = |v: &[(String, i64)]| v.iter().map(|(job_id, epoch)| JobRef { job_id: job_id.clone(), epoch: *epoch }).collect();
@@ -248,17 +272,20 @@ async fn reporter(opts: &SyncOptions, clock: &Clock, stop: &AtomicBool) {
     let mut retry = policy(&opts.district);
     let mut last_beat: Option<Instant> = None;
     let mut warned = Vec::new();
+    let mut clients = ClientCache::default();
     let heartbeat = Duration::from_secs(opts.district.heartbeat_s.max(1));
     loop {
         let stopping = stop.load(Ordering::SeqCst);
         let beat_due = last_beat.is_none_or(|t| t.elapsed() >= heartbeat);
-        match report_once(&mut journal, clock, beat_due, Duration::from_secs(opts.district.request_timeout_s.max(1))).await {
+        let timeout = Duration::from_secs(opts.district.request_timeout_s.max(1));
+        match report_once(&mut journal, &mut clients, clock, beat_due, timeout).await {
             Ok(sent) => {
                 retry.succeeded();
                 if beat_due && sent.is_some() {
                     last_beat = Some(Instant::now());
-                    if let Ok(rows) = journal.ledger_rows() {
-                        crate::stock::log_warnings(&rows, opts.warn_days, &mut warned);
+                    match journal.ledger_rows() {
+                        Ok(rows) => crate::stock::log_warnings(&rows, opts.warn_days, &mut warned),
+                        Err(e) => tracing::warn!(error = %e, "cannot read the ledger for the stock forecast"),
                     }
                 }
                 if stopping {
@@ -281,9 +308,15 @@ async fn reporter(opts: &SyncOptions, clock: &Clock, stop: &AtomicBool) {
 
 /// Sends one batch of each kind of outbox message, and a heartbeat when
 /// due. `Some(true)`: something was sent; `None`: not enrolled.
-async fn report_once(journal: &mut Journal, clock: &Clock, beat: bool, t: Duration) -> Result<Option<bool>, SyncError> {
+async fn report_once(
+    journal: &mut Journal,
+    clients: &mut ClientCache,
+    clock: &Clock,
+    beat: bool,
+    t: Duration,
+) -> Result<Option<bool>, SyncError> {
     let Some(enrolment) = journal.enrolment()? else { return Ok(None) };
-    let client = super::client_for(&enrolment)?;
+    let client = clients.get(&enrolment)?;
     let pending: Vec<_> = journal.pending_outbox()?.into_iter().take(200).collect();
     let mut results = Vec::new();
     let mut held = Vec::new();
