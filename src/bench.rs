@@ -113,6 +113,9 @@ impl<P: cetak_drivers::Printer> cetak_drivers::Printer for Timed<P> {
     fn cancel(&mut self) -> Result<(), cetak_drivers::PrinterError> {
         self.inner.cancel()
     }
+    fn card_deadline(&self) -> Duration {
+        self.inner.card_deadline()
+    }
 }
 
 fn render_figures(dir: &Path, rounds: usize, cards: usize, card_time: Duration) -> Result<RenderFigures, BenchError> {

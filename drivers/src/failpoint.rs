@@ -31,3 +31,21 @@ pub fn hit(name: &str) {
 
 /// Whether this build can inject crashes.
 pub const ENABLED: bool = cfg!(feature = "failpoints");
+
+/// Marks a point where a hang can be injected: with the `failpoints`
+/// feature, a thread whose process has `CETAK_HANGPOINT` naming the point
+/// blocks there for good (the watchdog tests' hung station loop).
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+pub fn hang(_name: &str) {}
+
+/// Marks a point where a hang can be injected.
+#[cfg(feature = "failpoints")]
+pub fn hang(name: &str) {
+    if std::env::var("CETAK_HANGPOINT").is_ok_and(|p| p == name) {
+        eprintln!("hang point {name}: this thread stops here");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+}

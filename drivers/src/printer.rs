@@ -175,6 +175,11 @@ pub trait Printer: Send {
     fn reject(&mut self) -> Result<(), PrinterError>;
     /// Abandons the current sequence without feeding another card.
     fn cancel(&mut self) -> Result<(), PrinterError>;
+    /// The longest one [`Printer::print`] may block before it gives up:
+    /// every command's own deadline added up, for the worst card this
+    /// printer accepts on its link. The service's watchdog and stop
+    /// timeout are sized from it.
+    fn card_deadline(&self) -> std::time::Duration;
 }
 
 impl Printer for Box<dyn Printer> {
@@ -201,5 +206,8 @@ impl Printer for Box<dyn Printer> {
     }
     fn cancel(&mut self) -> Result<(), PrinterError> {
         (**self).cancel()
+    }
+    fn card_deadline(&self) -> std::time::Duration {
+        (**self).card_deadline()
     }
 }

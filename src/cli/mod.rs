@@ -2,8 +2,6 @@
 //! message catalog in the chosen language.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -12,7 +10,6 @@ use crate::config::{Config, LogFormat};
 use crate::control;
 use crate::journal::{JobState, Journal};
 use crate::messages::{text, Lang};
-use crate::station::{Station, StationOptions};
 
 #[derive(Parser, Debug)]
 #[command(name = "cetak", version, about = "Print-station agent for e-KTP card printers")]
@@ -242,11 +239,12 @@ pub enum StockAction {
 /// An operator's action: through the daemon's socket, or on the journal
 /// when no daemon runs. Either way the real uid is recorded.
 fn operator(env: &Env, req: &control::Request) -> anyhow::Result<control::Reply> {
-    Ok(control::send_or_apply(&env.state_dir, req, &policy(env.config.as_ref()))?)
+    let socket = env.config.as_ref().map(Config::control_socket).unwrap_or_else(|| env.state_dir.join("control.sock"));
+    Ok(control::send_or_apply(&env.state_dir, &socket, req, &policy(env.config.as_ref()))?)
 }
 
 /// What the config says about operators' actions (defaults without one).
-fn policy(config: Option<&Config>) -> control::Policy {
+pub fn policy(config: Option<&Config>) -> control::Policy {
     let defaults = Config::emulated(Path::new("."));
     let c = config.unwrap_or(&defaults);
     control::Policy { spoil_retries: c.station.spoil_retries, blank_versions: c.stock.blank_versions.clone() }
@@ -302,7 +300,7 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
             let summary = crate::demo::run(&opts)?;
             crate::demo::print_summary(&summary, lang);
         }
-        Command::Run { emulator, jobs, until_idle } => run(&env, emulator, jobs.as_deref(), until_idle)?,
+        Command::Run { emulator, jobs, until_idle } => run(cli.config.clone(), &env, emulator, jobs.as_deref(), until_idle)?,
         Command::Import { file } => {
             let mut journal = Journal::open(&env.state_dir)?;
             refuse_local_if_enrolled(&journal, lang)?;
@@ -383,93 +381,22 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run(env: &Env, emulator: bool, jobs: Option<&Path>, until_idle: bool) -> anyhow::Result<()> {
-    let lang = env.lang;
+fn run(cli_config: Option<PathBuf>, env: &Env, emulator: bool, jobs: Option<&Path>, until_idle: bool) -> anyhow::Result<()> {
     let config = match (&env.config, emulator) {
         (Some(c), _) => c.clone(),
         (None, true) => Config::emulated(&env.state_dir),
-        (None, false) => bail!("{}", text(lang, "run.no_config", &[])),
+        (None, false) => bail!("{}", text(env.lang, "run.no_config", &[])),
     };
     install_renderer(&config)?;
-    let _lock = control::lock_daemon(&env.state_dir)?;
-    let mut journal = Journal::open(&env.state_dir)?;
     let local_file = jobs.map(Path::to_path_buf).or_else(|| config.local.as_ref().map(|l| l.jobs_file.clone()));
-    let enrolled = journal.enrolment()?.is_some();
-    if local_file.is_some() {
-        refuse_local_if_enrolled(&journal, lang)?;
-    }
-    let clock = Arc::new(crate::queue::Clock::scaled(journal.last_district_ms()?, config.district.clock_scale));
-    crate::stock::log_warnings(&journal.ledger_rows()?, config.stock.warn_days, &mut Vec::new());
-    if let Some(f) = &local_file {
-        let r = crate::local::import_file(&mut journal, f)?;
-        println!("{}", text(lang, "import.done", &[("imported", &r.imported.len()), ("skipped", &r.skipped.len())]));
-    }
-    drop(journal);
-    if config.printers.is_empty() {
-        bail!("no [[printer]] in the configuration: nothing to drive");
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
-    }
-    let _control = control::Server::start(&env.state_dir, policy(Some(&config)))?;
-    println!("{}", text(lang, "run.started", &[("printers", &config.printers.len())]));
-    let sync = if enrolled {
-        let opts = crate::queue::SyncOptions {
-            state_dir: env.state_dir.clone(),
-            district: config.district.clone(),
-            printers: config.printers.iter().map(|p| p.name.clone()).collect(),
-            warn_days: config.stock.warn_days,
-        };
-        Some(crate::queue::spawn(opts, Arc::clone(&clock), Arc::clone(&stop))?)
-    } else {
-        None
-    };
-    let window = enrolled.then(|| crate::station::EnvelopeWindow {
-        clock: Arc::clone(&clock),
-        max_ahead_s: config.district.max_ahead_s as i64,
-        retention_s: config.district.retention_s as i64,
-    });
-    let mut threads = Vec::new();
-    for p in &config.printers {
-        let printer = crate::printers::open(p, &config.state_dir)?;
-        let journal = Journal::open(&env.state_dir)?;
-        let opts = StationOptions {
-            name: p.name.clone(),
-            spoil_retries: config.station.spoil_retries,
-            local_mode: !enrolled,
-            lang,
-            district: window.clone(),
-        };
-        let idle = config.station.idle_poll();
-        let stop = Arc::clone(&stop);
-        let name = p.name.clone();
-        threads.push(std::thread::Builder::new().name(format!("station-{name}")).spawn(move || {
-            let mut station = Station::new(journal, printer, opts);
-            station.run(&stop, idle, until_idle)
-        })?);
-    }
-    let mut failed = None;
-    for t in threads {
-        match t.join() {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => failed = Some(anyhow::Error::from(e)),
-            Err(_) => failed = Some(anyhow::anyhow!("a station thread panicked")),
-        }
-    }
-    // The stations are done (a stop, or idle): the district client makes
-    // its short last try with the outbox and ends.
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    if let Some(t) = sync {
-        if t.join().is_err() {
-            failed = failed.or(Some(anyhow::anyhow!("the district client panicked")));
-        }
-    }
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    println!("{}", text(lang, "run.stopped", &[]));
-    Ok(())
+    crate::service::daemon::run(crate::service::daemon::RunOptions {
+        config_path: cli_config,
+        config,
+        state_dir: env.state_dir.clone(),
+        lang: env.lang,
+        local_file,
+        until_idle,
+    })
 }
 
 /// An operator's stock booking, through the daemon or the journal.

@@ -40,6 +40,92 @@ pub struct Config {
     pub district: DistrictConfig,
     #[serde(default)]
     pub stock: StockConfig,
+    #[serde(default)]
+    pub service: ServiceConfig,
+    #[serde(default)]
+    pub health: HealthConfig,
+}
+
+/// The daemon under systemd (DESIGN §7).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// A station loop that shows no progress for this long, outside a
+    /// card's own deadline, is hung: the watchdog is no longer fed and
+    /// systemd restarts the agent.
+    #[serde(default = "default_stall", deserialize_with = "stall")]
+    pub stall_s: u64,
+    /// The operator's socket; default `<state_dir>/control.sock`. The
+    /// package puts it in `/run/cetak`, which the operators' group reaches.
+    pub control_socket: Option<PathBuf>,
+    /// The group given the operator's socket (its members may act).
+    #[serde(default = "default_operator_group")]
+    pub operator_group: String,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self { stall_s: default_stall(), control_socket: None, operator_group: default_operator_group() }
+    }
+}
+
+fn default_stall() -> u64 {
+    120
+}
+fn default_operator_group() -> String {
+    "cetak-operator".into()
+}
+
+fn stall<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let v = u64::deserialize(d)?;
+    if !(1..=3600).contains(&v) {
+        return Err(serde::de::Error::custom(format!("stall_s = {v}: must be 1 to 3600 seconds")));
+    }
+    Ok(v)
+}
+
+/// The local health endpoint: `/healthz`, `/readyz`, `/metrics`, `/status`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    /// `host:port`; loopback by default. Any other address needs `token`.
+    /// An empty string turns the endpoint off.
+    #[serde(default = "default_health_listen")]
+    pub listen: String,
+    /// A bearer token every request must carry (required off loopback).
+    pub token: Option<String>,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self { listen: default_health_listen(), token: None }
+    }
+}
+
+fn default_health_listen() -> String {
+    "127.0.0.1:8790".into()
+}
+
+impl HealthConfig {
+    /// The address to serve on, or `None` when turned off.
+    pub fn address(&self) -> Option<std::net::SocketAddr> {
+        self.listen.parse().ok()
+    }
+
+    /// Why this endpoint's settings cannot be used, if they cannot.
+    fn problem(&self) -> Option<String> {
+        if self.listen.is_empty() {
+            return None;
+        }
+        let Some(addr) = self.address() else {
+            return Some(format!("listen = {:?} is not ip:port (\"\" turns the endpoint off)", self.listen));
+        };
+        match &self.token {
+            Some(t) if t.len() < 16 => Some("token: at least 16 characters".into()),
+            None if !addr.ip().is_loopback() => Some(format!("listen = {:?} is not loopback: set a token", self.listen)),
+            _ => None,
+        }
+    }
 }
 
 /// Consumables (DESIGN §4).
@@ -380,7 +466,14 @@ impl Config {
             render: RenderConfig::default(),
             district: DistrictConfig::default(),
             stock: StockConfig::default(),
+            service: ServiceConfig::default(),
+            health: HealthConfig::default(),
         }
+    }
+
+    /// Where the operator's socket is.
+    pub fn control_socket(&self) -> PathBuf {
+        self.service.control_socket.clone().unwrap_or_else(|| self.state_dir.join("control.sock"))
     }
 
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -405,6 +498,10 @@ impl Config {
             if let Some(missing) = p.missing_key() {
                 return Err(refuse(format!("printer {:?}: {missing}", p.name)));
             }
+        }
+        if let Some(reason) = cfg.health.problem() {
+            let line = text.find("[health]").map(|i| text[..i].matches('\n').count() + 1);
+            return Err(ConfigError { path: path.to_path_buf(), line, reason: format!("[health] {reason}") });
         }
         Ok(cfg)
     }
@@ -465,6 +562,16 @@ mod tests {
         let e = err("[[printer]]\nname = \"a\"\nkind = \"evolis\"\ntransport = \"tcp\"\n");
         assert_eq!(e.line, Some(2), "{e}");
         assert!(e.reason.contains("address"), "{e}");
+    }
+
+    #[test]
+    fn a_health_endpoint_off_loopback_needs_a_token() {
+        let e = err("language = \"en\"\n[health]\nlisten = \"0.0.0.0:8790\"\n");
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.reason.contains("token"), "{e}");
+        let ok = Config::parse(Path::new("c.toml"), "[health]\nlisten = \"0.0.0.0:8790\"\ntoken = \"0123456789abcdef\"\n");
+        assert!(ok.is_ok(), "{ok:?}");
+        assert!(Config::parse(Path::new("c.toml"), "[health]\nlisten = \"\"\n").is_ok_and(|c| c.health.address().is_none()));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -109,10 +109,6 @@ pub enum ControlError {
     Stock(#[from] StockError),
 }
 
-pub fn socket_path(state_dir: &Path) -> PathBuf {
-    state_dir.join("control.sock")
-}
-
 fn lock_path(state_dir: &Path) -> PathBuf {
     state_dir.join("daemon.lock")
 }
@@ -182,14 +178,26 @@ pub struct Server {
 
 impl Server {
     /// Binds the socket (replacing a stale one: the caller holds the
-    /// daemon lock, so no other daemon can be using it).
-    pub fn start(state_dir: &Path, policy: Policy) -> Result<Self, ControlError> {
-        let path = socket_path(state_dir);
+    /// daemon lock, so no other daemon can be using it), readable and
+    /// writable by its owner and `group` (the operators'). The policy is
+    /// shared so a reloaded config reaches it.
+    pub fn start(socket: &Path, state_dir: &Path, group: &str, policy: Arc<RwLock<Policy>>) -> Result<Self, ControlError> {
+        let path = socket.to_path_buf();
         let io = |source| ControlError::Io { path: path.clone(), source };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path).map_err(io)?;
-        // Owner and group (cetak-operator, given by the service's setup).
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660)).map_err(io)?;
+        match crate::service::users::group(group) {
+            Some(g) => {
+                if let Err(e) = rustix::fs::chown(&path, None, Some(rustix::fs::Gid::from_raw(g.gid))) {
+                    tracing::warn!(group, error = %e, "the operator's socket keeps the daemon's group: is the service in the operators' group?");
+                }
+            }
+            None => tracing::info!(group, "no such group: the operator's socket keeps the daemon's group"),
+        }
         listener.set_nonblocking(true).map_err(io)?;
         let mut journal = Journal::open(state_dir)?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -200,6 +208,7 @@ impl Server {
                 while !stop2.load(Ordering::SeqCst) {
                     match listener.accept() {
                         Ok((stream, _)) => {
+                            let policy = policy.read().map(|p| p.clone()).unwrap_or_else(|p| p.into_inner().clone());
                             if let Err(e) = serve_one(stream, &mut journal, &policy) {
                                 tracing::warn!(error = %e, "operator request failed");
                             }
@@ -262,8 +271,8 @@ impl<R: BufRead> TakeLine for R {
 
 /// Sends a request to the daemon if one runs; otherwise applies it to the
 /// journal directly as the calling user. Never both.
-pub fn send_or_apply(state_dir: &Path, req: &Request, policy: &Policy) -> Result<Reply, ControlError> {
-    let socket = socket_path(state_dir);
+pub fn send_or_apply(state_dir: &Path, socket: &Path, req: &Request, policy: &Policy) -> Result<Reply, ControlError> {
+    let socket = socket.to_path_buf();
     match UnixStream::connect(&socket) {
         Ok(stream) => {
             let io = |source| ControlError::Io { path: socket.clone(), source };

@@ -27,6 +27,7 @@ pub mod district;
 mod schema;
 pub mod state;
 pub mod stock;
+pub mod tallies;
 pub mod vault;
 
 use std::path::{Path, PathBuf};
@@ -270,6 +271,12 @@ impl Journal {
         }
         for (i, m) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
             let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+            // Another process (the daemon and a CLI command starting
+            // together) may have applied it while we waited for the lock.
+            let now_at: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql)?;
+            if now_at > i as i64 {
+                continue;
+            }
             tx.execute_batch(m).map_err(sql)?;
             tx.pragma_update(None, "user_version", i as i64 + 1).map_err(sql)?;
             tx.commit().map_err(sql)?;
@@ -575,11 +582,7 @@ impl Journal {
             self.ctx.ledger(&tx, "blank_spoiled", &hopper, "blanko", -1, Some(job_id), Some(attempt), d)?;
             self.ctx.after_spoil(&tx, job_id, JobState::Uncertain, "operator: spoiled", spoil_limit)?
         };
-        tx.execute(
-            "INSERT INTO operator_actions (at, uid, action, job_id, detail) VALUES (?1, ?2, 'resolve', ?3, ?4)",
-            params![now(), uid, job_id, if printed { "printed" } else { "spoiled" }],
-        )
-        .map_err(self.ctx.sql())?;
+        self.ctx.operator_action(&tx, uid, "resolve", Some(job_id), if printed { "printed" } else { "spoiled" })?;
         self.ctx.commit(tx)?;
         Ok(to)
     }
@@ -642,11 +645,7 @@ impl Journal {
     pub fn resume(&mut self, printer: &str, uid: u32) -> Result<bool> {
         let tx = self.ctx.begin(&mut self.conn)?;
         let n = tx.execute("DELETE FROM pauses WHERE printer = ?1 AND reason != 'blank_unaccounted'", [printer]).map_err(self.ctx.sql())?;
-        tx.execute(
-            "INSERT INTO operator_actions (at, uid, action, job_id, detail) VALUES (?1, ?2, 'resume', NULL, ?3)",
-            params![now(), uid, printer],
-        )
-        .map_err(self.ctx.sql())?;
+        self.ctx.operator_action(&tx, uid, "resume", None, printer)?;
         self.ctx.commit(tx)?;
         Ok(n > 0)
     }
@@ -670,11 +669,8 @@ impl Journal {
         tx.execute("UPDATE printers SET last_counter = last_counter + ?2 WHERE name = ?1", params![printer, cards as i64])
             .map_err(self.ctx.sql())?;
         tx.execute("DELETE FROM pauses WHERE printer = ?1 AND reason = 'blank_unaccounted'", [printer]).map_err(self.ctx.sql())?;
-        tx.execute(
-            "INSERT INTO operator_actions (at, uid, action, job_id, detail) VALUES (?1, ?2, 'book_unaccounted', NULL, ?3)",
-            params![now(), uid, json!({"printer": printer, "cards": cards, "reason": reason}).to_string()],
-        )
-        .map_err(self.ctx.sql())?;
+        let what = json!({"printer": printer, "cards": cards, "reason": reason}).to_string();
+        self.ctx.operator_action(&tx, uid, "book_unaccounted", None, &what)?;
         self.ctx.outbox(
             &tx,
             "event",
@@ -803,13 +799,9 @@ impl Journal {
 
     /// Records an operator's action that changes no job (a pause).
     pub fn record_action(&mut self, uid: u32, action: &str, job_id: Option<&str>, detail: &str) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT INTO operator_actions (at, uid, action, job_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![now(), uid, action, job_id, detail],
-            )
-            .map_err(self.ctx.sql())?;
-        Ok(())
+        let tx = self.ctx.begin(&mut self.conn)?;
+        self.ctx.operator_action(&tx, uid, action, job_id, detail)?;
+        self.ctx.commit(tx)
     }
 
     /// Operator actions, newest last: (uid, action, job id).
@@ -898,6 +890,19 @@ impl Ctx {
         )
         .map_err(self.sql())?;
         Ok(())
+    }
+
+    /// An operator's action: recorded with the calling user (uid and name)
+    /// and reported to the district as an event.
+    pub(crate) fn operator_action(&self, tx: &Transaction<'_>, uid: u32, action: &str, job_id: Option<&str>, detail: &str) -> Result<()> {
+        tx.execute(
+            "INSERT INTO operator_actions (at, uid, action, job_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![now(), uid, action, job_id, detail],
+        )
+        .map_err(self.sql())?;
+        let user = crate::service::users::user_name(uid);
+        let body = json!({"event": "operator_action", "action": action, "uid": uid, "user": user, "job_id": job_id, "detail": detail});
+        self.outbox(tx, "event", job_id, body)
     }
 
     fn outbox(&self, tx: &Transaction<'_>, kind: &str, job_id: Option<&str>, body: serde_json::Value) -> Result<()> {

@@ -8,7 +8,7 @@
 use rusqlite::params;
 use serde_json::json;
 
-use super::{now, Journal, JournalError, Result, Transaction};
+use super::{Journal, JournalError, Result, Transaction};
 
 /// The office safe.
 pub const SAFE: &str = "safe";
@@ -146,11 +146,7 @@ impl Journal {
             self.ctx.ledger(&tx, kind, location, item, *quantity, None, None, detail.clone())?;
         }
         let detail = json!(events.iter().map(|e| json!([e.0, e.1, e.2, e.3])).collect::<Vec<_>>()).to_string();
-        tx.execute(
-            "INSERT INTO operator_actions (at, uid, action, job_id, detail) VALUES (?1, ?2, ?3, NULL, ?4)",
-            params![now(), uid, action, detail],
-        )
-        .map_err(self.ctx.sql())?;
+        self.ctx.operator_action(&tx, uid, action, None, &detail)?;
         self.ctx.commit(tx)
     }
 }

@@ -100,11 +100,19 @@ pub struct Station<P: Printer> {
     /// The printer's counter was reconciled with the ledger since the last
     /// start or loss (booked once per connection).
     reconciled: bool,
+    /// What the watchdog's supervisor watches (under the daemon).
+    beat: Option<std::sync::Arc<crate::service::watchdog::Beat>>,
 }
 
 impl<P: Printer> Station<P> {
     pub fn new(journal: Journal, printer: P, opts: StationOptions) -> Self {
-        Self { opts, printer, journal, connected: false, lost_before_any_panel: None, ahead: None, reconciled: false }
+        Self { opts, printer, journal, connected: false, lost_before_any_panel: None, ahead: None, reconciled: false, beat: None }
+    }
+
+    /// Reports this loop's progress to the watchdog's supervisor.
+    pub fn with_beat(mut self, beat: std::sync::Arc<crate::service::watchdog::Beat>) -> Self {
+        self.beat = Some(beat);
+        self
     }
 
     /// The job whose card was rendered ahead, if any.
@@ -321,6 +329,9 @@ impl<P: Printer> Station<P> {
         // Print this card and, meanwhile, render the next.
         let next = self.next_to_render(&job.job_id);
         let caps = self.printer.capabilities();
+        if let Some(b) = &self.beat {
+            b.busy_for(self.printer.card_deadline());
+        }
         let printer = &mut self.printer;
         let (printed, ahead) = std::thread::scope(|scope| {
             let renderer = next.map(|(id, bytes)| scope.spawn(move || render_payload(&id, &bytes, &caps).ok().map(|p| (id, p))));
@@ -435,6 +446,10 @@ impl<P: Printer> Station<P> {
     pub fn run(&mut self, stop: &AtomicBool, idle: std::time::Duration, until_idle: bool) -> Result<Step, StationError> {
         let mut last = Step::Idle;
         while !stop.load(Ordering::SeqCst) {
+            if let Some(b) = &self.beat {
+                b.alive();
+            }
+            cetak_drivers::failpoint::hang("station.step");
             last = self.step()?;
             if matches!(last, Step::Idle | Step::Waiting(_) | Step::Paused(_) | Step::Offline) {
                 if until_idle {

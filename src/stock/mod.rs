@@ -9,7 +9,7 @@ use crate::journal::LedgerRow;
 const DAY: i64 = 86_400;
 
 /// One consumable at one location.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct OnHand {
     pub location: String,
     pub item: String,

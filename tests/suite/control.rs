@@ -28,11 +28,13 @@ mod with_failpoints {
         let mut cmd = rig.cetak();
         cmd.arg("run");
         let daemon = Daemon::spawn(cmd);
-        let socket = cetak::control::socket_path(&rig.state_dir());
+        let socket = rig.state_dir().join("control.sock");
         wait_for("the daemon to settle the card in flight", || {
             socket.exists() && !rig.journal().jobs_in(JobState::Uncertain).expect("jobs").is_empty()
         });
         let job = rig.journal().jobs_in(JobState::Uncertain).expect("jobs").remove(0).job_id;
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(std::fs::metadata(&socket).expect("socket").mode() & 0o777, 0o660, "owner and the operators' group only");
 
         // A second daemon on the same state folder is refused.
         let second = rig.cetak().args(["run", "--until-idle"]).output().expect("second");
@@ -66,6 +68,18 @@ mod with_failpoints {
         if as_root {
             assert_ne!(uid, 0, "not the daemon's own uid");
         }
+        // Reported to the district with the user's uid and name.
+        let event = journal
+            .outbox_history()
+            .expect("outbox")
+            .into_iter()
+            .filter(|m| m.kind == "event")
+            .filter_map(|m| serde_json::from_str::<serde_json::Value>(&m.body).ok())
+            .rfind(|b| b["event"] == "operator_action")
+            .expect("an operator_action event in the outbox");
+        assert_eq!((event["action"].as_str(), event["job_id"].as_str()), (Some("resolve"), Some(job.as_str())));
+        assert_eq!(event["uid"].as_u64(), Some(u64::from(caller_uid)));
+        assert_eq!(event["user"].as_str(), Some(cetak::service::users::user_name(caller_uid).as_str()));
 
         // A pause through the socket stops the next card.
         let out = rig.cetak().args(["pause", "--printer", PRINTER]).output().expect("pause");

@@ -17,6 +17,7 @@ mod priority;
 mod privacy;
 mod protocol;
 mod render;
+mod service;
 mod stock;
 mod stock_properties;
 mod transitions;

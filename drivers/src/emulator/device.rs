@@ -267,6 +267,11 @@ impl Device {
         self.mutate(|s| s.reprint_commands += 1)
     }
 
+    /// Mechanical time of one card at this device's time scale.
+    pub fn card_time(&self) -> Duration {
+        self.lock().step_time * 7
+    }
+
     fn sleep(&self) {
         let t = self.lock().step_time;
         if !t.is_zero() {
@@ -613,5 +618,10 @@ impl Printer for EmulatedPrinter {
 
     fn cancel(&mut self) -> Result<(), PrinterError> {
         self.device.clear_bitmaps()
+    }
+
+    /// In process there is no link: the mechanical time, twice over.
+    fn card_deadline(&self) -> std::time::Duration {
+        self.device.card_time() * 2 + std::time::Duration::from_secs(2)
     }
 }

@@ -6,4 +6,4 @@ pub mod command;
 mod printer;
 pub mod reply;
 
-pub use printer::{to_chip_station, EvolisPrinter, WireError};
+pub use printer::{to_chip_station, worst_case_card, EvolisPrinter, WireError, MECHANICAL};

@@ -41,7 +41,7 @@ impl From<WireError> for PrinterError {
 
 /// How long the printer may take for a step that moves a card, at real
 /// speed (a colour card takes 16 to 30 s in all).
-const MECHANICAL: Duration = Duration::from_secs(20);
+pub const MECHANICAL: Duration = Duration::from_secs(20);
 
 pub struct EvolisPrinter<T: Transport> {
     t: T,
@@ -195,6 +195,32 @@ impl<T: Transport> EvolisPrinter<T> {
     }
 }
 
+/// The longest an Evolis `print` may block: the sum of the deadlines of
+/// every command of a card (checks, feed, each panel sent uncompressed at
+/// its levels, eject, counters, clearing the stored bitmaps), on a link of
+/// `bytes_per_second` (`None`: USB or TCP). A colour card at 57,600 baud
+/// comes to about nine minutes.
+pub fn worst_case_card(caps: &Capabilities, bytes_per_second: Option<u64>, mechanical: Duration) -> Duration {
+    let call = |payload: usize, moves: bool| {
+        let transfer = match bytes_per_second {
+            Some(bps) if bps > 0 => Duration::from_secs_f64(payload as f64 / bps as f64 * 1.5),
+            _ => Duration::from_secs_f64(payload as f64 / 1_000_000.0),
+        };
+        Duration::from_secs(2) + if moves { mechanical } else { Duration::ZERO } + transfer
+    };
+    let (width, height) = caps.canvas;
+    let panel_bytes = |levels: u16| {
+        let bits = super::bitmap::bits_per_dot(levels).unwrap_or(8) as usize;
+        (width as usize * height as usize * bits).div_ceil(8)
+    };
+    // Rco;c, Rcr, SkF, Pr before the feed; Rco;c and Rco;p after.
+    let queries = 6 * call(0, false);
+    let moves = call(0, true) * 2 + call(0, false); // Ss, Se; Sr
+    let panels: Duration = caps.panels.iter().map(|(_, levels)| call(panel_bytes(*levels), true)).sum();
+    let clear = caps.panels.len() as u32 * call(0, false);
+    queries + moves + panels + clear
+}
+
 fn not_taken(fault: Fault) -> PrintFailure {
     PrintFailure { fault, progress: PrintProgress { panels_started: 0, panels_done: 0, card: CardPosition::NotTaken } }
 }
@@ -312,6 +338,10 @@ impl<T: Transport> Printer for EvolisPrinter<T> {
             let _ = self.call(&Command::Wcb(letter));
         }
         Ok(())
+    }
+
+    fn card_deadline(&self) -> Duration {
+        worst_case_card(&self.capabilities(), self.t.bytes_per_second(), self.mechanical)
     }
 }
 

@@ -398,6 +398,13 @@ impl EmulatorProcess {
         cetak_drivers::emulator::read_memory(&self.dir).expect("emulator memory")
     }
 
+    /// Kills the process (the printer switched off); `restart` brings it
+    /// back.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Kills the process (a power cut) and starts it again on the same
     /// address, memory kept.
     pub fn restart(&mut self) {

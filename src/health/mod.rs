@@ -1,0 +1,234 @@
+//! The local health endpoint (DESIGN §7), for district IT over a VPN and
+//! for the office's own monitoring: `/healthz` (the agent answers),
+//! `/readyz` (printers reachable, journal writable, no consumable at zero;
+//! each failing check named), `/metrics` (Prometheus text) and `/status`
+//! (JSON). Everything is read from the journal, so it says what the journal
+//! says. Job ids only: no personal value is ever served.
+//!
+//! Loopback by default; any other address needs a bearer token (the config
+//! refuses one without), and a token, once set, is asked of every caller.
+
+mod metrics;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::journal::{Journal, JournalError};
+
+/// What the endpoint reads: its own journal connection, the live config.
+pub struct HealthState {
+    journal: Mutex<Journal>,
+    config: Arc<RwLock<Config>>,
+    printers: Vec<String>,
+    started: Instant,
+}
+
+impl HealthState {
+    pub fn new(state_dir: &Path, config: Arc<RwLock<Config>>, printers: Vec<String>) -> Result<Arc<Self>, JournalError> {
+        Ok(Arc::new(Self { journal: Mutex::new(Journal::open(state_dir)?), config, printers, started: Instant::now() }))
+    }
+
+    fn journal(&self) -> std::sync::MutexGuard<'_, Journal> {
+        self.journal.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn token(&self) -> Option<String> {
+        self.config.read().ok().and_then(|c| c.health.token.clone())
+    }
+
+    fn warn_days(&self) -> f64 {
+        self.config.read().map(|c| c.stock.warn_days).unwrap_or(3.0)
+    }
+}
+
+/// One readiness check.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// `/readyz`'s answer.
+#[derive(Clone, Debug, Serialize)]
+pub struct Readiness {
+    pub ready: bool,
+    /// The names of the failing checks.
+    pub failing: Vec<String>,
+    pub checks: Vec<Check>,
+}
+
+/// Runs every readiness check against the journal.
+pub fn readiness(journal: &Journal, printers: &[String]) -> Readiness {
+    let mut checks = Vec::new();
+    let statuses = journal.station_status().unwrap_or_default();
+    for p in printers {
+        let (ok, detail) = match statuses.iter().find(|(name, _, _)| name == p) {
+            None => (false, "not yet seen".to_string()),
+            Some((_, state, _)) if state == "offline" => (false, "not reachable".to_string()),
+            Some((_, state, detail)) => (true, format!("{state}: {detail}")),
+        };
+        checks.push(Check { name: format!("printer:{p}"), ok, detail });
+    }
+    let writable = journal.writable();
+    checks.push(Check {
+        name: "journal".into(),
+        ok: writable.is_ok(),
+        detail: writable.err().map(|e| e.to_string()).unwrap_or_else(|| "writable".into()),
+    });
+    // A consumable the ledger tracks at a printer and that is at zero.
+    let stock = crate::stock::summary(&journal.ledger_rows().unwrap_or_default(), crate::journal::now());
+    for o in stock.on_hand.iter().filter(|o| o.location != crate::journal::stock::SAFE) {
+        if o.quantity <= 0 {
+            checks.push(Check { name: format!("stock:{}:{}", o.location, o.item), ok: false, detail: "none left".into() });
+        }
+    }
+    let failing: Vec<String> = checks.iter().filter(|c| !c.ok).map(|c| c.name.clone()).collect();
+    Readiness { ready: failing.is_empty(), failing, checks }
+}
+
+/// Serves the endpoint on a thread of its own until `stop` is set. A
+/// port already in use is logged and the agent prints on without it.
+pub fn spawn(addr: SocketAddr, state: Arc<HealthState>, stop: Arc<AtomicBool>) -> Option<std::thread::JoinHandle<()>> {
+    let listener = match std::net::TcpListener::bind(addr).and_then(|l| l.set_nonblocking(true).map(|_| l)) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(%addr, error = %e, "health endpoint not served (printing goes on): fix [health] listen");
+            return None;
+        }
+    };
+    tracing::info!(%addr, "health endpoint listening");
+    let spawned = std::thread::Builder::new().name("health".into()).spawn(move || {
+        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => return tracing::error!(error = %e, "health endpoint: no runtime"),
+        };
+        rt.block_on(async move {
+            let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+            let shutdown = async move {
+                while !stop.load(Ordering::SeqCst) {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            };
+            if let Err(e) = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await {
+                tracing::error!(error = %e, "health endpoint stopped");
+            }
+        });
+    });
+    spawned.map_err(|e| tracing::error!(error = %e, "health endpoint: no thread")).ok()
+}
+
+pub fn router(state: Arc<HealthState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .route("/status", get(status))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), authorize))
+        .with_state(state)
+}
+
+async fn authorize(
+    State(state): State<Arc<HealthState>>,
+    headers: HeaderMap,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(token) = state.token() {
+        let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        let same =
+            given.is_some_and(|g| g.len() == token.len() && g.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0);
+        if !same {
+            return (StatusCode::UNAUTHORIZED, "a bearer token is required\n").into_response();
+        }
+    }
+    next.run(req).await
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(state): State<Arc<HealthState>>) -> Response {
+    let r = readiness(&state.journal(), &state.printers);
+    let code = if r.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(r)).into_response()
+}
+
+async fn metrics_text(State(state): State<Arc<HealthState>>) -> Response {
+    let body = metrics::render(&state.journal(), &state.printers, state.warn_days());
+    match body {
+        Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
+    }
+}
+
+/// `/status`: the station at a glance, as `cetak status` shows it.
+#[derive(Serialize)]
+struct StatusBody {
+    version: &'static str,
+    uptime_s: u64,
+    printers: Vec<PrinterStatus>,
+    jobs: std::collections::BTreeMap<String, u64>,
+    uncertain: Vec<String>,
+    stock: Vec<crate::stock::OnHand>,
+    days_left: std::collections::BTreeMap<String, Option<f64>>,
+    district: Option<DistrictStatus>,
+}
+
+#[derive(Serialize)]
+struct PrinterStatus {
+    name: String,
+    state: String,
+    /// A fault or pause code, or the job id being printed.
+    detail: String,
+}
+
+#[derive(Serialize)]
+struct DistrictStatus {
+    station: String,
+    online: bool,
+    since: i64,
+    last_contact: Option<i64>,
+}
+
+async fn status(State(state): State<Arc<HealthState>>) -> Response {
+    let body = (|| -> Result<StatusBody, JournalError> {
+        let j = state.journal();
+        let summary = crate::stock::summary(&j.ledger_rows()?, crate::journal::now());
+        let district = match (j.enrolment()?, j.link()?) {
+            (Some(e), link) => Some(DistrictStatus {
+                station: e.station,
+                online: link.as_ref().is_some_and(|l| l.online),
+                since: link.as_ref().map(|l| l.since).unwrap_or(0),
+                last_contact: link.and_then(|l| l.last_contact),
+            }),
+            (None, _) => None,
+        };
+        Ok(StatusBody {
+            version: env!("CARGO_PKG_VERSION"),
+            uptime_s: state.started.elapsed().as_secs(),
+            printers: j.station_status()?.into_iter().map(|(name, state, detail)| PrinterStatus { name, state, detail }).collect(),
+            jobs: j.counts()?.into_iter().map(|(s, n)| (s.to_string(), n)).collect(),
+            uncertain: j.jobs_in(crate::journal::JobState::Uncertain)?.into_iter().map(|r| r.job_id).collect(),
+            stock: summary.on_hand,
+            days_left: summary.days_left,
+            district,
+        })
+    })();
+    match body {
+        Ok(b) => Json(b).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
+    }
+}

@@ -1,0 +1,250 @@
+//! `cetak run`: the long-running agent. The station loops run on threads
+//! of their own (printer libraries block); this thread starts them, then
+//! watches signals, the watchdog and the loops until they end.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use super::watchdog::{Beat, Supervisor};
+use crate::config::Config;
+use crate::control;
+use crate::journal::Journal;
+use crate::messages::{text, Lang};
+use crate::station::{Station, StationOptions};
+
+/// What `cetak run` was asked to do.
+pub struct RunOptions {
+    /// The config file, for SIGHUP (none: the embedded default, which
+    /// cannot be reloaded).
+    pub config_path: Option<PathBuf>,
+    pub config: Config,
+    pub state_dir: PathBuf,
+    pub lang: Lang,
+    /// A local job file to import first (local mode only).
+    pub local_file: Option<PathBuf>,
+    /// Exit once nothing more can be printed without a person.
+    pub until_idle: bool,
+}
+
+/// How often the main thread looks at signals, the loops and the watchdog.
+const TICK: Duration = Duration::from_millis(100);
+
+pub fn run(opts: RunOptions) -> anyhow::Result<()> {
+    let RunOptions { config_path, config, state_dir, lang, local_file, until_idle } = opts;
+    let _lock = control::lock_daemon(&state_dir)?;
+    let mut journal = Journal::open(&state_dir)?;
+    let enrolled = journal.enrolment()?.is_some();
+    if local_file.is_some() {
+        if let Some(e) = journal.enrolment()? {
+            bail!("{}", text(lang, "local.enrolled", &[("district", &e.district), ("station", &e.station)]));
+        }
+    }
+    let clock = Arc::new(crate::queue::Clock::scaled(journal.last_district_ms()?, config.district.clock_scale));
+    crate::stock::log_warnings(&journal.ledger_rows()?, config.stock.warn_days, &mut Vec::new());
+    if let Some(f) = &local_file {
+        let r = crate::local::import_file(&mut journal, f)?;
+        println!("{}", text(lang, "import.done", &[("imported", &r.imported.len()), ("skipped", &r.skipped.len())]));
+    }
+    drop(journal);
+    if config.printers.is_empty() {
+        bail!("no [[printer]] in the configuration: nothing to drive");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let reload = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
+    }
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload)).context("installing signal handlers")?;
+
+    let live = Arc::new(RwLock::new(config.clone()));
+    let policy = Arc::new(RwLock::new(crate::cli::policy(Some(&config))));
+    let _control = control::Server::start(&config.control_socket(), &state_dir, &config.service.operator_group, Arc::clone(&policy))?;
+    let beats: Vec<Arc<Beat>> = config.printers.iter().map(|p| Beat::new(&p.name)).collect();
+    let health = match config.health.address() {
+        Some(addr) => {
+            let state =
+                crate::health::HealthState::new(&state_dir, Arc::clone(&live), config.printers.iter().map(|p| p.name.clone()).collect())?;
+            crate::health::spawn(addr, state, Arc::clone(&stop))
+        }
+        None => None,
+    };
+
+    let sync = if enrolled {
+        let opts = crate::queue::SyncOptions {
+            state_dir: state_dir.clone(),
+            district: config.district.clone(),
+            printers: config.printers.iter().map(|p| p.name.clone()).collect(),
+            warn_days: config.stock.warn_days,
+        };
+        Some(crate::queue::spawn(opts, Arc::clone(&clock), Arc::clone(&stop))?)
+    } else {
+        None
+    };
+    let window = enrolled.then(|| crate::station::EnvelopeWindow {
+        clock: Arc::clone(&clock),
+        max_ahead_s: config.district.max_ahead_s as i64,
+        retention_s: config.district.retention_s as i64,
+    });
+    let mut threads = Vec::new();
+    for (p, beat) in config.printers.iter().zip(&beats) {
+        let printer = crate::printers::open(p, &config.state_dir)?;
+        let journal = Journal::open(&state_dir)?;
+        let opts = StationOptions {
+            name: p.name.clone(),
+            spoil_retries: config.station.spoil_retries,
+            local_mode: !enrolled,
+            lang,
+            district: window.clone(),
+        };
+        let idle = config.station.idle_poll();
+        let stop = Arc::clone(&stop);
+        let beat = Arc::clone(beat);
+        threads.push(std::thread::Builder::new().name(format!("station-{}", p.name)).spawn(move || {
+            let mut station = Station::new(journal, printer, opts).with_beat(beat);
+            station.run(&stop, idle, until_idle)
+        })?);
+    }
+    // The journal is open and recovered; the printers' states are for
+    // /readyz, not for start-up.
+    notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("printing")]);
+    println!("{}", text(lang, "run.started", &[("printers", &config.printers.len())]));
+
+    let supervisor = Supervisor::new(beats, Duration::from_secs(config.service.stall_s));
+    let mut watchdog = Watchdog::from_env();
+    let mut stopping = false;
+    while !threads.iter().all(|t| t.is_finished()) {
+        std::thread::sleep(TICK);
+        if stop.load(Ordering::SeqCst) && !stopping {
+            stopping = true;
+            tracing::info!("stopping: the card in each printer finishes, no new card starts");
+            notify(&[sd_notify::NotifyState::Stopping, sd_notify::NotifyState::Status("draining")]);
+        }
+        if reload.swap(false, Ordering::SeqCst) {
+            match &config_path {
+                Some(path) => reload_config(path, &live, &policy),
+                None => tracing::warn!("SIGHUP: running on the embedded default, no config file to reload"),
+            }
+        }
+        watchdog.tick(&supervisor);
+    }
+    let mut failed = None;
+    for t in threads {
+        match t.join() {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => failed = Some(anyhow::Error::from(e)),
+            Err(_) => failed = Some(anyhow::anyhow!("a station thread panicked")),
+        }
+    }
+    // The stations are done (a stop, or idle): the district client makes
+    // its short last try with the outbox and ends.
+    stop.store(true, Ordering::SeqCst);
+    if let Some(t) = sync {
+        if t.join().is_err() {
+            failed = failed.or(Some(anyhow::anyhow!("the district client panicked")));
+        }
+    }
+    if let Some(t) = health {
+        let _ = t.join();
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    println!("{}", text(lang, "run.stopped", &[]));
+    Ok(())
+}
+
+/// Tells systemd, when it is listening (`NOTIFY_SOCKET`).
+fn notify(states: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::debug!(error = %e, "sd_notify");
+    }
+}
+
+/// Feeds systemd's watchdog at half its interval, while the supervisor
+/// finds every loop alive.
+struct Watchdog {
+    interval: Option<Duration>,
+    last: Instant,
+    /// The loops last found hung (logged once a change).
+    stuck: Vec<String>,
+}
+
+impl Watchdog {
+    fn from_env() -> Self {
+        let interval = sd_notify::watchdog_enabled().map(|d| d / 2);
+        if let Some(i) = interval {
+            tracing::info!(every_ms = i.as_millis() as u64, "feeding the systemd watchdog");
+        }
+        Self { interval, last: Instant::now(), stuck: Vec::new() }
+    }
+
+    fn tick(&mut self, supervisor: &Supervisor) {
+        let Some(interval) = self.interval else { return };
+        if self.last.elapsed() < interval {
+            return;
+        }
+        self.last = Instant::now();
+        let stuck: Vec<String> = supervisor.stuck().into_iter().map(str::to_string).collect();
+        if stuck != self.stuck {
+            if stuck.is_empty() {
+                tracing::info!("every station loop makes progress again: feeding the watchdog");
+            } else {
+                tracing::error!(printers = ?stuck, "a station loop is hung: the watchdog is no longer fed, systemd will restart the agent");
+            }
+            self.stuck = stuck;
+        }
+        if self.stuck.is_empty() {
+            notify(&[sd_notify::NotifyState::Watchdog]);
+        } else {
+            notify(&[sd_notify::NotifyState::Status("a station loop is hung")]);
+        }
+    }
+}
+
+/// SIGHUP: reads the config again. A bad one is refused with its file,
+/// line and reason and the running one stays. `[stock]` and the health
+/// endpoint's token apply at once; anything else that changed is named as
+/// waiting for a restart (printers, the state folder and the district link
+/// are held by running threads).
+fn reload_config(path: &Path, live: &RwLock<Config>, policy: &RwLock<control::Policy>) {
+    let new = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "config reload refused: the running config stays");
+            notify(&[sd_notify::NotifyState::Status("config reload refused: the running config stays")]);
+            return;
+        }
+    };
+    let Ok(mut current) = live.write() else { return };
+    let mut restart = Vec::new();
+    let differs = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
+    for (section, changed) in [
+        ("printer", differs(&current.printers, &new.printers)),
+        ("state_dir", current.state_dir != new.state_dir),
+        ("station", differs(&current.station, &new.station)),
+        ("district", differs(&current.district, &new.district)),
+        ("render", differs(&current.render, &new.render)),
+        ("service", differs(&current.service, &new.service)),
+        ("health.listen", current.health.listen != new.health.listen),
+        ("local", differs(&current.local, &new.local)),
+    ] {
+        if changed {
+            restart.push(section);
+        }
+    }
+    if !restart.is_empty() {
+        tracing::warn!(sections = ?restart, "config reloaded; these changes take effect at the next restart");
+    }
+    current.stock = new.stock.clone();
+    current.health.token = new.health.token.clone();
+    current.language = new.language;
+    if let Ok(mut p) = policy.write() {
+        p.blank_versions = new.stock.blank_versions.clone();
+    }
+    tracing::info!(path = %path.display(), "config reloaded");
+    notify(&[sd_notify::NotifyState::Status("printing (config reloaded)")]);
+}
