@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod demo;
+pub mod doctor;
 pub mod health;
 pub mod journal;
 pub mod local;

@@ -104,7 +104,11 @@ pub enum Command {
     },
     /// Checks what an installer would check by hand; non-zero exit on any
     /// failure.
-    Doctor,
+    Doctor {
+        /// Free space the state folder's disk must have, in MB.
+        #[arg(long, default_value_t = 500)]
+        min_free_mb: u64,
+    },
     /// Renders a job's card as a person sees it (PNG), without printing.
     Render {
         /// JSONL file of PRRs.
@@ -270,6 +274,9 @@ fn env(cli: &Cli) -> anyhow::Result<Env> {
 /// Runs a parsed command line. A journal that cannot be written because of
 /// the disk is explained in the operator's language.
 pub fn main(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Doctor { min_free_mb } = cli.command {
+        return doctor(&cli, min_free_mb);
+    }
     let env = env(&cli)?;
     let (lang, state_dir) = (env.lang, env.state_dir.clone());
     dispatch(cli, env).map_err(|e| match crate::journal::disk::diagnose(&state_dir, e.as_ref()) {
@@ -318,7 +325,7 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
             );
         }
         Command::Status => status(&env)?,
-        Command::Doctor => doctor(&env)?,
+        Command::Doctor { .. } => bail!("cetak doctor runs before the config is loaded"),
         Command::Render { job, index, out } => render_preview(&job, index, &out)?,
         Command::Printers { action } => printers(&env, action.is_some())?,
         Command::Bench { cards, dir } => crate::bench::print(&crate::bench::run(cards.max(2), dir.as_deref())?),
@@ -484,27 +491,21 @@ fn status(env: &Env) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `cetak doctor`: each check with a verdict. The service issue adds the
-/// printer, district, disk space and user checks.
-fn doctor(env: &Env) -> anyhow::Result<()> {
-    let lang = env.lang;
-    let mut failed = 0;
-    let mut verdict = |name: &str, problems: Vec<String>| {
-        let ok = problems.is_empty();
-        failed += usize::from(!ok);
-        println!("[{}] {}", if ok { text(lang, "doctor.ok", &[]) } else { text(lang, "doctor.fail", &[]) }, name);
-        for p in problems {
-            println!("      {p}");
-        }
-    };
-    verdict(&text(lang, "doctor.config", &[]), Vec::new());
-    let journal_problems = match Journal::open(&env.state_dir) {
-        Ok(j) => j.check()?,
-        Err(e) => vec![e.to_string()],
-    };
-    verdict(&text(lang, "doctor.journal", &[]), journal_problems);
+/// `cetak doctor`: each check with a verdict and a fix. A config that does
+/// not load is a failed check here, not a stop.
+fn doctor(cli: &Cli, min_free_mb: u64) -> anyhow::Result<()> {
+    crate::logging::init(cli.log_format.unwrap_or_default(), "warn");
+    let installed = PathBuf::from("/etc/cetak/cetak.toml");
+    let path = cli.config.clone().or_else(|| installed.exists().then_some(installed));
+    let config = path.as_deref().map(Config::load);
+    let loaded = config.as_ref().and_then(|c| c.as_ref().ok());
+    let lang = Lang::choose(cli.language, loaded.and_then(|c| c.language));
+    let state_dir =
+        cli.state_dir.clone().or_else(|| loaded.map(|c| c.state_dir.clone())).unwrap_or_else(|| PathBuf::from("/var/lib/cetak"));
+    let verdicts = crate::doctor::run(&crate::doctor::DoctorOptions { config: config.as_ref(), state_dir: &state_dir, lang, min_free_mb });
+    let failed = crate::doctor::print(&verdicts, lang);
     if failed > 0 {
-        anyhow::bail!("{}", text(lang, "doctor.summary_fail", &[("failed", &failed)]));
+        bail!("{}", text(lang, "doctor.summary_fail", &[("failed", &failed)]));
     }
     println!("{}", text(lang, "doctor.summary_ok", &[]));
     Ok(())

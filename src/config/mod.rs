@@ -61,16 +61,23 @@ pub struct ServiceConfig {
     /// The group given the operator's socket (its members may act).
     #[serde(default = "default_operator_group")]
     pub operator_group: String,
+    /// The user the service runs as (the unit's `User=`), for `cetak
+    /// doctor`'s checks of users and device permissions.
+    #[serde(default = "default_service_user")]
+    pub user: String,
 }
 
 impl Default for ServiceConfig {
     fn default() -> Self {
-        Self { stall_s: default_stall(), control_socket: None, operator_group: default_operator_group() }
+        Self { stall_s: default_stall(), control_socket: None, operator_group: default_operator_group(), user: default_service_user() }
     }
 }
 
 fn default_stall() -> u64 {
     120
+}
+fn default_service_user() -> String {
+    "cetak".into()
 }
 fn default_operator_group() -> String {
     "cetak-operator".into()

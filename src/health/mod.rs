@@ -88,11 +88,8 @@ pub fn readiness(journal: &Journal, printers: &[String]) -> Readiness {
         detail: writable.err().map(|e| e.to_string()).unwrap_or_else(|| "writable".into()),
     });
     // A consumable the ledger tracks at a printer and that is at zero.
-    let stock = crate::stock::summary(&journal.ledger_rows().unwrap_or_default(), crate::journal::now());
-    for o in stock.on_hand.iter().filter(|o| o.location != crate::journal::stock::SAFE) {
-        if o.quantity <= 0 {
-            checks.push(Check { name: format!("stock:{}:{}", o.location, o.item), ok: false, detail: "none left".into() });
-        }
+    for o in crate::stock::exhausted(&journal.ledger_rows().unwrap_or_default(), crate::journal::now()) {
+        checks.push(Check { name: format!("stock:{}:{}", o.location, o.item), ok: false, detail: "none left".into() });
     }
     let failing: Vec<String> = checks.iter().filter(|c| !c.ok).map(|c| c.name.clone()).collect();
     Readiness { ready: failing.is_empty(), failing, checks }

@@ -93,9 +93,36 @@ pub fn summary(rows: &[LedgerRow], now: i64) -> Summary {
     s
 }
 
+/// Consumables at a printer (hopper, ribbon, film) that the ledger tracks
+/// and that are at zero or below. A location is tracked once stock was
+/// booked into it (a load, an install, a count); a station whose office
+/// never books stock is not reported empty.
+pub fn exhausted(rows: &[LedgerRow], now: i64) -> Vec<OnHand> {
+    let stocked: std::collections::BTreeSet<(&str, &str)> =
+        rows.iter().filter(|r| r.quantity > 0).map(|r| (r.location.as_str(), r.item.as_str())).collect();
+    summary(rows, now)
+        .on_hand
+        .into_iter()
+        .filter(|o| o.location != crate::journal::stock::SAFE && o.quantity <= 0)
+        .filter(|o| stocked.contains(&(o.location.as_str(), o.item.as_str())))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_stocked_locations_can_be_exhausted() {
+        let never_stocked = [row(1, "blank_used", "hopper:p", "blanko", -1)];
+        assert!(exhausted(&never_stocked, 10).is_empty());
+        let emptied = [row(1, "blank_loaded", "hopper:p", "blanko", 1), row(2, "blank_used", "hopper:p", "blanko", -1)];
+        assert_eq!(exhausted(&emptied, 10).len(), 1);
+        let safe = [row(1, "received", SAFE_FOR_TEST, "blanko", 1), row(2, "moved", SAFE_FOR_TEST, "blanko", -1)];
+        assert!(exhausted(&safe, 10).is_empty(), "the safe is not at a printer");
+    }
+
+    const SAFE_FOR_TEST: &str = crate::journal::stock::SAFE;
 
     fn row(at: i64, kind: &str, location: &str, item: &str, quantity: i64) -> LedgerRow {
         LedgerRow {

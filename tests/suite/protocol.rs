@@ -210,3 +210,39 @@ fn a_revoked_station_fails_at_once_even_mid_long_poll_and_on_a_kept_alive_connec
     let next = rt.block_on(c.post::<_, Ack>("/v1/heartbeat", &Heartbeat::default(), T));
     assert!(matches!(next, Err(QueueError::Refused { status: 401, .. })), "{next:?}");
 }
+
+#[test]
+fn doctor_checks_the_district_link_token_and_clock() {
+    let cluster = TempCluster::start().expect("PostgreSQL");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut d = DistrictProcess::start(&cluster.url(), tmp.path());
+    let st = StationProcess::enrol(&d, &StationSetup { name: "kel-doc", regions: &["17.71.01.1001"], ..Default::default() });
+    let doctor = |wrap: &[&str]| {
+        let mut cmd = match wrap.split_first() {
+            Some((first, rest)) => {
+                let mut c = std::process::Command::new(first);
+                c.args(rest).arg(env!("CARGO_BIN_EXE_cetak"));
+                c
+            }
+            None => std::process::Command::new(env!("CARGO_BIN_EXE_cetak")),
+        };
+        let out = cmd.env("RUST_BACKTRACE", "0").arg("--config").arg(&st.config).arg("doctor").output().expect("doctor");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = text.lines().find(|l| l.contains("district reachable")).unwrap_or_default().to_string();
+        (line, text)
+    };
+    let (line, out) = doctor(&[]);
+    assert!(line.starts_with("[ok]"), "{out}");
+
+    // The PC's clock an hour ahead (faketime, Debian's package).
+    let (line, out) = doctor(&["faketime", "-f", "+1h"]);
+    assert!(line.starts_with("[FAILED]") && out.contains("s off the district's") && out.contains("timedatectl"), "{out}");
+
+    d.cli(&["revoke", "kel-doc"]);
+    let (line, out) = doctor(&[]);
+    assert!(line.starts_with("[FAILED]") && out.contains("refused this station's token"), "{out}");
+
+    d.kill();
+    let (line, out) = doctor(&[]);
+    assert!(line.starts_with("[FAILED]") && out.contains("VPN"), "{out}");
+}

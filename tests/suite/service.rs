@@ -364,3 +364,105 @@ fn parse_systemd_span(v: &str) -> Duration {
     }
     Duration::from_secs(total)
 }
+
+impl ServiceRig {
+    /// `cetak doctor` with `args`: (success, stdout).
+    fn doctor(&self, args: &[&str]) -> (bool, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_cetak"))
+            .env("RUST_BACKTRACE", "0")
+            .arg("--config")
+            .arg(&self.config)
+            .arg("doctor")
+            .args(args)
+            .output()
+            .expect("cetak doctor");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn edit_config(&self, from: &str, to: &str) {
+        let text = std::fs::read_to_string(&self.config).expect("config");
+        assert!(text.contains(from), "{from:?} in the config");
+        std::fs::write(&self.config, text.replacen(from, to, 1)).expect("config");
+    }
+
+    fn cli(&self, args: &[&str]) {
+        let out = Command::new(env!("CARGO_BIN_EXE_cetak")).arg("--config").arg(&self.config).args(args).output().expect("cetak");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// The one failed verdict in `out`, whose line starts with `check`.
+fn assert_fails_only(ok: bool, out: &str, check: &str, says: &str) {
+    assert!(!ok, "doctor passed:\n{out}");
+    let failed: Vec<&str> = out.lines().filter(|l| l.starts_with("[FAILED]")).collect();
+    assert_eq!(failed.len(), 1, "one failed check expected:\n{out}");
+    assert!(failed[0].starts_with(&format!("[FAILED] {check}")), "{check} failed expected:\n{out}");
+    assert!(out.contains(says), "{says:?} in:\n{out}");
+    assert!(out.contains("-> "), "a fix is given:\n{out}");
+}
+
+#[test]
+fn doctor_passes_then_names_each_check_failing_on_purpose() {
+    let service = "[service]\nuser = \"root\"\noperator_group = \"root\"";
+    let mut rig = ServiceRig::new(0, None, &[], service);
+    let (ok, out) = rig.doctor(&[]);
+    assert!(ok, "a sound station passes:\n{out}");
+    for check in ["configuration", "journal", "disk space", "service user", "printer printer-1"] {
+        assert!(out.lines().any(|l| l.starts_with(&format!("[ok] {check}"))), "{check}:\n{out}");
+    }
+
+    let (ok, out) = rig.doctor(&["--min-free-mb", "1000000000"]);
+    assert_fails_only(ok, &out, "disk space", "MB free");
+
+    rig.edit_config("operator_group = \"root\"", "operator_group = \"no-such-group-cetak\"");
+    let (ok, out) = rig.doctor(&[]);
+    assert_fails_only(ok, &out, "service user", "no group no-such-group-cetak");
+    rig.edit_config("operator_group = \"no-such-group-cetak\"", "operator_group = \"root\"");
+
+    let emulator = rig.emulator.as_mut().expect("emulator");
+    emulator.clerk("open-cover");
+    let (ok, out) = rig.doctor(&[]);
+    assert_fails_only(ok, &out, "printer printer-1", "not ready (cover_open)");
+    rig.emulator.as_mut().expect("emulator").clerk("close-cover");
+
+    // The ledger tracks the hopper and counts it empty.
+    rig.cli(&["stock", "receive", "--blanko", "1", "--batch", "B1", "--version", "2021"]);
+    rig.cli(&["stock", "load", "--printer", PRINTER, "--blanko", "1"]);
+    rig.cli(&["stock", "count", "--printer", PRINTER, "--blanko", "0", "--reason", "doctor test"]);
+    let (ok, out) = rig.doctor(&[]);
+    assert_fails_only(ok, &out, "printer printer-1", "no blanko left at hopper:printer-1");
+    rig.cli(&["stock", "receive", "--blanko", "5", "--batch", "B2", "--version", "2021"]);
+    rig.cli(&["stock", "load", "--printer", PRINTER, "--blanko", "5"]);
+    assert!(rig.doctor(&[]).0, "stock loaded again");
+
+    rig.emulator.as_mut().expect("emulator").kill();
+    let (ok, out) = rig.doctor(&[]);
+    assert_fails_only(ok, &out, "printer printer-1", "not found");
+    rig.emulator.as_mut().expect("emulator").restart();
+
+    // A ledger event altered behind the journal's back.
+    let db = rusqlite::Connection::open(rig.state_dir().join("journal.db")).expect("db");
+    db.execute("UPDATE ledger SET quantity = 99 WHERE id = (SELECT MIN(id) FROM ledger)", []).expect("tamper");
+    drop(db);
+    let (ok, out) = rig.doctor(&[]);
+    assert!(!ok && out.lines().any(|l| l.starts_with("[FAILED] journal")), "{out}");
+    assert!(out.contains("does not verify"), "{out}");
+
+    std::fs::write(&rig.config, "[station]\nspoil_retries = 99\n").expect("config");
+    let (ok, out) = rig.doctor(&[]);
+    assert!(!ok && out.lines().any(|l| l.starts_with("[FAILED] configuration")), "{out}");
+    assert!(out.contains(&format!("{}:2", rig.config.display())) && out.contains("at most 10"), "file, line, reason:\n{out}");
+}
+
+#[test]
+fn doctor_finds_a_serial_printer_the_service_user_cannot_open() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let emulator = EmulatorProcess::start(&dir.path().join("printer"), Link::Pty, &[]);
+    // The pseudo-terminal belongs to the test's user; "nobody" may not
+    // open it, as a printer without the udev rule.
+    let printer = emulator.config_entry();
+    let mut rig = ServiceRig::new(0, Some(&printer), &[], "[service]\nuser = \"nobody\"\noperator_group = \"root\"");
+    rig.emulator = Some(emulator);
+    let (ok, out) = rig.doctor(&[]);
+    assert_fails_only(ok, &out, "printer printer-1", "cannot be read and written by the service user nobody");
+}
