@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
+mod status;
+
 use crate::config::{Config, LogFormat};
 use crate::control;
-use crate::journal::{JobState, Journal};
+use crate::journal::Journal;
 use crate::messages::{text, Lang};
 
 #[derive(Parser, Debug)]
@@ -324,7 +326,7 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
                 text(lang, "enroll.done", &[("station", &e.station), ("district", &e.district), ("regions", &e.regions.join(", "))])
             );
         }
-        Command::Status => status(&env)?,
+        Command::Status => status::print(&Journal::open(&env.state_dir)?, env.lang, warn_days(env.config.as_ref()))?,
         Command::Doctor { .. } => bail!("cetak doctor runs before the config is loaded"),
         Command::Render { job, index, out } => render_preview(&job, index, &out)?,
         Command::Printers { action } => printers(&env, action.is_some())?,
@@ -413,6 +415,10 @@ fn book(env: &Env, req: control::Request) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn warn_days(config: Option<&Config>) -> f64 {
+    config.map(|c| c.stock.warn_days).unwrap_or(3.0)
+}
+
 /// `cetak stock`: on hand per location, use, spoiled by reason, days left.
 fn stock(env: &Env) -> anyhow::Result<()> {
     let lang = env.lang;
@@ -441,52 +447,6 @@ fn stock(env: &Env) -> anyhow::Result<()> {
 fn refuse_local_if_enrolled(journal: &Journal, lang: Lang) -> anyhow::Result<()> {
     if let Some(e) = journal.enrolment()? {
         bail!("{}", text(lang, "local.enrolled", &[("district", &e.district), ("station", &e.station)]));
-    }
-    Ok(())
-}
-
-fn status(env: &Env) -> anyhow::Result<()> {
-    let lang = env.lang;
-    let journal = Journal::open(&env.state_dir)?;
-    println!("{}", text(lang, "status.header", &[]));
-    match (journal.enrolment()?, journal.link()?) {
-        (None, _) => println!("{}", text(lang, "status.local", &[])),
-        (Some(e), Some(link)) if !link.online => {
-            let since = crate::journal::format_time(link.since);
-            println!("{}", text(lang, "status.offline", &[("district", &e.district), ("since", &since)]))
-        }
-        (Some(e), _) => println!("{}", text(lang, "status.online", &[("district", &e.district), ("station", &e.station)])),
-    }
-    println!("\n{}:", text(lang, "status.printers", &[]));
-    let stations = journal.station_status()?;
-    if stations.is_empty() {
-        println!("  {}", text(lang, "status.none", &[]));
-    }
-    for (printer, state, detail) in stations {
-        let detail_text = if detail.starts_with("fault.") || detail.starts_with("state.") {
-            text(lang, &detail, &[])
-        } else if let Some(reason) = detail.strip_prefix("pause.") {
-            let (_, d) = journal.pause_of(&printer)?.unwrap_or_default();
-            let cards = serde_json::from_str::<serde_json::Value>(&d).ok().and_then(|v| v["cards"].as_i64()).unwrap_or(0);
-            text(lang, &format!("pause.{reason}"), &[("printer", &printer), ("cards", &cards)])
-        } else {
-            detail
-        };
-        println!("  {printer}: {state} - {detail_text}");
-    }
-    println!("\n{}:", text(lang, "status.jobs", &[]));
-    for (state, n) in journal.counts()? {
-        println!("  {state:<10} {n}");
-    }
-    for j in journal.jobs_in(JobState::Uncertain)? {
-        println!("  ! {}", text(lang, "job.uncertain", &[("job", &j.job_id)]));
-    }
-    // Consumables about to run out, at the last 7 days' rate.
-    let warn_days = env.config.as_ref().map(|c| c.stock.warn_days).unwrap_or(3.0);
-    for (item, days) in crate::stock::summary(&journal.ledger_rows()?, crate::journal::now()).days_left {
-        if let Some(d) = days.filter(|d| *d < warn_days) {
-            println!("  ! {}", text(lang, "stock.warn", &[("item", &item), ("days", &format!("{d:.1}"))]));
-        }
     }
     Ok(())
 }

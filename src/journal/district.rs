@@ -208,12 +208,35 @@ impl Journal {
                    since = CASE WHEN online = ?1 THEN since ELSE ?2 END,
                    online = ?1,
                    last_contact = COALESCE(?3, last_contact),
+                   next_retry_at = CASE WHEN ?1 THEN NULL ELSE next_retry_at END,
                    last_district_ms = COALESCE(?4, last_district_ms),
                    skew_ms = COALESCE(?5, skew_ms)",
                 params![online, t, online.then_some(t), district_ms, skew_ms],
             )
             .map_err(self.ctx.sql())?;
         Ok(())
+    }
+
+    /// A failed call: when the next try is due and what went wrong (a
+    /// district error or the network's; never a payload). A later contact
+    /// clears both.
+    pub fn set_retry(&self, next_at: i64, error: &str) -> Result<()> {
+        self.conn
+            .execute("UPDATE district_link SET next_retry_at = ?1, last_error = ?2 WHERE id = 1", params![next_at, error])
+            .map_err(self.ctx.sql())?;
+        Ok(())
+    }
+
+    /// When the next try is due and the last call's error, while offline.
+    pub fn retry(&self) -> Result<Option<(i64, String)>> {
+        Ok(self
+            .conn
+            .query_row("SELECT next_retry_at, last_error FROM district_link WHERE id = 1 AND online = 0", [], |r| {
+                Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<String>>(1)?))
+            })
+            .optional()
+            .map_err(self.ctx.sql())?
+            .flatten())
     }
 
     pub fn link(&self) -> Result<Option<Link>> {

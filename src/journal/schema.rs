@@ -136,4 +136,10 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE enrolment ADD COLUMN ca_pem TEXT;
     "#,
+    // 4: when the district client retries next and why the last call
+    // failed, for `cetak status`.
+    r#"
+    ALTER TABLE district_link ADD COLUMN next_retry_at INTEGER;
+    ALTER TABLE district_link ADD COLUMN last_error TEXT;
+    "#,
 ];

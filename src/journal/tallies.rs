@@ -52,6 +52,20 @@ impl Journal {
         self.conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;").map_err(self.ctx.sql())
     }
 
+    /// The last attempt that did not give a good card: (when, printer,
+    /// job id, fault).
+    pub fn last_failure(&self) -> Result<Option<(i64, String, String, String)>> {
+        self.conn
+            .query_row(
+                "SELECT ended_at, printer, job_id, COALESCE(fault, 'unknown') FROM attempts
+                 WHERE outcome IN ('spoiled', 'not_fed', 'uncertain') ORDER BY ended_at DESC, id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .map_err(self.ctx.sql())
+    }
+
     /// When the station last heard from its district (Unix seconds).
     pub fn last_contact(&self) -> Result<Option<i64>> {
         Ok(self

@@ -74,7 +74,8 @@ async fn failed(journal: &Journal, retry: &mut RetryPolicy, e: &SyncError, stop:
     };
     let wait = retry.after_failure(ra);
     if let SyncError::Queue(_) = e {
-        if let Err(je) = journal.set_link(false, None, None) {
+        let next = crate::journal::now() + wait.as_secs() as i64;
+        if let Err(je) = journal.set_link(false, None, None).and_then(|_| journal.set_retry(next, &e.to_string())) {
             tracing::warn!(error = %je, "could not journal the district link");
         }
     }

@@ -466,3 +466,20 @@ fn doctor_finds_a_serial_printer_the_service_user_cannot_open() {
     let (ok, out) = rig.doctor(&[]);
     assert_fails_only(ok, &out, "printer printer-1", "cannot be read and written by the service user nobody");
 }
+
+#[test]
+fn status_shows_printers_held_jobs_by_priority_and_the_last_error_plain_when_piped() {
+    // The second card jams after its first panel: an uncertain card.
+    let rig = ServiceRig::new(3, None, &["--fault", "after_panel.1:jam@2"], "");
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_cetak")).arg("--config").arg(&rig.config).args(["run", "--until-idle"]).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_cetak")).arg("--config").arg(&rig.config).arg("status").output().expect("status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains('\x1b'), "no colour codes when piped:\n{text}");
+    assert!(text.contains(&format!("{PRINTER}: waiting")), "the printer's state:\n{text}");
+    assert!(text.contains("Jobs held (by priority)") && text.contains("normal  ready"), "held jobs by priority:\n{text}");
+    assert!(text.contains("unsure whether a good card came out"), "the uncertain job:\n{text}");
+    assert!(text.contains("Last printing error:") && text.contains(": jam"), "the last error:\n{text}");
+}

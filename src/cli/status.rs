@@ -1,0 +1,124 @@
+//! `cetak status`: the station at a glance for the operator: the district
+//! link, each printer and the card in it, the jobs held by priority, stock
+//! with days left, the last error. Colours on a terminal, plain when piped
+//! (or with `NO_COLOR`).
+
+use std::collections::BTreeMap;
+
+use crate::journal::{format_time, JobState, Journal, JournalError};
+use crate::messages::{text, Lang};
+
+/// How a line is marked: fine, needs an eye, needs action.
+#[derive(Clone, Copy)]
+enum Tone {
+    Good,
+    Warn,
+    Bad,
+}
+
+struct Paint(bool);
+
+impl Paint {
+    fn detect() -> Self {
+        Self(std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none())
+    }
+
+    fn tone(&self, tone: Tone, s: &str) -> String {
+        if !self.0 {
+            return s.to_string();
+        }
+        let code = match tone {
+            Tone::Good => "32",
+            Tone::Warn => "33",
+            Tone::Bad => "1;31",
+        };
+        format!("\x1b[{code}m{s}\x1b[0m")
+    }
+}
+
+pub fn print(journal: &Journal, lang: Lang, warn_days: f64) -> Result<(), JournalError> {
+    let paint = Paint::detect();
+    println!("{}", text(lang, "status.header", &[]));
+    match (journal.enrolment()?, journal.link()?) {
+        (None, _) => println!("{}", text(lang, "status.local", &[])),
+        (Some(e), Some(link)) if !link.online => {
+            let since = format_time(link.since);
+            println!("{}", paint.tone(Tone::Bad, &text(lang, "status.offline", &[("district", &e.district), ("since", &since)])));
+            if let Some((at, error)) = journal.retry()? {
+                println!("  {}", text(lang, "status.next_retry", &[("at", &format_time(at)), ("error", &error)]));
+            }
+        }
+        (Some(e), _) => {
+            println!("{}", paint.tone(Tone::Good, &text(lang, "status.online", &[("district", &e.district), ("station", &e.station)])))
+        }
+    }
+
+    println!("\n{}:", text(lang, "status.printers", &[]));
+    let stations = journal.station_status()?;
+    if stations.is_empty() {
+        println!("  {}", text(lang, "status.none", &[]));
+    }
+    for (printer, state, detail) in stations {
+        let (tone, shown) = match state.as_str() {
+            "printing" => (Tone::Good, text(lang, "status.card_in", &[("job", &detail)])),
+            "idle" => (Tone::Good, text(lang, &detail, &[])),
+            "offline" => (Tone::Bad, text(lang, &detail, &[])),
+            "paused" => (Tone::Warn, pause_text(journal, lang, &printer, &detail)?),
+            _ => (Tone::Warn, text(lang, &detail, &[])),
+        };
+        println!("  {printer}: {} - {shown}", paint.tone(tone, &state));
+    }
+
+    println!("\n{}:", text(lang, "status.held", &[]));
+    let mut held: BTreeMap<(bool, &str), u64> = BTreeMap::new();
+    let jobs = journal.all_jobs()?;
+    for j in &jobs {
+        if matches!(j.state, JobState::Assigned | JobState::Ready | JobState::Printing) {
+            *held.entry((j.priority != "urgent", j.state.as_str())).or_default() += 1;
+        }
+    }
+    if held.is_empty() {
+        println!("  -");
+    }
+    for ((normal, state), n) in held {
+        println!("  {:<7} {state:<9} {n}", if normal { "normal" } else { "urgent" });
+    }
+    for j in jobs.iter().filter(|j| j.state == JobState::Uncertain) {
+        println!("  {}", paint.tone(Tone::Bad, &format!("! {}", text(lang, "job.uncertain", &[("job", &j.job_id)]))));
+    }
+
+    let summary = crate::stock::summary(&journal.ledger_rows()?, crate::journal::now());
+    if !summary.on_hand.is_empty() {
+        println!("\n{}:", text(lang, "status.stock", &[]));
+        for o in &summary.on_hand {
+            println!("  {:<24} {:<8} {:>6}", o.location, o.item, o.quantity);
+        }
+        for (item, days) in &summary.days_left {
+            let Some(d) = days else { continue };
+            let line = text(lang, "stock.days_left", &[("item", item), ("days", &format!("{d:.1}"))]);
+            if *d < warn_days {
+                println!(
+                    "  {}",
+                    paint.tone(Tone::Warn, &format!("! {}", text(lang, "stock.warn", &[("item", item), ("days", &format!("{d:.1}"))])))
+                );
+            } else {
+                println!("  {line}");
+            }
+        }
+    }
+
+    if let Some((at, printer, job, fault)) = journal.last_failure()? {
+        println!(
+            "\n{}",
+            text(lang, "status.last_error", &[("at", &format_time(at)), ("printer", &printer), ("job", &job), ("fault", &fault)])
+        );
+    }
+    Ok(())
+}
+
+fn pause_text(journal: &Journal, lang: Lang, printer: &str, detail: &str) -> Result<String, JournalError> {
+    let Some(reason) = detail.strip_prefix("pause.") else { return Ok(detail.to_string()) };
+    let (_, d) = journal.pause_of(printer)?.unwrap_or_default();
+    let cards = serde_json::from_str::<serde_json::Value>(&d).ok().and_then(|v| v["cards"].as_i64()).unwrap_or(0);
+    Ok(text(lang, &format!("pause.{reason}"), &[("printer", &printer), ("cards", &cards)]))
+}
