@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
-mod status;
-
 use crate::config::{Config, LogFormat};
 use crate::control;
 use crate::journal::Journal;
@@ -245,15 +243,28 @@ pub enum StockAction {
 /// An operator's action: through the daemon's socket, or on the journal
 /// when no daemon runs. Either way the real uid is recorded.
 fn operator(env: &Env, req: &control::Request) -> anyhow::Result<control::Reply> {
-    let socket = env.config.as_ref().map(Config::control_socket).unwrap_or_else(|| env.state_dir.join("control.sock"));
-    Ok(control::send_or_apply(&env.state_dir, &socket, req, &policy(env.config.as_ref()))?)
+    Ok(control::send_or_apply(&env.state_dir, &operator_socket(env), req, &policy(env.config.as_ref()))?)
+}
+
+/// The daemon's socket: the config's; without a config (an operator who
+/// may not read /etc/cetak), the package's `/run/cetak/control.sock` when a
+/// daemon serves it, else the state folder's.
+fn operator_socket(env: &Env) -> PathBuf {
+    if let Some(c) = &env.config {
+        return c.control_socket();
+    }
+    let packaged = Path::new("/run/cetak/control.sock");
+    if packaged.exists() {
+        return packaged.to_path_buf();
+    }
+    env.state_dir.join("control.sock")
 }
 
 /// What the config says about operators' actions (defaults without one).
 pub fn policy(config: Option<&Config>) -> control::Policy {
     let defaults = Config::emulated(Path::new("."));
     let c = config.unwrap_or(&defaults);
-    control::Policy { spoil_retries: c.station.spoil_retries, blank_versions: c.stock.blank_versions.clone() }
+    control::Policy { spoil_retries: c.station.spoil_retries, blank_versions: c.stock.blank_versions.clone(), warn_days: c.stock.warn_days }
 }
 
 struct Env {
@@ -326,7 +337,10 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
                 text(lang, "enroll.done", &[("station", &e.station), ("district", &e.district), ("regions", &e.regions.join(", "))])
             );
         }
-        Command::Status => status::print(&Journal::open(&env.state_dir)?, env.lang, warn_days(env.config.as_ref()))?,
+        Command::Status => {
+            let reply = operator(&env, &control::Request::Status { lang, colour: control::status::colour_here() })?;
+            print!("{}", reply.state.unwrap_or_default());
+        }
         Command::Doctor { .. } => bail!("cetak doctor runs before the config is loaded"),
         Command::Render { job, index, out } => render_preview(&job, index, &out)?,
         Command::Printers { action } => printers(&env, action.is_some())?,
@@ -413,10 +427,6 @@ fn book(env: &Env, req: control::Request) -> anyhow::Result<()> {
     let reply = operator(env, &req)?;
     println!("{}", text(env.lang, "stock.done", &[("result", &reply.state.unwrap_or_default())]));
     Ok(())
-}
-
-fn warn_days(config: Option<&Config>) -> f64 {
-    config.map(|c| c.stock.warn_days).unwrap_or(3.0)
 }
 
 /// `cetak stock`: on hand per location, use, spoiled by reason, days left.

@@ -22,6 +22,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub mod status;
+
 use crate::journal::stock::{Receipt, StockError};
 use crate::journal::{Journal, JournalError};
 
@@ -71,6 +73,12 @@ pub enum Request {
         counted: u32,
         reason: String,
     },
+    /// The operator's view (`cetak status`), rendered by the daemon, which
+    /// may read the journal when the operator may not.
+    Status {
+        lang: crate::messages::Lang,
+        colour: bool,
+    },
 }
 
 /// What the daemon's config says about operators' actions.
@@ -79,6 +87,8 @@ pub struct Policy {
     pub spoil_retries: u32,
     /// Blank versions this station supports.
     pub blank_versions: Vec<String>,
+    /// `cetak status` warns of consumables with fewer days left.
+    pub warn_days: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +175,7 @@ pub fn apply(journal: &mut Journal, req: &Request, uid: u32, policy: &Policy) ->
             "installed".into()
         }
         Request::Count { location, item, counted, reason } => journal.count(location, item, *counted, reason, uid)?.to_string(),
+        Request::Status { lang, colour } => status::render(journal, *lang, policy.warn_days, *colour)?,
     };
     Ok(Reply { ok: true, state: Some(state), error: None })
 }
@@ -248,7 +259,9 @@ fn serve_one(stream: UnixStream, journal: &mut Journal, policy: &Policy) -> std:
     BufReader::new(&stream).take_line(&mut line)?;
     let reply = match serde_json::from_str::<Request>(&line) {
         Ok(req) => {
-            tracing::info!(uid, request = ?req, "operator request");
+            if !matches!(req, Request::Status { .. }) {
+                tracing::info!(uid, request = ?req, "operator request");
+            }
             apply(journal, &req, uid, policy).unwrap_or_else(|e| Reply { ok: false, state: None, error: Some(e.to_string()) })
         }
         Err(e) => Reply { ok: false, state: None, error: Some(format!("bad request: {e}")) },

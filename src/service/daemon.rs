@@ -244,6 +244,7 @@ fn reload_config(path: &Path, live: &RwLock<Config>, policy: &RwLock<control::Po
     current.language = new.language;
     if let Ok(mut p) = policy.write() {
         p.blank_versions = new.stock.blank_versions.clone();
+        p.warn_days = new.stock.warn_days;
     }
     tracing::info!(path = %path.display(), "config reloaded");
     notify(&[sd_notify::NotifyState::Status("printing (config reloaded)")]);

@@ -102,11 +102,24 @@ pub struct Station<P: Printer> {
     reconciled: bool,
     /// What the watchdog's supervisor watches (under the daemon).
     beat: Option<std::sync::Arc<crate::service::watchdog::Beat>>,
+    /// The status last recorded: an idle loop does not rewrite (and fsync)
+    /// the same row twice a second.
+    shown: Option<(String, String)>,
 }
 
 impl<P: Printer> Station<P> {
     pub fn new(journal: Journal, printer: P, opts: StationOptions) -> Self {
-        Self { opts, printer, journal, connected: false, lost_before_any_panel: None, ahead: None, reconciled: false, beat: None }
+        Self {
+            opts,
+            printer,
+            journal,
+            connected: false,
+            lost_before_any_panel: None,
+            ahead: None,
+            reconciled: false,
+            beat: None,
+            shown: None,
+        }
     }
 
     /// Reports this loop's progress to the watchdog's supervisor.
@@ -249,9 +262,13 @@ impl<P: Printer> Station<P> {
         Some((next.job_id, bytes))
     }
 
-    fn status(&self, state: &str, detail: &str) {
-        if let Err(e) = self.journal.set_station_status(&self.opts.name, state, detail) {
-            tracing::warn!(error = %e, "could not record station status");
+    fn status(&mut self, state: &str, detail: &str) {
+        if self.shown.as_ref().is_some_and(|(s, d)| s == state && d == detail) {
+            return;
+        }
+        match self.journal.set_station_status(&self.opts.name, state, detail) {
+            Ok(()) => self.shown = Some((state.to_string(), detail.to_string())),
+            Err(e) => tracing::warn!(error = %e, "could not record station status"),
         }
     }
 

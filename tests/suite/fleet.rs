@@ -656,7 +656,14 @@ fn a_card_printed_before_the_station_learned_of_its_reassignment_is_flagged() {
     a.proxy.set(ProxyMode::Cut);
     let mut b = f.station(StationSetup { name: "kel-b", regions, ..Default::default() });
     // The job kel-a will print second, moved while kel-a cannot hear.
-    let second = a.journal().jobs_in(cetak::journal::JobState::Ready).expect("ready").last().expect("a waiting job").job_id.clone();
+    // (Ready, or still Assigned while the first card prints.)
+    let waiting = |state| a.journal().jobs_in(state).expect("jobs");
+    let second = [waiting(cetak::journal::JobState::Ready), waiting(cetak::journal::JobState::Assigned)]
+        .concat()
+        .last()
+        .expect("a waiting job")
+        .job_id
+        .clone();
     f.district.cli(&["reassign", &second, "--to", "kel-b", "--reason", "kel-a unreachable"]);
     b.start();
     wait_until(Duration::from_secs(30), "kel-a prints both, unaware", || a.printed().len() == 2);

@@ -184,6 +184,10 @@ fn readyz_turns_unready_when_the_printer_stops_and_ready_when_it_returns() {
     rig.start(&[]);
     rig.wait(Duration::from_secs(30), "ready", || rig.get("/readyz").0 == 200);
     assert_eq!(rig.get("/healthz"), (200, "ok\n".to_string()));
+    // The daemon renders `cetak status` for the caller, over its socket.
+    let out = Command::new(env!("CARGO_BIN_EXE_cetak")).arg("--config").arg(&rig.config).arg("status").output().expect("status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains(&format!("{PRINTER}: ")) && text.contains("Jobs held"), "{text}");
     rig.emulator.as_mut().expect("emulator").kill();
     rig.wait(Duration::from_secs(30), "unready", || rig.get("/readyz").0 == 503);
     let (_, body) = rig.get("/readyz");

@@ -1,9 +1,11 @@
 //! `cetak status`: the station at a glance for the operator: the district
 //! link, each printer and the card in it, the jobs held by priority, stock
 //! with days left, the last error. Colours on a terminal, plain when piped
-//! (or with `NO_COLOR`).
+//! (or with `NO_COLOR`). The daemon renders it for operators who may not
+//! read the journal themselves (the state folder is the service's alone).
 
 use std::collections::BTreeMap;
+use std::fmt::Write;
 
 use crate::journal::{format_time, JobState, Journal, JournalError};
 use crate::messages::{text, Lang};
@@ -18,11 +20,12 @@ enum Tone {
 
 struct Paint(bool);
 
-impl Paint {
-    fn detect() -> Self {
-        Self(std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none())
-    }
+/// Whether this process's output takes colours.
+pub fn colour_here() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none()
+}
 
+impl Paint {
     fn tone(&self, tone: Tone, s: &str) -> String {
         if !self.0 {
             return s.to_string();
@@ -36,27 +39,37 @@ impl Paint {
     }
 }
 
-pub fn print(journal: &Journal, lang: Lang, warn_days: f64) -> Result<(), JournalError> {
-    let paint = Paint::detect();
-    println!("{}", text(lang, "status.header", &[]));
+/// The operator's view as text, coloured or plain.
+pub fn render(journal: &Journal, lang: Lang, warn_days: f64, colour: bool) -> Result<String, JournalError> {
+    let paint = Paint(colour);
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(w, "{}", text(lang, "status.header", &[]));
     match (journal.enrolment()?, journal.link()?) {
-        (None, _) => println!("{}", text(lang, "status.local", &[])),
+        (None, _) => {
+            let _ = writeln!(w, "{}", text(lang, "status.local", &[]));
+        }
         (Some(e), Some(link)) if !link.online => {
             let since = format_time(link.since);
-            println!("{}", paint.tone(Tone::Bad, &text(lang, "status.offline", &[("district", &e.district), ("since", &since)])));
+            let _ =
+                writeln!(w, "{}", paint.tone(Tone::Bad, &text(lang, "status.offline", &[("district", &e.district), ("since", &since)])));
             if let Some((at, error)) = journal.retry()? {
-                println!("  {}", text(lang, "status.next_retry", &[("at", &format_time(at)), ("error", &error)]));
+                let _ = writeln!(w, "  {}", text(lang, "status.next_retry", &[("at", &format_time(at)), ("error", &error)]));
             }
         }
         (Some(e), _) => {
-            println!("{}", paint.tone(Tone::Good, &text(lang, "status.online", &[("district", &e.district), ("station", &e.station)])))
+            let _ = writeln!(
+                w,
+                "{}",
+                paint.tone(Tone::Good, &text(lang, "status.online", &[("district", &e.district), ("station", &e.station)]))
+            );
         }
     }
 
-    println!("\n{}:", text(lang, "status.printers", &[]));
+    let _ = writeln!(w, "\n{}:", text(lang, "status.printers", &[]));
     let stations = journal.station_status()?;
     if stations.is_empty() {
-        println!("  {}", text(lang, "status.none", &[]));
+        let _ = writeln!(w, "  {}", text(lang, "status.none", &[]));
     }
     for (printer, state, detail) in stations {
         let (tone, shown) = match state.as_str() {
@@ -66,10 +79,10 @@ pub fn print(journal: &Journal, lang: Lang, warn_days: f64) -> Result<(), Journa
             "paused" => (Tone::Warn, pause_text(journal, lang, &printer, &detail)?),
             _ => (Tone::Warn, text(lang, &detail, &[])),
         };
-        println!("  {printer}: {} - {shown}", paint.tone(tone, &state));
+        let _ = writeln!(w, "  {printer}: {} - {shown}", paint.tone(tone, &state));
     }
 
-    println!("\n{}:", text(lang, "status.held", &[]));
+    let _ = writeln!(w, "\n{}:", text(lang, "status.held", &[]));
     let mut held: BTreeMap<(bool, &str), u64> = BTreeMap::new();
     let jobs = journal.all_jobs()?;
     for j in &jobs {
@@ -78,42 +91,44 @@ pub fn print(journal: &Journal, lang: Lang, warn_days: f64) -> Result<(), Journa
         }
     }
     if held.is_empty() {
-        println!("  -");
+        let _ = writeln!(w, "  -");
     }
     for ((normal, state), n) in held {
-        println!("  {:<7} {state:<9} {n}", if normal { "normal" } else { "urgent" });
+        let _ = writeln!(w, "  {:<7} {state:<9} {n}", if normal { "normal" } else { "urgent" });
     }
     for j in jobs.iter().filter(|j| j.state == JobState::Uncertain) {
-        println!("  {}", paint.tone(Tone::Bad, &format!("! {}", text(lang, "job.uncertain", &[("job", &j.job_id)]))));
+        let _ = writeln!(w, "  {}", paint.tone(Tone::Bad, &format!("! {}", text(lang, "job.uncertain", &[("job", &j.job_id)]))));
     }
 
     let summary = crate::stock::summary(&journal.ledger_rows()?, crate::journal::now());
     if !summary.on_hand.is_empty() {
-        println!("\n{}:", text(lang, "status.stock", &[]));
+        let _ = writeln!(w, "\n{}:", text(lang, "status.stock", &[]));
         for o in &summary.on_hand {
-            println!("  {:<24} {:<8} {:>6}", o.location, o.item, o.quantity);
+            let _ = writeln!(w, "  {:<24} {:<8} {:>6}", o.location, o.item, o.quantity);
         }
         for (item, days) in &summary.days_left {
             let Some(d) = days else { continue };
             let line = text(lang, "stock.days_left", &[("item", item), ("days", &format!("{d:.1}"))]);
             if *d < warn_days {
-                println!(
+                let _ = writeln!(
+                    w,
                     "  {}",
                     paint.tone(Tone::Warn, &format!("! {}", text(lang, "stock.warn", &[("item", item), ("days", &format!("{d:.1}"))])))
                 );
             } else {
-                println!("  {line}");
+                let _ = writeln!(w, "  {line}");
             }
         }
     }
 
     if let Some((at, printer, job, fault)) = journal.last_failure()? {
-        println!(
+        let _ = writeln!(
+            w,
             "\n{}",
             text(lang, "status.last_error", &[("at", &format_time(at)), ("printer", &printer), ("job", &job), ("fault", &fault)])
         );
     }
-    Ok(())
+    Ok(out)
 }
 
 fn pause_text(journal: &Journal, lang: Lang, printer: &str, detail: &str) -> Result<String, JournalError> {
