@@ -168,6 +168,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(address = %listener.local_addr()?, "serving /v1");
             let tls = tls_dir.as_ref().map(|d| crate::tls::TlsDir::ensure(d, tls_names)).transpose()?;
             let scheme = if tls.is_some() { "https" } else { "http" };
+            // Officers' commands run right after this line may need the CA.
+            crate::server::prepare(&pool, tls.as_ref()).await?;
             println!("listening on {} ({scheme})", listener.local_addr()?);
             crate::server::serve(pool, listener, tls, opts, shutdown()).await?;
         }

@@ -195,6 +195,22 @@ pub fn app(
         .with_state(AppState { pool, opts: Arc::new(opts), stopping, wake })
 }
 
+/// What must exist before the service says it listens: the signing key,
+/// and the CA's certificate where `enroll-code` reads its fingerprint.
+/// Idempotent.
+pub async fn prepare(pool: &PgPool, tls: Option<&crate::tls::TlsDir>) -> std::io::Result<()> {
+    crate::keys::signing_key(pool).await.map_err(std::io::Error::other)?;
+    if let Some(t) = tls {
+        let pem = t.ca_pem().map_err(std::io::Error::other)?;
+        sqlx::query("INSERT INTO settings (key, value) VALUES ('ca_pem', $1) ON CONFLICT (key) DO UPDATE SET value = $1")
+            .bind(pem)
+            .execute(pool)
+            .await
+            .map_err(std::io::Error::other)?;
+    }
+    Ok(())
+}
+
 /// Serves until `shutdown` resolves, over TLS when `tls` is given (the
 /// field) or plain HTTP (trials on one machine); a background task destroys
 /// old PRRs.
@@ -205,15 +221,7 @@ pub async fn serve(
     opts: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    crate::keys::signing_key(&pool).await.map_err(std::io::Error::other)?;
-    if let Some(t) = &tls {
-        let pem = t.ca_pem().map_err(std::io::Error::other)?;
-        sqlx::query("INSERT INTO settings (key, value) VALUES ('ca_pem', $1) ON CONFLICT (key) DO UPDATE SET value = $1")
-            .bind(pem)
-            .execute(&pool)
-            .await
-            .map_err(std::io::Error::other)?;
-    }
+    prepare(&pool, tls.as_ref()).await?;
     let sweeper = {
         let (pool, retention) = (pool.clone(), opts.payload_retention);
         tokio::spawn(async move {
