@@ -59,11 +59,18 @@ impl TlsDir {
         ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
         ca_params.distinguished_name.push(rcgen::DnType::CommonName, "cetak district CA");
         ca_params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
+        // Valid from a day ago (clocks differ a little), the CA for 20
+        // years, the server's certificate for 5: not rcgen's 1975-4096.
+        let now = time::OffsetDateTime::now_utc();
+        ca_params.not_before = now - time::Duration::days(1);
+        ca_params.not_after = now + time::Duration::days(20 * 365);
         let ca_key = rcgen::KeyPair::generate().map_err(gen)?;
         let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).map_err(gen)?;
         let mut params = rcgen::CertificateParams::new(names.to_vec()).map_err(gen)?;
         params.distinguished_name.push(rcgen::DnType::CommonName, names.first().map(String::as_str).unwrap_or("cetak-district"));
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        params.not_before = now - time::Duration::days(1);
+        params.not_after = now + time::Duration::days(5 * 365);
         let key = rcgen::KeyPair::generate().map_err(gen)?;
         let cert = params.signed_by(&key, &ca).map_err(gen)?;
         write_private(&me.dir.join("ca.key"), &ca.key().serialize_pem())?;

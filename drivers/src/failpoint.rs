@@ -49,3 +49,19 @@ pub fn hang(name: &str) {
         }
     }
 }
+
+/// Test-only: whether the security check `name` is switched off, so a test
+/// can be seen to fail with its door open (`CETAK_OPEN_DOOR=name[,name]`,
+/// with the `failpoints` feature; always false without it). The names are
+/// the refusal codes (`envelope.bad_signature`, `job_id.replayed`, ...).
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+pub fn door_open(_name: &str) -> bool {
+    false
+}
+
+/// Test-only: whether the security check `name` is switched off.
+#[cfg(feature = "failpoints")]
+pub fn door_open(name: &str) -> bool {
+    std::env::var("CETAK_OPEN_DOOR").is_ok_and(|v| v.split(',').any(|d| d.trim() == name))
+}

@@ -287,6 +287,11 @@ fn env(cli: &Cli) -> anyhow::Result<Env> {
 /// Runs a parsed command line. A journal that cannot be written because of
 /// the disk is explained in the operator's language.
 pub fn main(cli: Cli) -> anyhow::Result<()> {
+    // Decrypted PRRs live in this process's memory: no core dump of it,
+    // and no other process of the same user may ptrace it (DESIGN §9).
+    if let Err(e) = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable) {
+        tracing::warn!(error = %e, "could not mark the process non-dumpable");
+    }
     if let Command::Doctor { min_free_mb } = cli.command {
         return doctor(&cli, min_free_mb);
     }

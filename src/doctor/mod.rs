@@ -250,6 +250,9 @@ fn printer_from_journal(pc: &PrinterConfig, journal: Option<&Journal>, lang: Lan
 /// measures the clock against the district's time.
 fn district(journal: &Journal, lang: Lang) -> Vec<Problem> {
     let Ok(Some(e)) = journal.enrolment() else { return Vec::new() };
+    if let Ok(Some(ms)) = journal.last_district_ms() {
+        crate::queue::tls::raise_time_floor(ms.div_euclid(1000));
+    }
     let fix = |key: &str| text(lang, key, &[]);
     let client = match crate::queue::client_for(&e) {
         Ok(c) => c,

@@ -251,6 +251,9 @@ impl Journal {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
+        // A destroyed payload's bytes are overwritten, not left in free
+        // pages of the file (DESIGN §9).
+        conn.pragma_update(None, "secure_delete", "ON").map_err(sql)?;
         let vault = Vault::open(&dir.join("keys"))?;
         let mut j = Self { conn, ctx: Ctx { path, vault, moved: Default::default() } };
         j.migrate()?;

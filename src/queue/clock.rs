@@ -48,6 +48,9 @@ impl Clock {
     }
 
     fn starting_at(system: i64, floor_ms: Option<i64>) -> Self {
+        if let Some(f) = floor_ms {
+            super::tls::raise_time_floor(f.div_euclid(1000));
+        }
         let now = Instant::now();
         let anchor_ms = system.max(floor_ms.unwrap_or(0));
         Self { state: Mutex::new(State { anchor_ms, anchor: now, seen_system_ms: system, seen_at: now, skew_ms: 0 }), scale: 1.0 }
@@ -79,6 +82,7 @@ impl Clock {
     }
 
     fn observe_at(&self, district_ms: i64, rtt: Duration, system: i64) {
+        super::tls::raise_time_floor(district_ms.div_euclid(1000));
         let mut s = self.lock();
         let estimate = district_ms + (rtt.as_millis() as i64) / 2;
         s.skew_ms = system - estimate;

@@ -35,6 +35,13 @@ const TICK: Duration = Duration::from_millis(100);
 
 pub fn run(opts: RunOptions) -> anyhow::Result<()> {
     let RunOptions { config_path, config, state_dir, lang, local_file, until_idle } = opts;
+    // First of all: a SIGTERM during start-up stops cleanly too.
+    let stop = Arc::new(AtomicBool::new(false));
+    let reload = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
+    }
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload)).context("installing signal handlers")?;
     let _lock = control::lock_daemon(&state_dir)?;
     let mut journal = Journal::open(&state_dir)?;
     let enrolled = journal.enrolment()?.is_some();
@@ -53,12 +60,6 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
     if config.printers.is_empty() {
         bail!("no [[printer]] in the configuration: nothing to drive");
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let reload = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
-    }
-    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload)).context("installing signal handlers")?;
 
     let live = Arc::new(RwLock::new(config.clone()));
     let policy = Arc::new(RwLock::new(crate::cli::policy(Some(&config))));

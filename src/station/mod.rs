@@ -198,7 +198,7 @@ impl<P: Printer> Station<P> {
                 Ok(a) => approved = a,
                 Err(code) => return Ok(Err((code.into(), "envelope".into()))),
             }
-            if !approved {
+            if !approved && !cetak_drivers::failpoint::door_open("approval") {
                 if let Some(f) = v.findings.iter().find(|f| f.severity == cetak_model::Severity::NeedsApproval) {
                     return Ok(Err((f.code.clone(), f.field.to_string())));
                 }
@@ -237,6 +237,7 @@ impl<P: Printer> Station<P> {
         let checks = cetak_model::envelope::Checks { regions: &enrolment.regions, now, max_ahead, max_age };
         Ok(match cetak_model::envelope::verify(&env, prr, &enrolment.key_set(), &checks) {
             Ok(()) => Ok(env.approved),
+            Err(e) if cetak_drivers::failpoint::door_open(e.code()) => Ok(env.approved),
             Err(e) => {
                 tracing::warn!(job_id, reason = %e, "envelope refused");
                 Err(e.code())

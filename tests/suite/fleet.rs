@@ -739,3 +739,27 @@ fn a_ledger_rewritten_and_rehashed_at_the_station_is_caught_by_the_district() {
     // The district kept the history it had: three blanks used.
     assert_eq!(f.db.count("SELECT count(*) FROM stock_events WHERE station = 'kel-a' AND kind = 'blank_used' AND quantity = -1"), 3);
 }
+
+#[test]
+fn a_station_whose_clock_fell_back_years_still_reaches_its_district() {
+    let f = Fleet::start();
+    let regions = &["17.71.01.1001"];
+    let mut a = f.station(StationSetup { name: "kel-a", regions, ..Default::default() });
+    // Once with the true clock: the district's time is journalled.
+    let enrolled_at = a.journal().last_district_ms().ok().flatten().unwrap_or(0);
+    a.start();
+    wait_until(Duration::from_secs(20), "a contact after enrolment", || {
+        a.journal().last_district_ms().ok().flatten().is_some_and(|t| t > enrolled_at)
+    });
+    a.stop();
+    // Then with the PC's clock three years back (a dead CMOS battery):
+    // the district's certificate is "not yet valid" by that clock.
+    let env = crate::support::fleet::faketime_env("-3y");
+    a.start_with_env(&env.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+    let jobs: Vec<String> = region_lines("17.71.01.1001").into_iter().take(1).collect();
+    f.import("jobs.jsonl", &jobs);
+    wait_until(Duration::from_secs(30), "the job printed through TLS", || a.printed().len() == 1);
+    f.wait_done(1, Duration::from_secs(30), "the result reported", &[&a]);
+    a.stop();
+    assert!(!a.log_tail().contains("NotValidYet"), "{}", a.log_tail());
+}

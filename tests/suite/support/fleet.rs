@@ -320,9 +320,16 @@ impl StationProcess {
     }
 
     pub fn start(&mut self) {
+        self.start_with_env(&[]);
+    }
+
+    /// Starts the daemon with `env` added (libfaketime's, say).
+    pub fn start_with_env(&mut self, env: &[(&str, &str)]) {
         assert!(self.daemon.is_none(), "{} already runs", self.name);
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("agent.log")).expect("log");
-        let child = self.cetak().arg("run").stdout(Stdio::null()).stderr(log).spawn().expect("cetak run");
+        let mut cmd = self.cetak();
+        cmd.envs(env.iter().copied());
+        let child = cmd.arg("run").stdout(Stdio::null()).stderr(log).spawn().expect("cetak run");
         self.daemon = Some(child);
     }
 
@@ -373,6 +380,18 @@ fn district_table(given: &str) -> String {
         }
     }
     table
+}
+
+/// The environment that sets a process's wall clock `offset` away
+/// (`-3y`, `+1h`) with Debian's libfaketime, timers left on the real
+/// monotonic clock. The library is preloaded directly (the `faketime`
+/// command forks and would not pass SIGTERM on).
+pub fn faketime_env(offset: &str) -> Vec<(&'static str, String)> {
+    let lib = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("libfaketime (apt-get install faketime)");
+    vec![("LD_PRELOAD", lib.to_string()), ("FAKETIME", offset.to_string()), ("FAKETIME_DONT_FAKE_MONOTONIC", "1".to_string())]
 }
 
 /// Waits until `f` holds, or panics with `what` after `limit`.
