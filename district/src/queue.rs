@@ -67,6 +67,8 @@ impl Signer<'_> {
             .bind(station)
             .execute(&mut *tx)
             .await?;
+        let detail = serde_json::json!({"station": station, "epoch": epoch, "key_id": self.key_id});
+        crate::db::audit(tx, &format!("station:{station}"), "assign", Some(job_id), detail).await?;
         Ok(envelope)
     }
 }
@@ -342,6 +344,11 @@ pub async fn store_results(
                 ResultStatus::Applied
             }
         };
+        if inserted {
+            let detail =
+                serde_json::json!({"epoch": r.epoch, "attempt": r.attempt, "outcome": r.outcome.as_str(), "code": r.code, "flagged": flag});
+            crate::db::audit(&mut tx, &format!("station:{station}"), "result", Some(&r.job_id), detail).await?;
+        }
         if flag.is_some() && inserted {
             tracing::warn!(job_id = %r.job_id, station, epoch = r.epoch, outcome = r.outcome.as_str(), "late result stored and flagged");
         }

@@ -117,8 +117,13 @@ impl FromRequestParts<AppState> for Station {
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
+/// The largest request body taken: a batch of results or a stock report
+/// is a few kilobytes; anything near this is not a station speaking.
+pub const MAX_BODY: usize = 1024 * 1024;
+
 /// A JSON body whose refusal is an [`ApiError`] like every other (with the
-/// district's time), not axum's plain text.
+/// district's time), not axum's plain text: `bad_request` (400) for JSON
+/// that does not parse or fit, `too_large` (413) past [`MAX_BODY`].
 struct Body<T>(T);
 
 impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for Body<T> {
@@ -127,6 +132,9 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(Body(v)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("request bodies are at most {MAX_BODY} bytes")))
+            }
             Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text())),
         }
     }
@@ -192,6 +200,7 @@ pub fn app(
             }),
         )
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route in /v1") })
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(AppState { pool, opts: Arc::new(opts), stopping, wake })
 }
 

@@ -81,6 +81,8 @@ pub async fn store(pool: &PgPool, station: &str, events: &[LedgerEvent]) -> Resu
         .await?;
     }
     sqlx::query("UPDATE stations SET stock_head = $2 WHERE station = $1").bind(station).bind(&new_head).execute(&mut *tx).await?;
+    let detail = serde_json::json!({"events": fresh.len(), "head": new_head});
+    crate::db::audit(&mut tx, &format!("station:{station}"), "stock_report", None, detail).await?;
     tx.commit().await?;
     Ok(StockOutcome::Stored(fresh.len()))
 }

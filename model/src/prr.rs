@@ -210,3 +210,24 @@ impl fmt::Debug for Card {
 pub fn card_date(d: time::Date) -> String {
     format!("{:02}-{:02}-{:04}", d.day(), u8::from(d.month()), d.year())
 }
+
+#[cfg(test)]
+mod tests {
+    /// Debug output of PRR types names the job, never a personal value.
+    #[test]
+    fn debug_is_redacted() {
+        let people = crate::generator::generate(3, 1, time::macros::date!(2026 - 11 - 24));
+        let person = &people[0];
+        let raw = super::RawPrr::from_value(person.clone()).expect("parses");
+        let prr = crate::validate(&raw, time::macros::date!(2026 - 11 - 24)).prr.expect("valid");
+        let card = &person["card"];
+        let secrets = ["nik", "nama", "tempat_lahir", "alamat"].map(|k| card[k].as_str().expect(k).to_string());
+        let photo = card["foto_jpeg_base64"].as_str().expect("photo")[200..240].to_string();
+        for shown in [format!("{raw:?}"), format!("{prr:?}"), format!("{:#?}", prr)] {
+            for s in secrets.iter().chain(std::iter::once(&photo)) {
+                assert!(!shown.contains(s.as_str()), "{s:?} in {shown}");
+            }
+        }
+        assert!(format!("{raw:?}").contains(person["job_id"].as_str().expect("id")), "the job id is shown");
+    }
+}

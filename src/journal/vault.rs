@@ -6,6 +6,17 @@
 //! as associated data, so a ciphertext cannot be moved to another job.
 //! Destroying a day's key makes every copy of that day's payloads
 //! unreadable, old WAL frames and disk blocks included.
+//!
+//! Day keys are stored wrapped (sealed) by a master key. Under systemd the
+//! master key is the service's credential `cetak-master-key` (the package
+//! makes it with `systemd-creds encrypt`, TPM2-bound where the PC has one,
+//! and the unit loads it with `LoadCredentialEncrypted=`), so a copy of the
+//! disk alone opens nothing. Where systemd credentials are missing, the
+//! master key is `keys/master.secret` (mode 0600) on the same disk: it
+//! keeps the day keys from being read by anyone but the service user, and
+//! no more. `keys/master.source` records which one wrapped the keys, so a
+//! command run outside the service refuses rather than making a second
+//! master key.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -17,8 +28,15 @@ use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 
 const NONCE_LEN: usize = 24;
 
+/// The systemd credential's name (`LoadCredentialEncrypted=NAME:FILE`).
+pub const CREDENTIAL: &str = "cetak-master-key";
+
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
+    #[error("the day keys in {dir} are wrapped by the systemd credential {CREDENTIAL}, which this process does not have: run it through the service (systemctl), or as 'systemd-run -p LoadCredentialEncrypted={CREDENTIAL}:/etc/cetak/master-key.cred --pipe --wait cetak ...'")]
+    NoCredential { dir: PathBuf },
+    #[error("master key {path} is damaged (expected 32 bytes)")]
+    BadMaster { path: PathBuf },
     #[error("key folder {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("key file {path} has mode {mode:o}: only the service may read it (chmod 600)")]
@@ -33,22 +51,90 @@ pub enum VaultError {
     Random(String),
 }
 
-/// Day keys in one folder.
-#[derive(Clone, Debug)]
+/// Day keys in one folder, wrapped by the master key.
+#[derive(Clone)]
 pub struct Vault {
     dir: PathBuf,
+    master: Key,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+/// Where the master key comes from.
+#[derive(Clone, Debug)]
+pub enum Master {
+    /// systemd's credentials folder (`$CREDENTIALS_DIRECTORY`), holding
+    /// [`CREDENTIAL`].
+    Credential(PathBuf),
+    /// `keys/master.secret`, made on first use.
+    File,
+}
+
+impl Master {
+    /// The service's credential when systemd gave one, else the file.
+    pub fn from_env() -> Self {
+        match std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from) {
+            Some(d) if d.join(CREDENTIAL).exists() => Master::Credential(d),
+            _ => Master::File,
+        }
+    }
 }
 
 impl Vault {
     pub fn open(dir: &Path) -> Result<Self, VaultError> {
+        Self::open_with(dir, Master::from_env())
+    }
+
+    pub fn open_with(dir: &Path, master: Master) -> Result<Self, VaultError> {
         let io = |source| VaultError::Io { path: dir.to_path_buf(), source };
         fs::create_dir_all(dir).map_err(io)?;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io)?;
-        Ok(Self { dir: dir.to_path_buf() })
+        let source_path = dir.join("master.source");
+        let recorded = fs::read_to_string(&source_path).ok().map(|s| s.trim().to_string());
+        let (key, source) = match master {
+            Master::Credential(d) => {
+                let path = d.join(CREDENTIAL);
+                let bytes = fs::read(&path).map_err(|source| VaultError::Io { path: path.clone(), source })?;
+                let key = master_bytes(&bytes).ok_or(VaultError::BadMaster { path })?;
+                (key, "credential")
+            }
+            Master::File if recorded.as_deref() == Some("credential") => return Err(VaultError::NoCredential { dir: dir.to_path_buf() }),
+            Master::File => (read_or_make_secret(&dir.join("master.secret"))?, "file"),
+        };
+        if recorded.as_deref() != Some(source) {
+            // The first master key in use, or the package added a
+            // credential to a station that had a file: the day keys are
+            // wrapped again below, as they are read.
+            write_new(&source_path, source.as_bytes())?;
+        }
+        Ok(Self { dir: dir.to_path_buf(), master: key })
     }
 
     fn path(&self, day: &str) -> PathBuf {
         self.dir.join(format!("{day}.key"))
+    }
+
+    /// A day key sealed by the master key, the day as associated data.
+    fn wrap(&self, day: &str, key: &Key) -> Result<Vec<u8>, VaultError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce).map_err(|e| VaultError::Random(e.to_string()))?;
+        let aad = format!("cetak-day-key:{day}");
+        let ct = XChaCha20Poly1305::new(&self.master)
+            .encrypt(XNonce::from_slice(&nonce), Payload { msg: key.as_slice(), aad: aad.as_bytes() })
+            .map_err(|_| VaultError::BadKey { path: self.path(day) })?;
+        Ok([nonce.to_vec(), ct].concat())
+    }
+
+    fn unwrap_key(&self, day: &str, bytes: &[u8]) -> Option<Key> {
+        let (nonce, ct) = bytes.split_at_checked(NONCE_LEN)?;
+        let aad = format!("cetak-day-key:{day}");
+        let plain =
+            XChaCha20Poly1305::new(&self.master).decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: aad.as_bytes() }).ok()?;
+        (plain.len() == 32).then(|| *Key::from_slice(&plain))
     }
 
     fn load(&self, day: &str, create: bool) -> Result<Key, VaultError> {
@@ -61,19 +147,22 @@ impl Vault {
                     return Err(VaultError::LooseMode { path, mode });
                 }
                 let bytes = fs::read(&path).map_err(io)?;
-                if bytes.len() != 32 {
-                    return Err(VaultError::BadKey { path });
+                if bytes.len() == 32 {
+                    // A key from before wrapping (or from the other master
+                    // source): wrapped now, in place.
+                    let key = *Key::from_slice(&bytes);
+                    replace(&path, &self.wrap(day, &key)?)?;
+                    return Ok(key);
                 }
-                Ok(*Key::from_slice(&bytes))
+                self.unwrap_key(day, &bytes).ok_or(VaultError::BadKey { path })
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
                 let mut key = [0u8; 32];
                 getrandom::fill(&mut key).map_err(|e| VaultError::Random(e.to_string()))?;
-                let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(io)?;
-                f.write_all(&key).map_err(io)?;
-                f.sync_all().map_err(io)?;
+                let key = *Key::from_slice(&key);
+                write_new(&path, &self.wrap(day, &key)?)?;
                 fs::File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io)?;
-                Ok(*Key::from_slice(&key))
+                Ok(key)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(VaultError::KeyDestroyed { day: day.to_string() }),
             Err(source) => Err(VaultError::Io { path, source }),
@@ -111,8 +200,9 @@ impl Vault {
         let path = self.path(day);
         let io = |source| VaultError::Io { path: path.clone(), source };
         if path.exists() {
+            let len = fs::metadata(&path).map(|m| m.len() as usize).unwrap_or(0).max(32);
             let mut f = OpenOptions::new().write(true).open(&path).map_err(io)?;
-            f.write_all(&[0u8; 32]).map_err(io)?;
+            f.write_all(&vec![0u8; len]).map_err(io)?;
             f.sync_all().map_err(io)?;
             fs::remove_file(&path).map_err(io)?;
         }
@@ -134,9 +224,97 @@ impl Vault {
     }
 }
 
+/// A master key: 32 raw bytes, or 64 hex digits (a trailing newline
+/// allowed).
+fn master_bytes(bytes: &[u8]) -> Option<Key> {
+    match bytes.len() {
+        32 => Some(*Key::from_slice(bytes)),
+        _ => {
+            let text = std::str::from_utf8(bytes).ok()?.trim();
+            let raw = hex::decode(text).ok()?;
+            (raw.len() == 32).then(|| *Key::from_slice(&raw))
+        }
+    }
+}
+
+fn read_or_make_secret(path: &Path) -> Result<Key, VaultError> {
+    match fs::read(path) {
+        Ok(bytes) => {
+            let mode = fs::metadata(path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+            if mode & 0o077 != 0 {
+                return Err(VaultError::LooseMode { path: path.to_path_buf(), mode });
+            }
+            master_bytes(&bytes).ok_or(VaultError::BadMaster { path: path.to_path_buf() })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = [0u8; 32];
+            getrandom::fill(&mut key).map_err(|e| VaultError::Random(e.to_string()))?;
+            write_new(path, &key)?;
+            Ok(*Key::from_slice(&key))
+        }
+        Err(source) => Err(VaultError::Io { path: path.to_path_buf(), source }),
+    }
+}
+
+/// Writes a new file, mode 0600, synced.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), VaultError> {
+    let io = |source| VaultError::Io { path: path.to_path_buf(), source };
+    let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)
+}
+
+/// Replaces a file's content atomically (a new file renamed over it).
+fn replace(path: &Path, bytes: &[u8]) -> Result<(), VaultError> {
+    let tmp = path.with_extension("key.new");
+    write_new(&tmp, bytes)?;
+    fs::rename(&tmp, path).map_err(|source| VaultError::Io { path: path.to_path_buf(), source })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn day_keys_are_stored_wrapped_and_need_their_master() -> Result<(), VaultError> {
+        let dir = tempfile::tempdir().map_err(|source| VaultError::Io { path: "tmp".into(), source })?;
+        let creds = tempfile::tempdir().map_err(|source| VaultError::Io { path: "tmp".into(), source })?;
+        let io = |source| VaultError::Io { path: "creds".into(), source };
+        fs::write(creds.path().join(CREDENTIAL), [5u8; 32]).map_err(io)?;
+        let v = Vault::open_with(dir.path(), Master::Credential(creds.path().to_path_buf()))?;
+        let sealed = v.seal("2026-11-24", "job-1", b"secret")?;
+        let stored = fs::read(dir.path().join("2026-11-24.key")).map_err(io)?;
+        assert_eq!(stored.len(), NONCE_LEN + 32 + 16, "wrapped, not the raw key");
+        assert!(!dir.path().join("master.secret").exists(), "no key file beside a credential");
+        // Outside the service (no credential) the keys are not opened, and
+        // no second master key is made.
+        assert!(matches!(Vault::open_with(dir.path(), Master::File), Err(VaultError::NoCredential { .. })));
+        assert!(!dir.path().join("master.secret").exists());
+        // Another master key opens nothing.
+        fs::write(creds.path().join(CREDENTIAL), [6u8; 32]).map_err(io)?;
+        let other = Vault::open_with(dir.path(), Master::Credential(creds.path().to_path_buf()))?;
+        assert!(matches!(other.open_sealed("2026-11-24", "job-1", &sealed), Err(VaultError::BadKey { .. })));
+        Ok(())
+    }
+
+    #[test]
+    fn a_key_from_before_wrapping_is_wrapped_when_read() -> Result<(), VaultError> {
+        let dir = tempfile::tempdir().map_err(|source| VaultError::Io { path: "tmp".into(), source })?;
+        let io = |source| VaultError::Io { path: "tmp".into(), source };
+        let v = Vault::open_with(dir.path(), Master::File)?;
+        let day = dir.path().join("2026-11-20.key");
+        write_new(&day, &[9u8; 32])?;
+        let cipher = XChaCha20Poly1305::new(Key::from_slice(&[9u8; 32]));
+        let nonce = [1u8; NONCE_LEN];
+        let ct = cipher
+            .encrypt(XNonce::from_slice(&nonce), Payload { msg: b"old".as_slice(), aad: b"j" })
+            .map_err(|_| VaultError::Tampered { job_id: "j".into() })?;
+        assert_eq!(v.open_sealed("2026-11-20", "j", &[nonce.to_vec(), ct].concat())?, b"old");
+        assert_eq!(fs::read(&day).map_err(io)?.len(), NONCE_LEN + 48, "wrapped in place");
+        let mode = fs::metadata(dir.path().join("master.secret")).map_err(io)?.permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        Ok(())
+    }
 
     #[test]
     fn seal_binds_the_job_id_and_destroy_makes_it_unreadable() -> Result<(), VaultError> {

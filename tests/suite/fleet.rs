@@ -35,6 +35,11 @@ impl Db {
             .expect("jobs")
     }
 
+    /// Runs a statement; its error, if any.
+    pub fn execute(&self, sql: &'static str) -> Result<u64, sqlx::Error> {
+        self.rt.block_on(sqlx::query(sql).execute(&self.pool)).map(|r| r.rows_affected())
+    }
+
     pub fn done(&self) -> usize {
         self.jobs().iter().filter(|j| j.1 == "done").count()
     }
@@ -762,4 +767,30 @@ fn a_station_whose_clock_fell_back_years_still_reaches_its_district() {
     f.wait_done(1, Duration::from_secs(30), "the result reported", &[&a]);
     a.stop();
     assert!(!a.log_tail().contains("NotValidYet"), "{}", a.log_tail());
+}
+
+#[test]
+fn every_assignment_result_and_stock_report_is_audited_and_the_audit_cannot_be_changed() {
+    let f = Fleet::start();
+    let jobs: Vec<String> = region_lines("17.71.01.1001").into_iter().take(2).collect();
+    f.import("jobs.jsonl", &jobs);
+    let mut a = f.station(StationSetup { name: "kel-a", regions: &["17.71.01.1001"], ..Default::default() });
+    a.start();
+    f.wait_done(2, Duration::from_secs(30), "printed", &[&a]);
+    wait_until(Duration::from_secs(20), "the stock report", || {
+        f.db.count("SELECT count(*) FROM audit WHERE action = 'stock_report' AND actor = 'station:kel-a'") >= 1
+    });
+    a.stop();
+    assert_eq!(f.db.count("SELECT count(*) FROM audit WHERE action = 'import'"), 1);
+    assert_eq!(f.db.count("SELECT count(*) FROM audit WHERE action = 'assign' AND actor = 'station:kel-a'"), 2);
+    assert_eq!(f.db.count("SELECT count(*) FROM audit WHERE action = 'result' AND actor = 'station:kel-a'"), 2);
+    // The application's role (here the cluster's owner, the most it could
+    // be) can neither change nor delete a row, nor empty the table.
+    let before = f.db.count("SELECT count(*) FROM audit");
+    for sql in ["UPDATE audit SET actor = 'someone else'", "DELETE FROM audit WHERE action = 'import'", "TRUNCATE audit"] {
+        let e = f.db.execute(sql).expect_err(sql);
+        assert!(e.to_string().contains("append-only"), "{sql}: {e}");
+    }
+    assert_eq!(f.db.count("SELECT count(*) FROM audit"), before);
+    assert_eq!(f.db.count("SELECT count(*) FROM audit WHERE actor = 'someone else'"), 0);
 }

@@ -186,3 +186,37 @@ fn the_agent_is_not_dumpable() {
     let _ = child.wait();
     assert_eq!(owner, 0, "the agent's /proc entries still belong to its user: it is dumpable");
 }
+
+#[test]
+fn day_keys_are_wrapped_by_the_services_credential_and_useless_without_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let creds = dir.path().join("creds");
+    std::fs::create_dir(&creds).expect("creds");
+    std::fs::write(creds.join(cetak::journal::vault::CREDENTIAL), [7u8; 32]).expect("credential");
+    let jobs = dir.path().join("jobs.jsonl");
+    std::fs::write(&jobs, sample_lines("prr-valid.jsonl")[..2].join("\n")).expect("jobs");
+    let state = dir.path().join("state");
+    let import = |with_credential: bool| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_cetak"));
+        c.env("RUST_BACKTRACE", "0").env_remove("CREDENTIALS_DIRECTORY").args(["--language", "en", "--state-dir"]).arg(&state);
+        if with_credential {
+            c.env("CREDENTIALS_DIRECTORY", &creds);
+        }
+        c.arg("import").arg(&jobs).output().expect("cetak import")
+    };
+    let out = import(true);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let keys = state.join("keys");
+    assert!(!keys.join("master.secret").exists(), "no master key file beside the credential");
+    let day_keys: Vec<_> =
+        std::fs::read_dir(&keys).expect("keys").flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".key")).collect();
+    assert!(!day_keys.is_empty());
+    for k in &day_keys {
+        assert_eq!(std::fs::metadata(k.path()).expect("key").len(), 24 + 32 + 16, "a day key is stored wrapped");
+    }
+    // Outside the service, without the credential: refused, nothing made.
+    let out = import(false);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("systemd credential"), "{err}");
+    assert!(!keys.join("master.secret").exists());
+}

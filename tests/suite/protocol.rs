@@ -91,6 +91,34 @@ fn a_token_sees_only_its_regions_and_touches_only_its_assignments() {
         .expect("send");
     assert_eq!(bad.status().as_u16(), 400);
     assert_eq!(rt.block_on(bad.json::<serde_json::Value>()).expect("json")["code"], "bad_request");
+    for body in ["{\"max_jobs\": ", "not json at all", "[1, 2"] {
+        let r = rt
+            .block_on(
+                d.http()
+                    .post(format!("{}/v1/poll", d.url()))
+                    .bearer_auth(&x.token)
+                    .body(body)
+                    .header("content-type", "application/json")
+                    .send(),
+            )
+            .expect("send");
+        assert_eq!(r.status().as_u16(), 400, "{body}");
+        assert_eq!(rt.block_on(r.json::<serde_json::Value>()).expect("json")["code"], "bad_request", "{body}");
+    }
+    // A body past the bound is refused whole, with its own code.
+    let huge = format!("{{\"events\": [\"{}\"]}}", "x".repeat(cetak_district::server::MAX_BODY + 1));
+    let r = rt
+        .block_on(
+            d.http()
+                .post(format!("{}/v1/events", d.url()))
+                .bearer_auth(&x.token)
+                .body(huge)
+                .header("content-type", "application/json")
+                .send(),
+        )
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 413);
+    assert_eq!(rt.block_on(r.json::<serde_json::Value>()).expect("json")["code"], "too_large");
     // No token, or a wrong one: 401 with a code.
     assert!(matches!(poll(&rt, &d, "not-a-token", 1), Err(QueueError::Refused { status: 401, .. })));
 }
