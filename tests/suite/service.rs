@@ -211,6 +211,9 @@ fn metrics_parse_as_prometheus_text_and_match_the_journal() {
         rig.emulator.as_mut().expect("emulator").clerk("remove-card");
     }
     rig.wait(Duration::from_secs(60), "every card", || rig.printed() == 3);
+    rig.wait(Duration::from_secs(10), "the printer idle", || {
+        rig.journal().station_status().is_ok_and(|s| s.iter().any(|(_, state, _)| state == "idle"))
+    });
     let (code, text) = rig.get("/metrics");
     assert_eq!(code, 200);
     for line in text.lines() {
