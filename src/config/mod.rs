@@ -244,7 +244,7 @@ fn default_broken() -> u64 {
     30 * 60
 }
 fn default_retry_base() -> u64 {
-    1000
+    crate::queue::retry::BASE.as_millis() as u64
 }
 fn default_retry_cap() -> u64 {
     120

@@ -15,6 +15,7 @@
 pub mod client;
 pub mod clock;
 pub mod retry;
+pub mod storm;
 mod sync;
 pub mod tls;
 
