@@ -15,6 +15,7 @@ mod fleet;
 mod journal;
 mod priority;
 mod privacy;
+mod properties;
 mod protocol;
 mod render;
 mod service;
