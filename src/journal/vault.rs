@@ -107,9 +107,9 @@ impl Vault {
         };
         if recorded.as_deref() != Some(source) {
             // The first master key in use, or the package added a
-            // credential to a station that had a file: the day keys are
-            // wrapped again below, as they are read.
-            write_new(&source_path, source.as_bytes())?;
+            // credential to a station that had a file. (Replaced whole: a
+            // process starting beside this one never reads it half written.)
+            replace(&source_path, source.as_bytes())?;
         }
         Ok(Self { dir: dir.to_path_buf(), master: key })
     }
@@ -160,7 +160,17 @@ impl Vault {
                 let mut key = [0u8; 32];
                 getrandom::fill(&mut key).map_err(|e| VaultError::Random(e.to_string()))?;
                 let key = *Key::from_slice(&key);
-                write_new(&path, &self.wrap(day, &key)?)?;
+                // Linked into place whole: a second process making the
+                // same day's key at the same moment gets this one.
+                let tmp = path.with_extension(temp_suffix());
+                write_new(&tmp, &self.wrap(day, &key)?)?;
+                let linked = fs::hard_link(&tmp, &path);
+                let _ = fs::remove_file(&tmp);
+                match linked {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return self.load(day, false),
+                    Err(source) => return Err(io(source)),
+                }
                 fs::File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io)?;
                 Ok(key)
             }
@@ -247,13 +257,31 @@ fn read_or_make_secret(path: &Path) -> Result<Key, VaultError> {
             master_bytes(&bytes).ok_or(VaultError::BadMaster { path: path.to_path_buf() })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Written whole under another name, then linked into place: two
+            // processes starting at once agree on one key (the second link
+            // fails and that process reads the first one's key).
             let mut key = [0u8; 32];
             getrandom::fill(&mut key).map_err(|e| VaultError::Random(e.to_string()))?;
-            write_new(path, &key)?;
-            Ok(*Key::from_slice(&key))
+            let tmp = path.with_extension(temp_suffix());
+            write_new(&tmp, &key)?;
+            let linked = fs::hard_link(&tmp, path);
+            let _ = fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => Ok(*Key::from_slice(&key)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_or_make_secret(path),
+                Err(source) => Err(VaultError::Io { path: path.to_path_buf(), source }),
+            }
         }
         Err(source) => Err(VaultError::Io { path: path.to_path_buf(), source }),
     }
+}
+
+/// A temporary file's extension, unique to this call (threads of one
+/// process included).
+fn temp_suffix() -> String {
+    let mut r = [0u8; 8];
+    let _ = getrandom::fill(&mut r);
+    format!("new.{}.{}", std::process::id(), hex::encode(r))
 }
 
 /// Writes a new file, mode 0600, synced.
@@ -266,7 +294,7 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), VaultError> {
 
 /// Replaces a file's content atomically (a new file renamed over it).
 fn replace(path: &Path, bytes: &[u8]) -> Result<(), VaultError> {
-    let tmp = path.with_extension("key.new");
+    let tmp = path.with_extension(temp_suffix());
     write_new(&tmp, bytes)?;
     fs::rename(&tmp, path).map_err(|source| VaultError::Io { path: path.to_path_buf(), source })
 }
@@ -294,6 +322,25 @@ mod tests {
         fs::write(creds.path().join(CREDENTIAL), [6u8; 32]).map_err(io)?;
         let other = Vault::open_with(dir.path(), Master::Credential(creds.path().to_path_buf()))?;
         assert!(matches!(other.open_sealed("2026-11-24", "job-1", &sealed), Err(VaultError::BadKey { .. })));
+        Ok(())
+    }
+
+    #[test]
+    fn keys_made_at_the_same_moment_by_many_openers_agree() -> Result<(), VaultError> {
+        let dir = tempfile::tempdir().map_err(|source| VaultError::Io { path: "tmp".into(), source })?;
+        let sealed: Vec<Vec<u8>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    let d = dir.path();
+                    s.spawn(move || Vault::open_with(d, Master::File).and_then(|v| v.seal("2026-11-24", &format!("j{i}"), b"x")))
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect::<Result<Vec<_>, _>>()
+        })?;
+        let v = Vault::open_with(dir.path(), Master::File)?;
+        for (i, s) in sealed.iter().enumerate() {
+            assert_eq!(v.open_sealed("2026-11-24", &format!("j{i}"), s)?, b"x", "opener {i}");
+        }
         Ok(())
     }
 
