@@ -567,6 +567,17 @@ fn rotated_keys_keep_working_and_a_revoked_key_is_refused_before_the_card() {
     for refused in ids(&jobs[3..5]) {
         assert!(!printed.contains_key(&refused), "{refused}: printed under a revoked key");
     }
+    // The refusals are logged with the job id and the code, and nothing
+    // personal of any job appears in the agent's log.
+    let log = std::fs::read_to_string(a.dir.path().join("agent.log")).expect("log");
+    assert!(log.contains("envelope refused") && log.contains("revoked"), "{log}");
+    for line in &jobs {
+        let v: serde_json::Value = serde_json::from_str(line).expect("json");
+        for key in ["nik", "nama", "alamat"] {
+            let value = v["card"][key].as_str().expect(key);
+            assert!(!log.contains(value), "the {key} of a job is in the agent's log");
+        }
+    }
 }
 
 #[test]
