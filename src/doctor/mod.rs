@@ -153,14 +153,7 @@ fn permission(pc: &PrinterConfig, c: &Config, lang: Lang) -> Option<Problem> {
     let path = pc.path.as_deref()?;
     let meta = std::fs::metadata(path).ok()?;
     let (uid, gid) = crate::service::users::user(&c.service.user)?;
-    let groups: Vec<u32> = std::iter::once(gid)
-        .chain(
-            ["cetak", "dialout", "tty"]
-                .iter()
-                .filter(|g| crate::service::users::in_group(&c.service.user, g))
-                .filter_map(|g| crate::service::users::group(g).map(|g| g.gid)),
-        )
-        .collect();
+    let groups = crate::service::users::groups_of(&c.service.user, gid);
     let mode = meta.mode();
     let allowed = uid == 0 || (meta.uid() == uid && mode & 0o600 == 0o600) || (groups.contains(&meta.gid()) && mode & 0o060 == 0o060);
     (!allowed).then(|| Problem {
@@ -258,13 +251,9 @@ fn district(journal: &Journal, lang: Lang) -> Vec<Problem> {
         Ok(c) => c,
         Err(err) => return vec![Problem { found: err.to_string(), fix: fix("doctor.fix_district") }],
     };
-    let hb = cetak_model::wire::Heartbeat {
-        printers: Vec::new(),
-        buffer: journal.buffered().unwrap_or(0),
-        outbox_depth: journal.pending_outbox().map(|o| o.len() as u32).unwrap_or(0),
-        uncertain: 0,
-        clock_skew_ms: 0,
-        version: env!("CARGO_PKG_VERSION").into(),
+    let hb = match crate::queue::heartbeat(journal, journal.link().ok().flatten().map(|l| l.skew_ms).unwrap_or(0)) {
+        Ok(hb) => hb,
+        Err(err) => return vec![Problem { found: err.to_string(), fix: fix("doctor.fix_journal") }],
     };
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,

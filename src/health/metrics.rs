@@ -29,7 +29,7 @@ fn escape(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-pub fn render(journal: &Journal, printers: &[String], _warn_days: f64) -> Result<String, JournalError> {
+pub fn render(journal: &Journal, printers: &[String]) -> Result<String, JournalError> {
     let t = journal.tallies()?;
     let mut o = Out(String::new());
     o.family("cetak_build_info", "gauge", "The agent's version (always 1).");

@@ -46,10 +46,6 @@ impl HealthState {
     fn token(&self) -> Option<String> {
         self.config.read().ok().and_then(|c| c.health.token.clone())
     }
-
-    fn warn_days(&self) -> f64 {
-        self.config.read().map(|c| c.stock.warn_days).unwrap_or(3.0)
-    }
 }
 
 /// One readiness check.
@@ -164,7 +160,7 @@ async fn readyz(State(state): State<Arc<HealthState>>) -> Response {
 }
 
 async fn metrics_text(State(state): State<Arc<HealthState>>) -> Response {
-    let body = metrics::render(&state.journal(), &state.printers, state.warn_days());
+    let body = metrics::render(&state.journal(), &state.printers);
     match body {
         Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),

@@ -279,9 +279,8 @@ fn read_or_make_secret(path: &Path) -> Result<Key, VaultError> {
 /// A temporary file's extension, unique to this call (threads of one
 /// process included).
 fn temp_suffix() -> String {
-    let mut r = [0u8; 8];
-    let _ = getrandom::fill(&mut r);
-    format!("new.{}.{}", std::process::id(), hex::encode(r))
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    format!("new.{}.{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
 /// Writes a new file, mode 0600, synced.

@@ -17,6 +17,8 @@ pub mod clock;
 pub mod retry;
 pub mod storm;
 mod sync;
+
+pub use sync::heartbeat;
 pub mod tls;
 
 pub use client::{Client, QueueError, Trust};

@@ -389,7 +389,7 @@ async fn report_once(
             let _: (Ack, _) = client.post("/v1/stock", &StockReport { head: head.clone(), events }, t).await?;
             journal.set_stock_head(&head)?;
         }
-        let hb = heartbeat(journal, clock)?;
+        let hb = heartbeat(journal, clock.skew_ms())?;
         let (ack, rtt): (Ack, _) = client.post("/v1/heartbeat", &hb, t).await?;
         clock.observe(ack.time_ms, rtt);
         journal.set_link(true, Some(ack.time_ms), Some(clock.skew_ms()))?;
@@ -397,7 +397,9 @@ async fn report_once(
     Ok(Some(sent))
 }
 
-fn heartbeat(journal: &Journal, clock: &Clock) -> Result<Heartbeat, JournalError> {
+/// The station's heartbeat as the journal has it (`cetak doctor` sends
+/// one too).
+pub fn heartbeat(journal: &Journal, clock_skew_ms: i64) -> Result<Heartbeat, JournalError> {
     let printers =
         journal.station_status()?.into_iter().map(|(name, state, detail)| PrinterStatus { name, state, detail }).collect::<Vec<_>>();
     Ok(Heartbeat {
@@ -405,7 +407,7 @@ fn heartbeat(journal: &Journal, clock: &Clock) -> Result<Heartbeat, JournalError
         buffer: journal.buffered()?,
         outbox_depth: journal.pending_outbox()?.len() as u32,
         uncertain: journal.jobs_in(JobState::Uncertain)?.len() as u32,
-        clock_skew_ms: clock.skew_ms(),
+        clock_skew_ms,
         version: env!("CARGO_PKG_VERSION").into(),
     })
 }

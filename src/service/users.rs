@@ -46,6 +46,18 @@ pub fn group(name: &str) -> Option<Group> {
     })
 }
 
+/// Every group id `user` has: its primary `gid` and each group that lists
+/// it as a member.
+pub fn groups_of(user_name: &str, gid: u32) -> Vec<u32> {
+    let mut ids = vec![gid];
+    for f in lines(Path::new("/etc/group")) {
+        if f.len() > 3 && f[3].split(',').any(|m| m == user_name) {
+            ids.extend(f[2].parse::<u32>().ok());
+        }
+    }
+    ids
+}
+
 /// Whether `user` belongs to `group` (as a member or by primary gid).
 pub fn in_group(user_name: &str, group_name: &str) -> bool {
     let Some(g) = group(group_name) else { return false };
