@@ -178,6 +178,11 @@ impl Device {
         self.lock().faults.push_back(fault);
     }
 
+    /// The faults injected and not yet struck.
+    pub fn injected(&self) -> Vec<ScheduledFault> {
+        self.lock().faults.iter().copied().collect()
+    }
+
     fn mutate(&self, f: impl FnOnce(&mut DeviceState)) -> Result<(), EmulatorError> {
         let mut g = self.lock();
         f(&mut g.state);

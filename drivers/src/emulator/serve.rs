@@ -48,7 +48,8 @@ pub fn parse_fault(s: &str) -> Result<ScheduledFault, String> {
 pub fn clerk(device: &Device, line: &str) -> Result<String, String> {
     let mut words = line.split_whitespace();
     let act = words.next().unwrap_or("");
-    let n = words.next().and_then(|n| n.parse::<u32>().ok());
+    let arg = words.next().unwrap_or("");
+    let n = arg.parse::<u32>().ok();
     let r = match (act, n) {
         ("remove-card", _) => device.remove_card_by_hand().map(|_| ()),
         ("open-cover", _) => device.set_cover_open(true),
@@ -66,8 +67,7 @@ pub fn clerk(device: &Device, line: &str) -> Result<String, String> {
             Ok(())
         }
         ("fault", _) => {
-            let spec = words.next().unwrap_or("");
-            let f = parse_fault(spec)?;
+            let f = parse_fault(arg)?;
             device.inject(f);
             Ok(())
         }
@@ -139,4 +139,25 @@ pub fn serve_pty_at(
         }
     });
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::{DeviceOptions, FaultPoint};
+
+    /// Found by the soak: `fault SPEC` read its spec from the word after
+    /// it, which the number parser had already taken, so every clerk's
+    /// `fault` failed with "expected POINT:KIND".
+    #[test]
+    fn clerk_fault_action_injects_the_named_fault() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let device = Device::open(dir.path(), &DeviceOptions { time_scale: 0.0, ..DeviceOptions::default() }).expect("device");
+        assert_eq!(clerk(&device, "fault after_panel.2:jam"), Ok("ok".to_string()));
+        assert_eq!(clerk(&device, "load 5"), Ok("ok".to_string()));
+        assert!(clerk(&device, "fault nowhere:jam").is_err_and(|e| e.contains("unknown fault point")));
+        let injected = device.injected();
+        assert_eq!(injected.len(), 1, "{injected:?}");
+        assert_eq!((injected[0].point, injected[0].fault), (FaultPoint::AfterPanel(2), Fault::Jam));
+    }
 }
