@@ -141,6 +141,21 @@ pub fn lock_daemon(state_dir: &Path) -> Result<DaemonLock, ControlError> {
     }
 }
 
+/// The daemon's lock, waiting up to `grace` while someone else holds it:
+/// an operator's command acting on the journal of a stopped daemon holds it
+/// for a moment, and a service (re)started in that moment must not fail
+/// (found by the crash matrix). A daemon that really runs still holds it
+/// after the grace: `AlreadyRunning`.
+pub fn lock_daemon_within(state_dir: &Path, grace: Duration) -> Result<DaemonLock, ControlError> {
+    let since = std::time::Instant::now();
+    loop {
+        match lock_daemon(state_dir) {
+            Err(ControlError::AlreadyRunning(_)) if since.elapsed() < grace => std::thread::sleep(Duration::from_millis(100)),
+            other => return other,
+        }
+    }
+}
+
 /// Applies a request to the journal on behalf of `uid`.
 pub fn apply(journal: &mut Journal, req: &Request, uid: u32, policy: &Policy) -> Result<Reply, StockError> {
     let state = match req {
@@ -282,35 +297,111 @@ impl<R: BufRead> TakeLine for R {
     }
 }
 
+/// How long an operator's command waits for the socket of a daemon that
+/// holds the lock: one starting up opens its journal and settles the card
+/// in flight before it listens (found by the crash matrix, whose operator
+/// answered an `uncertain` card in that moment).
+const STARTING_GRACE: Duration = Duration::from_secs(10);
+
 /// Sends a request to the daemon if one runs; otherwise applies it to the
 /// journal directly as the calling user. Never both.
 pub fn send_or_apply(state_dir: &Path, socket: &Path, req: &Request, policy: &Policy) -> Result<Reply, ControlError> {
-    let socket = socket.to_path_buf();
-    match UnixStream::connect(&socket) {
-        Ok(stream) => {
-            let io = |source| ControlError::Io { path: socket.clone(), source };
-            stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(io)?;
-            let mut body = serde_json::to_vec(req).map_err(|e| io(std::io::Error::other(e)))?;
-            body.push(b'\n');
-            (&stream).write_all(&body).map_err(io)?;
-            let mut line = String::new();
-            BufReader::new(&stream).take_line(&mut line).map_err(io)?;
-            let reply: Reply = serde_json::from_str(&line).map_err(|e| ControlError::BadReply(e.to_string()))?;
-            if reply.ok {
-                Ok(reply)
-            } else {
-                Err(ControlError::Refused(reply.error.unwrap_or_default()))
+    send_or_apply_within(state_dir, socket, req, policy, STARTING_GRACE)
+}
+
+fn send_or_apply_within(state_dir: &Path, socket: &Path, req: &Request, policy: &Policy, grace: Duration) -> Result<Reply, ControlError> {
+    let since = std::time::Instant::now();
+    loop {
+        if let Ok(stream) = UnixStream::connect(socket) {
+            return send(stream, socket, req);
+        }
+        // No daemon answers: act on the journal only if none holds it.
+        match lock_daemon(state_dir) {
+            Ok(_lock) => {
+                let mut journal = Journal::open(state_dir)?;
+                let uid = rustix::process::getuid().as_raw();
+                return Ok(apply(&mut journal, req, uid, policy)?);
             }
+            Err(ControlError::AlreadyRunning(_)) if since.elapsed() < grace => std::thread::sleep(Duration::from_millis(100)),
+            Err(ControlError::AlreadyRunning(_)) => {
+                return Err(ControlError::DaemonUnreachable { lock: lock_path(state_dir), socket: socket.to_path_buf() })
+            }
+            Err(other) => return Err(other),
         }
-        Err(_) => {
-            // No daemon answers: act on the journal only if none holds it.
-            let _lock = lock_daemon(state_dir).map_err(|e| match e {
-                ControlError::AlreadyRunning(_) => ControlError::DaemonUnreachable { lock: lock_path(state_dir), socket: socket.clone() },
-                other => other,
-            })?;
-            let mut journal = Journal::open(state_dir)?;
-            let uid = rustix::process::getuid().as_raw();
-            Ok(apply(&mut journal, req, uid, policy)?)
-        }
+    }
+}
+
+/// One request over the daemon's socket, and its reply.
+fn send(stream: UnixStream, socket: &Path, req: &Request) -> Result<Reply, ControlError> {
+    let io = |source| ControlError::Io { path: socket.to_path_buf(), source };
+    stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(io)?;
+    let mut body = serde_json::to_vec(req).map_err(|e| io(std::io::Error::other(e)))?;
+    body.push(b'\n');
+    (&stream).write_all(&body).map_err(io)?;
+    let mut line = String::new();
+    BufReader::new(&stream).take_line(&mut line).map_err(io)?;
+    let reply: Reply = serde_json::from_str(&line).map_err(|e| ControlError::BadReply(e.to_string()))?;
+    if reply.ok {
+        Ok(reply)
+    } else {
+        Err(ControlError::Refused(reply.error.unwrap_or_default()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy { spoil_retries: 2, blank_versions: Vec::new(), warn_days: 7.0 }
+    }
+
+    fn pause() -> Request {
+        Request::Pause { printer: "printer-1".into() }
+    }
+
+    #[test]
+    fn the_lock_is_waited_for_while_a_command_holds_it_a_moment_and_refused_when_held_on() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let command = lock_daemon(dir.path()).expect("lock");
+        let held_on = lock_daemon_within(dir.path(), Duration::from_millis(300));
+        assert!(matches!(held_on, Err(ControlError::AlreadyRunning(_))), "{:?}", held_on.err());
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(command);
+        });
+        assert!(lock_daemon_within(dir.path(), Duration::from_secs(10)).is_ok(), "the lock, once the command let it go");
+        release.join().expect("thread");
+    }
+
+    #[test]
+    fn a_daemon_that_holds_the_lock_and_never_listens_is_reported_unreachable() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let _daemon = lock_daemon(dir.path()).expect("lock");
+        let socket = dir.path().join("control.sock");
+        let r = send_or_apply_within(dir.path(), &socket, &pause(), &policy(), Duration::from_millis(300));
+        assert!(matches!(r, Err(ControlError::DaemonUnreachable { .. })), "{r:?}");
+    }
+
+    #[test]
+    fn a_daemon_still_starting_is_waited_for_and_answers() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let daemon = lock_daemon(dir.path()).expect("lock");
+        let socket = dir.path().join("control.sock");
+        let at = socket.clone();
+        // The daemon opens its socket a moment after it took the lock.
+        let server = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(500));
+            let listener = std::os::unix::net::UnixListener::bind(&at).expect("bind");
+            let (stream, _) = listener.accept().expect("accept");
+            let mut line = String::new();
+            BufReader::new(&stream).read_line(&mut line).expect("request");
+            (&stream).write_all(b"{\"ok\":true,\"state\":\"paused\"}\n").expect("reply");
+            drop(daemon);
+            line
+        });
+        let r = send_or_apply_within(dir.path(), &socket, &pause(), &policy(), Duration::from_secs(10)).expect("answered");
+        assert_eq!(r.state.as_deref(), Some("paused"));
+        assert!(server.join().expect("server").contains("printer-1"));
     }
 }

@@ -42,7 +42,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
     }
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload)).context("installing signal handlers")?;
-    let _lock = control::lock_daemon(&state_dir)?;
+    let _lock = control::lock_daemon_within(&state_dir, Duration::from_secs(5))?;
     let mut journal = Journal::open(&state_dir)?;
     let enrolled = journal.enrolment()?.is_some();
     if local_file.is_some() {
