@@ -944,6 +944,8 @@ impl Ctx {
             params![at, kind, location, item, quantity, job_id, attempt, detail, prev, hash],
         )
         .map_err(self.sql())?;
+        // A crash here dies inside the transaction: the event is not kept.
+        cetak_drivers::failpoint::hit(&format!("ledger.{kind}"));
         Ok(())
     }
 

@@ -359,7 +359,9 @@ async fn report_once(
     }
     if !results.is_empty() {
         let req = ResultsRequest { results: results.iter().map(|(_, r)| r.clone()).collect() };
+        cetak_drivers::failpoint::hit("outbox.results.before");
         let (resp, rtt): (ResultsResponse, _) = client.post("/v1/results", &req, t).await?;
+        cetak_drivers::failpoint::hit("outbox.results.after");
         clock.observe(resp.time_ms, rtt);
         for ((_, r), status) in results.iter().zip(&resp.items) {
             if *status != ResultStatus::Applied && *status != ResultStatus::Duplicate {
@@ -371,13 +373,17 @@ async fn report_once(
     }
     if !held.is_empty() {
         let req = HeldReport { jobs: held.iter().map(|(_, h)| h.clone()).collect() };
+        cetak_drivers::failpoint::hit("outbox.held.before");
         let _: (Ack, _) = client.post("/v1/held", &req, t).await?;
+        cetak_drivers::failpoint::hit("outbox.held.after");
         journal.ack_outbox(&held.iter().map(|(id, _)| *id).collect::<Vec<_>>())?;
         sent = true;
     }
     if !events.is_empty() {
         let req = EventsReport { events: events.iter().map(|(_, e)| e.clone()).collect() };
+        cetak_drivers::failpoint::hit("outbox.events.before");
         let _: (Ack, _) = client.post("/v1/events", &req, t).await?;
+        cetak_drivers::failpoint::hit("outbox.events.after");
         journal.ack_outbox(&events.iter().map(|(id, _)| *id).collect::<Vec<_>>())?;
         sent = true;
     }
@@ -386,7 +392,9 @@ async fn report_once(
         if let Some(last) = rows.last() {
             let head = last.hash.clone();
             let events = rows.iter().map(|r| r.to_event()).collect();
+            cetak_drivers::failpoint::hit("outbox.stock.before");
             let _: (Ack, _) = client.post("/v1/stock", &StockReport { head: head.clone(), events }, t).await?;
+            cetak_drivers::failpoint::hit("outbox.stock.after");
             journal.set_stock_head(&head)?;
         }
         let hb = heartbeat(journal, clock.skew_ms())?;

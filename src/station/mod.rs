@@ -496,5 +496,7 @@ fn render_payload(job_id: &str, bytes: &[u8], caps: &cetak_drivers::Capabilities
     let bad = || StationError::Payload { job_id: job_id.to_string() };
     let raw = cetak_model::RawPrr::parse(&String::from_utf8_lossy(bytes)).map_err(|_| bad())?;
     let prr = cetak_model::validate(&raw, crate::journal::today()).prr.ok_or_else(bad)?;
-    render::render(&prr, caps).map_err(|_: RenderError| bad())
+    let panels = render::render(&prr, caps).map_err(|_: RenderError| bad())?;
+    cetak_drivers::failpoint::hit("render.after");
+    Ok(panels)
 }

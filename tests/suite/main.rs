@@ -13,6 +13,7 @@ pub mod envelopes;
 mod faults;
 mod fleet;
 mod journal;
+mod matrix;
 mod priority;
 mod privacy;
 mod properties;

@@ -601,6 +601,7 @@ impl Printer for EmulatedPrinter {
 
     fn print(&mut self, card: &CardPanels) -> Result<Counters, PrintFailure> {
         let needed = card.panels.len() as u8;
+        failpoint::hit("driver.before_feed");
         self.device.feed(u32::from(needed)).map_err(|f| failure(0, f))?;
         failpoint::hit("driver.after_feed");
         self.device.sleep();

@@ -290,9 +290,11 @@ impl<T: Transport> Printer for EvolisPrinter<T> {
         for p in &card.panels {
             commands.push(self.panel_command(p.kind, p.levels, p).map_err(|_| not_taken(Fault::Jam))?);
         }
+        failpoint::hit("encode.after");
         if !matches!(self.call(&Command::Pr("ymcko".into())), Ok(Reply::Ok)) {
             return Err(gone_before());
         }
+        failpoint::hit("driver.before_feed");
         let r = self.call(&Command::Ss);
         if !matches!(r, Ok(Reply::Ok)) {
             return Err(self.after_failure(before, r, 0, 0));

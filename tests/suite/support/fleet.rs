@@ -251,6 +251,8 @@ pub struct StationSetup<'a> {
     pub regions: &'a [&'a str],
     /// Blanks in its printer's feeder (0: a printer that cannot print).
     pub feeder: u32,
+    /// Cards its printer's ribbon prints.
+    pub ribbon: u32,
     /// More emulator arguments (faults).
     pub emulator_args: &'a [&'a str],
     /// Mechanical time scale of its printer (1.0: 20 s a card).
@@ -261,7 +263,7 @@ pub struct StationSetup<'a> {
 
 impl Default for StationSetup<'_> {
     fn default() -> Self {
-        Self { name: "kel", regions: &[], feeder: 500, emulator_args: &[], time_scale: 0.005, district: "" }
+        Self { name: "kel", regions: &[], feeder: 500, ribbon: 500, emulator_args: &[], time_scale: 0.005, district: "" }
     }
 }
 
@@ -270,8 +272,8 @@ impl StationProcess {
     pub fn enrol(district: &DistrictProcess, s: &StationSetup<'_>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let serial = format!("EMU-{}", s.name.to_uppercase());
-        let feeder = s.feeder.to_string();
-        let mut args = vec!["--serial", serial.as_str(), "--feeder", feeder.as_str(), "--ribbon", "500"];
+        let (feeder, ribbon) = (s.feeder.to_string(), s.ribbon.to_string());
+        let mut args = vec!["--serial", serial.as_str(), "--feeder", feeder.as_str(), "--ribbon", ribbon.as_str()];
         args.extend_from_slice(s.emulator_args);
         let emulator = EmulatorProcess::start_timed(&dir.path().join("printer"), Link::Tcp, s.time_scale, &args);
         let proxy = Proxy::start(&district.addr());
@@ -346,6 +348,40 @@ impl StationProcess {
         if let Some(mut c) = self.daemon.take() {
             kill9(&mut c);
         }
+    }
+
+    /// The daemon's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.daemon.as_ref().map(Child::id)
+    }
+
+    /// The daemon's exit status once it has ended on its own (a fail
+    /// point's SIGKILL, say); `None` while it runs or when none was started.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        let status = self.daemon.as_mut()?.try_wait().expect("wait")?;
+        self.daemon = None;
+        Some(status)
+    }
+
+    /// Plays the operator for every `uncertain` job from the printer's
+    /// physical log (the daemon may be running): a card of that attempt in
+    /// the output hopper with every panel is the good card, anything else
+    /// is spoiled. Returns the decisions made.
+    pub fn settle_uncertain(&self) -> usize {
+        let log = self.emulator.memory().1;
+        let journal = self.journal();
+        let mut decisions = 0;
+        for job in journal.jobs_in(cetak::journal::JobState::Uncertain).expect("jobs") {
+            let Some(a) = journal.attempts().expect("attempts").into_iter().rfind(|a| a.job_id == job.job_id) else { continue };
+            let good = log.iter().any(|r| {
+                r.serial == a.printer_serial && r.counter == a.counter_before + 1 && r.destination == Destination::Output && r.panels == 5
+            });
+            let flag = if good { "--printed" } else { "--spoiled" };
+            let out = self.cetak().args(["jobs", "resolve", &job.job_id, flag]).output().expect("resolve");
+            assert!(out.status.success(), "resolve {}: {}", job.job_id, String::from_utf8_lossy(&out.stderr));
+            decisions += 1;
+        }
+        decisions
     }
 
     pub fn log_tail(&self) -> String {

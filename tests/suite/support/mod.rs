@@ -393,6 +393,12 @@ impl EmulatorProcess {
         assert_eq!(answer.trim(), "ok", "clerk action {action:?}");
     }
 
+    /// The printer's state file alone (cheap: no physical log); `None`
+    /// while it is being rewritten.
+    pub fn state(&self) -> Option<cetak_drivers::emulator::DeviceState> {
+        serde_json::from_slice(&std::fs::read(self.dir.join("printer-state.json")).ok()?).ok()
+    }
+
     /// The printer's memory as on its disk.
     pub fn memory(&self) -> (cetak_drivers::emulator::DeviceState, Vec<cetak_drivers::emulator::PhysicalRecord>) {
         cetak_drivers::emulator::read_memory(&self.dir).expect("emulator memory")
