@@ -20,6 +20,7 @@ mod properties;
 mod protocol;
 mod render;
 mod service;
+mod soak;
 mod stock;
 mod stock_properties;
 mod transitions;

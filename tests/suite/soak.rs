@@ -1,0 +1,281 @@
+//! The soak: many cards through the real district (on a throw-away
+//! PostgreSQL) and three real `cetak run` stations, each with its emulated
+//! printer as a process of its own, while a chaos loop kills the district,
+//! cuts and stalls the stations' lines and strikes the printers with
+//! faults (jams mid-card and at the pick, an open cover, ribbon and feeder
+//! out, a hot head, a busy printer). A clerk closes covers, takes jammed
+//! cards out and reloads blanks and ribbon; an operator settles every
+//! `uncertain` card from the printer's physical log.
+//!
+//! The verdict comes from the physical logs and the district's tables:
+//! every accepted job printed exactly once or reported failed, none lost,
+//! none printed twice, every blank that left a feeder booked to one
+//! attempt, and the agents' resident memory bounded (`MEMORY_GROWTH_MIB`
+//! over the run).
+//!
+//! `CETAK_SOAK_CARDS` sets the number of jobs (150 in CI); the long run:
+//! `CETAK_SOAK_CARDS=10000 cargo test --release --features
+//! cetak/failpoints --test suite soak -- --nocapture`. Its report is
+//! printed to standard error.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use cetak_district::pgtemp::TempCluster;
+use rand::{Rng, SeedableRng};
+
+use crate::fleet::{expected_cards, Db};
+use crate::support::assert_memory_matches;
+use crate::support::fleet::{DistrictProcess, ProxyMode, StationProcess, StationSetup};
+
+/// How much an agent's resident memory may grow from the first sample
+/// (after its first cards) to the last.
+const MEMORY_GROWTH_MIB: u64 = 24;
+
+const REGIONS: [&str; 2] = ["17.71.01.1001", "17.71.02.1002"];
+
+/// Faults the chaos loop injects into a printer (the emulator's clerk
+/// command `fault POINT:KIND`, striking the next card to reach the point).
+const FAULTS: [&str; 9] = [
+    "after_panel.2:jam",
+    "after_panel.4:jam",
+    "after_pick:jam",
+    "before_pick:cover_open",
+    "before_pick:ribbon_out",
+    "before_pick:feeder_empty",
+    "after_panel.1:head_temp",
+    "before_pick:busy",
+    "at_eject:jam",
+];
+
+fn resident_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[derive(Default)]
+struct Tally {
+    district_kills: usize,
+    cuts: usize,
+    stalls: usize,
+    faults: usize,
+    clerk: usize,
+    decisions: usize,
+}
+
+/// The clerk at one station: acts on what the station waits for, keeps
+/// blanks and ribbon in the printer. Returns the actions taken.
+fn clerk(st: &mut StationProcess) -> usize {
+    let mut acts = 0;
+    let waiting: Vec<String> = st
+        .journal()
+        .station_status()
+        .expect("status")
+        .into_iter()
+        .filter(|(_, state, _)| state == "waiting")
+        .map(|(_, _, detail)| detail)
+        .collect();
+    for detail in waiting {
+        let action = match detail.as_str() {
+            "fault.jam" => "remove-card",
+            "fault.cover_open" => "close-cover",
+            "fault.ribbon_out" => "ribbon 2000",
+            "fault.feeder_empty" => "load 100",
+            _ => continue,
+        };
+        st.emulator.clerk(action);
+        acts += 1;
+    }
+    if let Some(s) = st.emulator.state() {
+        if s.feeder < 20 {
+            st.emulator.clerk("load 100");
+            acts += 1;
+        }
+        if s.ribbon_panels < 100 {
+            st.emulator.clerk("ribbon 2000");
+            acts += 1;
+        }
+    }
+    acts
+}
+
+#[test]
+fn soak_every_card_printed_once_or_failed_under_faults_kills_and_cuts() {
+    let cards: usize = std::env::var("CETAK_SOAK_CARDS").ok().and_then(|s| s.parse().ok()).unwrap_or(150);
+    let seed: u64 = std::env::var("CETAK_SOAK_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| rand::rng().random());
+    eprintln!("soak: {cards} cards, seed {seed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let started = Instant::now();
+
+    let cluster = TempCluster::start().expect("a throw-away PostgreSQL");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut district = DistrictProcess::start(&cluster.url(), tmp.path());
+    let db = Db::open(&cluster.url());
+
+    // Accepted jobs, and one malformed line in fifty (refused at import).
+    let mut lines: Vec<String> = Vec::with_capacity(cards);
+    let mut batch = 0;
+    while lines.len() < cards {
+        batch += 1;
+        let more = cetak_model::generator::generate(seed.wrapping_add(batch), 4000, cetak::journal::today());
+        lines.extend(more.into_iter().filter(|v| REGIONS.contains(&v["kode_wilayah"].as_str().unwrap_or(""))).map(|v| v.to_string()));
+    }
+    lines.truncate(cards);
+    let mut import = lines.clone();
+    let bad = cards / 50;
+    for i in 0..bad {
+        import.push(format!("{{\"job_id\": \"bad-{i}\", \"kode_wilayah\": \"17.71.01.1001\", \"card\": {{\"nik\": \"12\"}}}}"));
+    }
+    let f = tmp.path().join("jobs.jsonl");
+    std::fs::write(&f, import.join("\n")).expect("write");
+    let out = district.cli(&["import", f.to_str().expect("path"), "--regency", "17.71"]);
+    assert!(out.starts_with(&format!("pending {cards}")), "{out}");
+    assert!(out.contains(&format!("invalid refused {bad}")), "{out}");
+
+    let setup = |name, regions| StationSetup {
+        name,
+        regions,
+        feeder: 100,
+        ribbon: 2000,
+        time_scale: 0.0,
+        district: "buffer = 20",
+        ..Default::default()
+    };
+    let mut stations = [
+        StationProcess::enrol(&district, &setup("kel-a", &REGIONS)),
+        StationProcess::enrol(&district, &setup("kel-b", &REGIONS[..1])),
+        StationProcess::enrol(&district, &setup("kel-c", &REGIONS[1..])),
+    ];
+    for s in &mut stations {
+        s.start();
+    }
+
+    let mut tally = Tally::default();
+    let mut memory: Vec<(Option<u64>, Option<u64>)> = vec![(None, None); stations.len()];
+    let limit = Duration::from_secs(120 + cards as u64 / 2);
+    let mut next_chaos = Instant::now() + Duration::from_millis(rng.random_range(500..1500));
+    let done = |db: &Db| db.jobs().iter().filter(|j| j.1 == "done").count();
+    loop {
+        let finished = done(&db);
+        let outboxes_empty = stations.iter().all(|s| s.journal().pending_outbox().expect("outbox").is_empty());
+        if finished == cards && outboxes_empty {
+            break;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "soak not done after {limit:?} (seed {seed}): {finished} of {cards} done\n{}",
+            stations.iter().map(|s| format!("--- {}:\n{}", s.name, s.log_tail())).collect::<Vec<_>>().join("\n")
+        );
+        for (i, st) in stations.iter_mut().enumerate() {
+            tally.clerk += clerk(st);
+            tally.decisions += st.settle_uncertain();
+            let printed = st.emulator.state().map_or(0, |s| s.card_counter);
+            if let Some(kib) = st.pid().and_then(resident_kib) {
+                // The first sample after the first cards, the last one at the end.
+                if printed >= 10 && memory[i].0.is_none() {
+                    memory[i].0 = Some(kib);
+                }
+                memory[i].1 = Some(kib);
+            }
+        }
+        // Chaos stops for the last tenth, so the end is the system's own.
+        if Instant::now() >= next_chaos && finished < cards * 9 / 10 {
+            match rng.random_range(0..10) {
+                0..=1 => {
+                    district.kill();
+                    std::thread::sleep(Duration::from_millis(rng.random_range(50..800)));
+                    district.restart();
+                    tally.district_kills += 1;
+                }
+                2..=3 => {
+                    let s = &stations[rng.random_range(0..stations.len())];
+                    s.proxy.set(ProxyMode::Cut);
+                    std::thread::sleep(Duration::from_millis(rng.random_range(100..1500)));
+                    s.proxy.set(ProxyMode::Pass);
+                    tally.cuts += 1;
+                }
+                4 => {
+                    let s = &stations[rng.random_range(0..stations.len())];
+                    s.proxy.set(ProxyMode::Stall);
+                    std::thread::sleep(Duration::from_millis(rng.random_range(500..3000)));
+                    s.proxy.set(ProxyMode::Pass);
+                    tally.stalls += 1;
+                }
+                _ => {
+                    let i = rng.random_range(0..stations.len());
+                    let fault = FAULTS[rng.random_range(0..FAULTS.len())];
+                    stations[i].emulator.clerk(&format!("fault {fault}"));
+                    tally.faults += 1;
+                }
+            }
+            next_chaos = Instant::now() + Duration::from_millis(rng.random_range(300..1500));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for s in &mut stations {
+        s.stop();
+    }
+
+    // The verdict, from the physical logs and the district's tables.
+    let expected = expected_cards(&lines);
+    let mut printed_by: HashMap<String, String> = HashMap::new();
+    let mut duplicates = 0;
+    let (mut spoiled, mut by_hand) = (0, 0);
+    for st in &stations {
+        let (state, log) = st.emulator.memory();
+        assert_memory_matches(&st.journal(), &state, &log);
+        for r in &log {
+            match r.destination {
+                cetak_drivers::emulator::Destination::Output => {
+                    let k = r.k_hash.clone().expect("a printed card has a K panel");
+                    let (job, _) = expected.get(&k).unwrap_or_else(|| panic!("{}: a card that is no accepted job's", st.name));
+                    if printed_by.insert(job.clone(), st.name.clone()).is_some() {
+                        duplicates += 1;
+                    }
+                }
+                cetak_drivers::emulator::Destination::RemovedByHand => by_hand += 1,
+                _ => spoiled += 1,
+            }
+        }
+    }
+    let jobs = db.jobs();
+    let results: HashMap<&str, Option<&str>> = jobs.iter().map(|j| (j.0.as_str(), j.2.as_deref())).collect();
+    let mut lost = Vec::new();
+    let mut failed = 0;
+    for (k, (job, _)) in &expected {
+        let _ = k;
+        match (results.get(job.as_str()).copied().flatten(), printed_by.contains_key(job)) {
+            (Some("printed"), true) => {}
+            (Some("failed"), false) => failed += 1,
+            other => lost.push(format!("{job}: district {other:?}")),
+        }
+    }
+    let printed_results = jobs.iter().filter(|j| j.2.as_deref() == Some("printed")).count();
+    let flagged = db.results().iter().filter(|r| r.4.is_some()).count();
+    let memory_report: Vec<String> =
+        stations.iter().zip(&memory).map(|(s, (a, b))| format!("{} {} -> {} KiB", s.name, a.unwrap_or(0), b.unwrap_or(0))).collect();
+    eprintln!(
+        "soak report (seed {seed}, {:.0} s): jobs {cards}, rejected at import {bad}, printed {}, failed {failed}, \
+         spoiled blanks {spoiled} (+{by_hand} taken out by the clerk), operator decisions {}, clerk actions {}, \
+         duplicates {duplicates}, lost {}, flagged results {flagged}; chaos: district kills {}, line cuts {}, stalls {}, \
+         printer faults {}; agent resident memory (first sample after 10 cards -> end): {}",
+        started.elapsed().as_secs_f64(),
+        printed_by.len(),
+        tally.decisions,
+        tally.clerk,
+        lost.len(),
+        tally.district_kills,
+        tally.cuts,
+        tally.stalls,
+        tally.faults,
+        memory_report.join(", ")
+    );
+    assert_eq!(duplicates, 0, "seed {seed}: cards printed twice");
+    assert!(lost.is_empty(), "seed {seed}: lost jobs: {lost:?}");
+    assert_eq!(printed_results, printed_by.len(), "seed {seed}: printed results vs cards in the output hoppers");
+    assert!(tally.faults > 0 && tally.district_kills + tally.cuts + tally.stalls > 0, "seed {seed}: the chaos did nothing");
+    for (s, (a, b)) in stations.iter().zip(&memory) {
+        let (a, b) = (a.expect("a first memory sample"), b.expect("a last memory sample"));
+        assert!(b <= a + MEMORY_GROWTH_MIB * 1024, "{}: resident memory grew from {a} to {b} KiB", s.name);
+    }
+}
