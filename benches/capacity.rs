@@ -144,6 +144,13 @@ fn main() {
         n as f64 / secs
     );
     println!("import: {total} PRRs validated and stored in {import_s:.1} s = {:.0} PRRs/s", total as f64 / import_s);
+    let none = "none set (a district prints well under 1 job/s)";
+    cetak::bench::figure(
+        "district throughput: assign, sign, report (`cargo bench --bench capacity`)",
+        &format!("{:.0} jobs/s ({THROUGHPUT_STATIONS} stations)", n as f64 / secs),
+        none,
+    );
+    cetak::bench::figure("district import (`cargo bench --bench capacity`)", &format!("{:.0} PRRs/s", total as f64 / import_s), none);
 
     // 2. Long polls.
     let pid = district.pid().expect("pid");
@@ -233,5 +240,15 @@ fn main() {
         answered.load(Ordering::SeqCst),
         fanout.as_secs_f64(),
         failed.load(Ordering::SeqCst)
+    );
+    cetak::bench::figure(
+        "long-polling stations one district process holds (`cargo bench --bench capacity`)",
+        &format!("{} waiting, {} failed", stations - failed.load(Ordering::SeqCst), failed.load(Ordering::SeqCst)),
+        "10,000",
+    );
+    cetak::bench::figure(
+        "district memory with them all waiting (`cargo bench --bench capacity`)",
+        &format!("{peak_rss:.0} MiB ({:.1} KiB a station)", (peak_rss - idle_rss) * 1024.0 / stations as f64),
+        "< 1 GB for 10,000",
     );
 }

@@ -104,6 +104,10 @@ fn main() {
     println!("/metrics scrape ({scrapes} in a row, {bytes} bytes):");
     println!("  latency median       {median:>8.2} ms (p99 {p99:.2} ms)");
     println!("  agent CPU per scrape {cpu_per_scrape_ms:>8.2} ms");
+    let what = |w: &str| format!("{w} (`cargo bench --bench idle`)");
+    cetak::bench::figure(&what("idle agent's resident memory, printer connected, no jobs"), &format!("{rss:.1} MiB"), "< 20 MB");
+    cetak::bench::figure(&what("idle agent's CPU"), &format!("{cpu_pct:.3}% of one core"), "< 0.5%");
+    cetak::bench::figure(&what("one /metrics scrape"), &format!("{median:.2} ms (p99 {p99:.2} ms)"), "none set");
     let _ = rustix::process::kill_process(rustix::process::Pid::from_child(&agent), rustix::process::Signal::TERM);
     let _ = agent.wait();
     drop(emulator);

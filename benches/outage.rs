@@ -145,6 +145,19 @@ fn main() {
                 100.0 * single.printed as f64 / base_single.printed.max(1) as f64,
                 buffered.duplicates + single.duplicates
             );
+            cetak::bench::figure(
+                &format!(
+                    "cards printed through a {} of {f:.2}× the buffer's horizon, of the no-outage rate (`cargo bench --bench outage`)",
+                    if outage == Outage::District { "district outage" } else { "line cut" }
+                ),
+                &format!(
+                    "{:.0}% (one job at a time: {:.0}%), {} duplicates",
+                    100.0 * buffered.printed as f64 / base_buffered.printed.max(1) as f64,
+                    100.0 * single.printed as f64 / base_single.printed.max(1) as f64,
+                    buffered.duplicates + single.duplicates
+                ),
+                if f < 1.0 { "≥ 95%, 0 duplicates" } else { "0 duplicates" },
+            );
         }
     }
 }

@@ -325,6 +325,17 @@ pub fn run(cards: usize, dir: Option<&Path>) -> Result<BenchReport, BenchError> 
     })
 }
 
+/// One figure in the shared report format, printed only when
+/// `CETAK_FIGURES` is set: `figure | what | measured | target`.
+/// `scripts/benchmarks` runs every benchmark with it and collects these
+/// lines into `docs/benchmarks.md`, so each figure is measured and named
+/// in one place, beside its target.
+pub fn figure(what: &str, measured: &str, target: &str) {
+    if std::env::var_os("CETAK_FIGURES").is_some() {
+        println!("figure | {what} | {measured} | {target}");
+    }
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
@@ -386,6 +397,30 @@ pub fn print(r: &BenchReport) {
         w.bytes_plain as f64 / 11_520.0,
         w.bytes_plain
     );
+    let none = "none set (a card takes about 20 s)";
+    let med_p90 = |f: &Figures| format!("{} (p90 {})", ms(f.median), ms(f.p90));
+    figure("agent time per card, journal fsynced (`cetak bench`)", &med_p90(&r.per_card), none);
+    figure("one journal transition, fsynced (`cetak bench`)", &med_p90(&r.transition), none);
+    figure("render one card (`cetak bench`)", &med_p90(&rf.render), "< 30 ms at the median");
+    figure("render and encode one card (`cetak bench`)", &med_p90(&rf.render_and_encode), none);
+    figure(
+        "encode five panels, compressed (`cetak bench`)",
+        &format!("{} ({} bytes)", ms(w.encode_compressed.median), w.bytes_compressed),
+        none,
+    );
+    figure(
+        "one card through the pty at 115,200 baud, compressed (`cetak bench`)",
+        &format!("{:.2} s", w.pty_115200.median.as_secs_f64()),
+        none,
+    );
+    figure(
+        "printer idle between cards caused by the agent (`cetak bench`)",
+        &format!("{:.3}% of a {:?} cycle", rf.idle_share * 100.0, rf.card_time),
+        "< 1%",
+    );
+    if let Some(kib) = r.peak_kib {
+        figure("peak memory of the benchmark process (`cetak bench`)", &format!("{:.1} MiB", kib as f64 / 1024.0), none);
+    }
 }
 
 #[cfg(test)]
