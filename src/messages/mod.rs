@@ -53,6 +53,7 @@ pub const KEYS: &[&str] = &[
     "state.waiting",
     "state.paused",
     "state.offline",
+    "state.stopped",
     "status.header",
     "status.local",
     "status.online",

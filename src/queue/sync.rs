@@ -33,9 +33,16 @@ enum SyncError {
     Journal(#[from] JournalError),
 }
 
-/// Starts the client's thread. It ends once `stop` is set (after a short
-/// last try to send the outbox).
-pub fn spawn(opts: SyncOptions, clock: Arc<Clock>, stop: Arc<AtomicBool>) -> std::io::Result<std::thread::JoinHandle<()>> {
+/// Starts the client's thread. Once `stop` is set the poller ends and the
+/// reporter goes on sending what the station loops finish; once `drained`
+/// is set too (every loop has ended) it makes a last try with the outbox
+/// and a farewell heartbeat, and ends.
+pub fn spawn(
+    opts: SyncOptions,
+    clock: Arc<Clock>,
+    stop: Arc<AtomicBool>,
+    drained: Arc<AtomicBool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name("district".into()).spawn(move || {
         let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(rt) => rt,
@@ -45,7 +52,7 @@ pub fn spawn(opts: SyncOptions, clock: Arc<Clock>, stop: Arc<AtomicBool>) -> std
             }
         };
         rt.block_on(async {
-            tokio::join!(poller(&opts, &clock, &stop), reporter(&opts, &clock, &stop));
+            tokio::join!(poller(&opts, &clock, &stop), reporter(&opts, &clock, &stop, &drained));
         });
     })
 }
@@ -58,16 +65,16 @@ fn policy(cfg: &DistrictConfig) -> RetryPolicy {
     )
 }
 
-/// Sleeps `d`, waking early when `stop` is set.
-async fn nap(d: Duration, stop: &AtomicBool) {
+/// Sleeps `d`, waking early when `wake` is set.
+async fn nap(d: Duration, wake: &AtomicBool) {
     let until = Instant::now() + d;
-    while !stop.load(Ordering::SeqCst) && Instant::now() < until {
+    while !wake.load(Ordering::SeqCst) && Instant::now() < until {
         tokio::time::sleep((until - Instant::now()).min(Duration::from_millis(100))).await;
     }
 }
 
 /// Notes a failed call: offline since the first failure; then waits.
-async fn failed(journal: &Journal, retry: &mut RetryPolicy, e: &SyncError, stop: &AtomicBool, what: &str) {
+async fn failed(journal: &Journal, retry: &mut RetryPolicy, e: &SyncError, wake: &AtomicBool, what: &str) {
     let ra = match e {
         SyncError::Queue(q) => q.retry_after(),
         SyncError::Journal(_) => None,
@@ -80,7 +87,7 @@ async fn failed(journal: &Journal, retry: &mut RetryPolicy, e: &SyncError, stop:
         }
     }
     tracing::warn!(error = %e, call = what, retry_in_ms = wait.as_millis() as u64, "district call failed");
-    nap(wait, stop).await;
+    nap(wait, wake).await;
 }
 
 fn open_journal(opts: &SyncOptions) -> Option<Journal> {
@@ -268,7 +275,11 @@ fn housekeeping(opts: &SyncOptions, clock: &Clock, journal: &mut Journal) -> Res
     Ok(())
 }
 
-async fn reporter(opts: &SyncOptions, clock: &Clock, stop: &AtomicBool) {
+/// Sends the outbox and the heartbeats. Its naps and retry waits end early
+/// only when the stations are drained: a stopping agent still reports the
+/// cards it finishes, then says goodbye (its printers `stopped`, so the
+/// district stops counting it as a sister for the region's fair shares).
+async fn reporter(opts: &SyncOptions, clock: &Clock, stop: &AtomicBool, drained: &AtomicBool) {
     let Some(mut journal) = open_journal(opts) else { return };
     let mut retry = policy(&opts.district);
     let mut last_beat: Option<Instant> = None;
@@ -276,8 +287,8 @@ async fn reporter(opts: &SyncOptions, clock: &Clock, stop: &AtomicBool) {
     let mut clients = ClientCache::default();
     let heartbeat = Duration::from_secs(opts.district.heartbeat_s.max(1));
     loop {
-        let stopping = stop.load(Ordering::SeqCst);
-        let beat_due = last_beat.is_none_or(|t| t.elapsed() >= heartbeat);
+        let last = stop.load(Ordering::SeqCst) && drained.load(Ordering::SeqCst);
+        let beat_due = last || last_beat.is_none_or(|t| t.elapsed() >= heartbeat);
         let timeout = Duration::from_secs(opts.district.request_timeout_s.max(1));
         match report_once(&mut journal, &mut clients, clock, beat_due, timeout).await {
             Ok(sent) => {
@@ -289,19 +300,19 @@ async fn reporter(opts: &SyncOptions, clock: &Clock, stop: &AtomicBool) {
                         Err(e) => tracing::warn!(error = %e, "cannot read the ledger for the stock forecast"),
                     }
                 }
-                if stopping {
+                if last {
                     return;
                 }
                 if sent != Some(true) {
-                    nap(Duration::from_millis(300), stop).await;
+                    nap(Duration::from_millis(300), drained).await;
                 }
             }
             Err(e) => {
-                if stopping {
+                if last {
                     tracing::warn!(error = %e, "outbox not sent before stopping: it stays in the journal");
                     return;
                 }
-                failed(&journal, &mut retry, &e, stop, "report").await;
+                failed(&journal, &mut retry, &e, drained, "report").await;
             }
         }
     }

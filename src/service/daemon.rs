@@ -74,6 +74,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
         None => None,
     };
 
+    let drained = Arc::new(AtomicBool::new(false));
     let sync = if enrolled {
         let opts = crate::queue::SyncOptions {
             state_dir: state_dir.clone(),
@@ -81,7 +82,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
             printers: config.printers.iter().map(|p| p.name.clone()).collect(),
             warn_days: config.stock.warn_days,
         };
-        Some(crate::queue::spawn(opts, Arc::clone(&clock), Arc::clone(&stop))?)
+        Some(crate::queue::spawn(opts, Arc::clone(&clock), Arc::clone(&stop), Arc::clone(&drained))?)
     } else {
         None
     };
@@ -141,8 +142,9 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
         }
     }
     // The stations are done (a stop, or idle): the district client makes
-    // its short last try with the outbox and ends.
+    // its short last try with the outbox, says goodbye and ends.
     stop.store(true, Ordering::SeqCst);
+    drained.store(true, Ordering::SeqCst);
     if let Some(t) = sync {
         if t.join().is_err() {
             failed = failed.or(Some(anyhow::anyhow!("the district client panicked")));

@@ -476,6 +476,11 @@ impl<P: Printer> Station<P> {
                 std::thread::sleep(idle);
             }
         }
+        if stop.load(Ordering::SeqCst) {
+            // Told to the district in the agent's farewell heartbeat: a
+            // stopped station is no sister to share a region's work with.
+            self.status("stopped", "state.stopped");
+        }
         Ok(last)
     }
 

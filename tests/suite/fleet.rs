@@ -608,6 +608,29 @@ fn sisters_share_a_region_fairly_and_a_not_ready_printer_gets_no_work() {
 }
 
 #[test]
+fn a_stopped_station_says_goodbye_and_its_sister_gets_the_whole_region() {
+    // Found by the benchmark report: a station stopped minutes ago still
+    // counted as a healthy sister (seen within 5 minutes), so the one left
+    // got half the region's jobs and ran dry through outages.
+    let f = Fleet::start();
+    let regions = &["17.71.01.1001"];
+    let mut a = f.station(StationSetup { name: "kel-a", regions, ..Default::default() });
+    // kel-b prints slowly (20 s a card): what it holds is what it was given.
+    let mut b = f.station(StationSetup { name: "kel-b", regions, time_scale: 1.0, district: "buffer = 10", ..Default::default() });
+    a.start();
+    b.start();
+    wait_until(Duration::from_secs(20), "both stations ready at the district", || {
+        f.db.count("SELECT count(*) FROM stations WHERE ready AND last_seen IS NOT NULL") == 2
+    });
+    a.stop();
+    assert_eq!(f.db.count("SELECT count(*) FROM stations WHERE station = 'kel-a' AND ready"), 0, "kel-a said goodbye as it stopped");
+    let lines: Vec<String> = region_lines("17.71.01.1001").into_iter().take(8).collect();
+    f.import("jobs.jsonl", &lines);
+    wait_until(Duration::from_secs(20), "kel-b holds all eight jobs", || held_ids(&b).len() == lines.len());
+    b.stop();
+}
+
+#[test]
 fn a_dry_station_gets_its_sisters_unrendered_jobs() {
     let f = Fleet::start();
     let jobs: Vec<String> = region_lines("17.71.01.1001").into_iter().take(12).collect();
