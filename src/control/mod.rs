@@ -111,6 +111,11 @@ pub enum ControlError {
     Refused(String),
     #[error("unreadable reply from the daemon: {0}")]
     BadReply(String),
+    #[error(
+        "the daemon on {socket} stopped answering once the request was sent ({reason}): it may or may not have been carried out; \
+         check with 'cetak status' before asking again"
+    )]
+    NoAnswer { socket: PathBuf, reason: String },
     #[error("another cetak daemon already runs on {0}")]
     AlreadyRunning(PathBuf),
     #[error(transparent)]
@@ -338,8 +343,15 @@ fn send(stream: UnixStream, socket: &Path, req: &Request) -> Result<Reply, Contr
     let mut body = serde_json::to_vec(req).map_err(|e| io(std::io::Error::other(e)))?;
     body.push(b'\n');
     (&stream).write_all(&body).map_err(io)?;
+    // From here the daemon may have acted: a lost answer says so (found by
+    // the crash matrix, whose operator's daemon died mid-request).
+    let no_answer = |reason: String| ControlError::NoAnswer { socket: socket.to_path_buf(), reason };
     let mut line = String::new();
-    BufReader::new(&stream).take_line(&mut line).map_err(io)?;
+    match BufReader::new(&stream).take_line(&mut line) {
+        Ok(0) => return Err(no_answer("the connection closed".into())),
+        Ok(_) => {}
+        Err(e) => return Err(no_answer(e.to_string())),
+    }
     let reply: Reply = serde_json::from_str(&line).map_err(|e| ControlError::BadReply(e.to_string()))?;
     if reply.ok {
         Ok(reply)
@@ -372,6 +384,24 @@ mod tests {
         });
         assert!(lock_daemon_within(dir.path(), Duration::from_secs(10)).is_ok(), "the lock, once the command let it go");
         release.join().expect("thread");
+    }
+
+    #[test]
+    fn a_daemon_that_dies_mid_request_is_reported_as_maybe_applied() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let socket = dir.path().join("control.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+        // The daemon reads the request, then is gone without a reply.
+        let daemon = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().expect("accept");
+            let mut line = String::new();
+            BufReader::new(&stream).read_line(&mut line).expect("request");
+        });
+        let r = send_or_apply_within(dir.path(), &socket, &pause(), &policy(), Duration::from_secs(1));
+        daemon.join().expect("daemon");
+        let e = r.expect_err("no answer");
+        assert!(matches!(e, ControlError::NoAnswer { .. }), "{e:?}");
+        assert!(e.to_string().contains("may or may not have been carried out"), "{e}");
     }
 
     #[test]
