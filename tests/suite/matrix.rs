@@ -11,9 +11,14 @@
 //!
 //! `CETAK_CRASH_SEEDS` (1 in CI) sets the runs a point and mode; each seed
 //! strikes a different card. The table (point, mode, runs, reached,
-//! operator decisions, violations) is printed to standard error: the long
-//! run is `CETAK_CRASH_SEEDS=5 cargo test --release --features
-//! cetak/failpoints --test suite matrix -- --nocapture --test-threads 1`.
+//! operator decisions, violations) is printed to standard error;
+//! `CETAK_CRASH_ONLY=TEXT` runs only the points whose name holds TEXT, and
+//! `CETAK_CRASH_KEEP=1` keeps the folders of a run with a violation. A run
+//! that fails may leave jobs at the district that the next run's station
+//! then takes ("a card that is no accepted job's"): read the first
+//! violation. The long run (docs/crash-matrix.md):
+//! `CETAK_CRASH_SEEDS=3 cargo test --release --features cetak/failpoints
+//! --test suite crash_matrix -- --nocapture`.
 
 #[cfg(feature = "failpoints")]
 mod with_failpoints {
