@@ -52,7 +52,7 @@ pub fn spawn(
             }
         };
         rt.block_on(async {
-            tokio::join!(poller(&opts, &clock, &stop), reporter(&opts, &clock, &stop, &drained));
+            tokio::join!(poller(&opts, &clock, &stop), reporter(&opts, &clock, &drained));
         });
     })
 }
@@ -279,7 +279,7 @@ fn housekeeping(opts: &SyncOptions, clock: &Clock, journal: &mut Journal) -> Res
 /// only when the stations are drained: a stopping agent still reports the
 /// cards it finishes, then says goodbye (its printers `stopped`, so the
 /// district stops counting it as a sister for the region's fair shares).
-async fn reporter(opts: &SyncOptions, clock: &Clock, stop: &AtomicBool, drained: &AtomicBool) {
+async fn reporter(opts: &SyncOptions, clock: &Clock, drained: &AtomicBool) {
     let Some(mut journal) = open_journal(opts) else { return };
     let mut retry = policy(&opts.district);
     let mut last_beat: Option<Instant> = None;
@@ -287,7 +287,8 @@ async fn reporter(opts: &SyncOptions, clock: &Clock, stop: &AtomicBool, drained:
     let mut clients = ClientCache::default();
     let heartbeat = Duration::from_secs(opts.district.heartbeat_s.max(1));
     loop {
-        let last = stop.load(Ordering::SeqCst) && drained.load(Ordering::SeqCst);
+        // `drained` is set only after `stop`: the stations are done.
+        let last = drained.load(Ordering::SeqCst);
         let beat_due = last || last_beat.is_none_or(|t| t.elapsed() >= heartbeat);
         let timeout = Duration::from_secs(opts.district.request_timeout_s.max(1));
         match report_once(&mut journal, &mut clients, clock, beat_due, timeout).await {

@@ -61,6 +61,17 @@ mod with_failpoints {
         violations: Vec<String>,
     }
 
+    /// One line of the table: a point in a mode, summed over its seeds.
+    struct Row {
+        label: String,
+        mode: Mode,
+        runs: usize,
+        /// Runs in which every stage's point killed the agent.
+        reached: usize,
+        decisions: usize,
+        violations: Vec<String>,
+    }
+
     /// One district for a whole table of runs; each run has a station of
     /// its own and its own jobs (the generator's seed is in the job ids).
     struct Matrix {
@@ -68,7 +79,7 @@ mod with_failpoints {
         tmp: tempfile::TempDir,
         district: DistrictProcess,
         db: Db,
-        rows: Vec<(String, Mode, usize, usize, usize, Vec<String>)>,
+        rows: Vec<Row>,
         runs: u64,
     }
 
@@ -202,18 +213,25 @@ mod with_failpoints {
 
         fn record(&mut self, run: &Run, o: Option<Outcome>) {
             let Some(o) = o else { return };
-            let row = self.rows.iter_mut().find(|r| r.0 == run.label && r.1 == run.mode);
+            let row = self.rows.iter_mut().find(|r| r.label == run.label && r.mode == run.mode);
             let row = match row {
                 Some(r) => r,
                 None => {
-                    self.rows.push((run.label.clone(), run.mode, 0, 0, 0, Vec::new()));
+                    self.rows.push(Row {
+                        label: run.label.clone(),
+                        mode: run.mode,
+                        runs: 0,
+                        reached: 0,
+                        decisions: 0,
+                        violations: Vec::new(),
+                    });
                     self.rows.last_mut().expect("row")
                 }
             };
-            row.2 += 1;
-            row.3 += usize::from(o.reached == run.stages.len());
-            row.4 += o.decisions;
-            row.5.extend(o.violations.into_iter().map(|v| format!("seed {}: {v}", run.seed)));
+            row.runs += 1;
+            row.reached += usize::from(o.reached == run.stages.len());
+            row.decisions += o.decisions;
+            row.violations.extend(o.violations.into_iter().map(|v| format!("seed {}: {v}", run.seed)));
         }
 
         /// Prints the table and fails on any violation or on a point no
@@ -222,15 +240,15 @@ mod with_failpoints {
             let mut t = format!(
                 "\ncrash matrix: {title}\n| point | mode | runs | reached | operator decisions | violations |\n|---|---|---|---|---|---|\n"
             );
-            for (label, mode, runs, reached, decisions, v) in &self.rows {
+            for Row { label, mode, runs, reached, decisions, violations: v } in &self.rows {
                 t.push_str(&format!("| {label} | {mode:?} | {runs} | {reached} | {decisions} | {} |\n", v.len()));
             }
-            let runs: usize = self.rows.iter().map(|r| r.2).sum();
-            let violations: Vec<&String> = self.rows.iter().flat_map(|r| &r.5).collect();
+            let runs: usize = self.rows.iter().map(|r| r.runs).sum();
+            let violations: Vec<&String> = self.rows.iter().flat_map(|r| &r.violations).collect();
             t.push_str(&format!("total: {runs} runs, {} violations\n", violations.len()));
             eprintln!("{t}");
             assert!(violations.is_empty(), "{t}\n{}", violations.iter().map(|v| v.as_str()).collect::<Vec<_>>().join("\n---\n"));
-            let unreached: Vec<_> = self.rows.iter().filter(|r| r.3 == 0).map(|r| format!("{} ({:?})", r.0, r.1)).collect();
+            let unreached: Vec<_> = self.rows.iter().filter(|r| r.reached == 0).map(|r| format!("{} ({:?})", r.label, r.mode)).collect();
             assert!(unreached.is_empty(), "points never reached: {unreached:?}\n{t}");
         }
     }

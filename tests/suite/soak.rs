@@ -242,8 +242,7 @@ fn soak_every_card_printed_once_or_failed_under_faults_kills_and_cuts() {
     let results: HashMap<&str, Option<&str>> = jobs.iter().map(|j| (j.0.as_str(), j.2.as_deref())).collect();
     let mut lost = Vec::new();
     let mut failed = 0;
-    for (k, (job, _)) in &expected {
-        let _ = k;
+    for (job, _) in expected.values() {
         match (results.get(job.as_str()).copied().flatten(), printed_by.contains_key(job)) {
             (Some("printed"), true) => {}
             (Some("failed"), false) => failed += 1,

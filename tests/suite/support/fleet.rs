@@ -374,31 +374,9 @@ impl StationProcess {
     }
 
     /// Plays the operator for every `uncertain` job from the printer's
-    /// physical log (the daemon may be running): a card of that attempt in
-    /// the output hopper with every panel is the good card, anything else
-    /// is spoiled. Returns the decisions made.
+    /// physical log (the daemon may be running): `super::play_operator`.
     pub fn settle_uncertain(&self) -> usize {
-        let log = self.emulator.memory().1;
-        let journal = self.journal();
-        let mut decisions = 0;
-        for job in journal.jobs_in(cetak::journal::JobState::Uncertain).expect("jobs") {
-            let Some(a) = journal.attempts().expect("attempts").into_iter().rfind(|a| a.job_id == job.job_id) else { continue };
-            let good = log.iter().any(|r| {
-                r.serial == a.printer_serial && r.counter == a.counter_before + 1 && r.destination == Destination::Output && r.panels == 5
-            });
-            let flag = if good { "--printed" } else { "--spoiled" };
-            let out = self.cetak().args(["jobs", "resolve", &job.job_id, flag]).output().expect("resolve");
-            let err = String::from_utf8_lossy(&out.stderr);
-            // A daemon killed mid-request may or may not have acted: like a
-            // person, look again next time (a job still uncertain is asked
-            // again; one that never settles fails the caller's deadline).
-            if !out.status.success() && err.contains("may or may not have been carried out") {
-                continue;
-            }
-            assert!(out.status.success(), "resolve {}: {err}", job.job_id);
-            decisions += 1;
-        }
-        decisions
+        super::play_operator(&self.journal(), &self.emulator.memory().1, || self.cetak())
     }
 
     pub fn log_tail(&self) -> String {
