@@ -99,9 +99,13 @@ impl<P: cetak_drivers::Printer> cetak_drivers::Printer for Timed<P> {
     fn counters(&mut self) -> Result<cetak_drivers::Counters, cetak_drivers::PrinterError> {
         self.inner.counters()
     }
-    fn print(&mut self, card: &cetak_drivers::CardPanels) -> Result<cetak_drivers::Counters, cetak_drivers::PrintFailure> {
+    fn print(
+        &mut self,
+        card: &cetak_drivers::CardPanels,
+        feeding: &mut dyn FnMut() -> bool,
+    ) -> Result<cetak_drivers::Counters, cetak_drivers::PrintFailure> {
         let start = Instant::now();
-        let r = self.inner.print(card);
+        let r = self.inner.print(card, feeding);
         if let Ok(mut spans) = self.spans.lock() {
             spans.push((start, Instant::now()));
         }
@@ -112,6 +116,12 @@ impl<P: cetak_drivers::Printer> cetak_drivers::Printer for Timed<P> {
     }
     fn cancel(&mut self) -> Result<(), cetak_drivers::PrinterError> {
         self.inner.cancel()
+    }
+    fn clear_memory(&mut self) -> Result<(), cetak_drivers::PrinterError> {
+        self.inner.clear_memory()
+    }
+    fn counts_at(&self) -> cetak_drivers::CountsAt {
+        self.inner.counts_at()
     }
     fn card_deadline(&self) -> Duration {
         self.inner.card_deadline()
@@ -234,7 +244,9 @@ fn wire_figures(dir: &Path, rounds: usize) -> Result<WireFigures, BenchError> {
         let mut v = Vec::new();
         for _ in 0..n {
             let start = Instant::now();
-            cetak_drivers::Printer::print(&mut p, &card).map_err(|e| BenchError::NotPrinted("bench".into(), e.to_string()))?;
+            cetak_drivers::Printer::print(&mut p, &card, &mut || true)
+                .map_err(|e| BenchError::NotPrinted("bench".into(), e.to_string()))?;
+            cetak_drivers::Printer::clear_memory(&mut p).map_err(|e| BenchError::NotPrinted("bench".into(), e.to_string()))?;
             v.push(start.elapsed());
         }
         Ok(figures(v))

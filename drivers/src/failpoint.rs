@@ -50,6 +50,29 @@ pub fn hang(name: &str) {
     }
 }
 
+/// Marks a point where a panic can be injected: with the `failpoints`
+/// feature, a process whose `CETAK_PANICPOINT` names the point (`name` or
+/// `name@N`, the N-th time it is passed) panics there, so a test can see a
+/// station loop's supervisor catch an unexpected failure and restart it.
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+pub fn panic_point(_name: &str) {}
+
+/// Marks a point where a panic can be injected.
+#[cfg(feature = "failpoints")]
+pub fn panic_point(name: &str) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static HITS: AtomicUsize = AtomicUsize::new(0);
+    let Ok(spec) = std::env::var("CETAK_PANICPOINT") else { return };
+    let (point, nth) = match spec.split_once('@') {
+        Some((p, n)) => (p.to_string(), n.parse::<usize>().unwrap_or(1)),
+        None => (spec.clone(), 1),
+    };
+    if point == name && HITS.fetch_add(1, Ordering::SeqCst) + 1 == nth {
+        panic!("panic point {name}");
+    }
+}
+
 /// Test-only: whether the security check `name` is switched off, so a test
 /// can be seen to fail with its door open (`CETAK_OPEN_DOOR=name[,name]`,
 /// with the `failpoints` feature; always false without it). The names are

@@ -15,7 +15,8 @@ pub mod transport;
 
 pub use panel::{CardImage, CardPanels, Panel, PanelKind};
 pub use printer::{
-    Capabilities, CardPosition, Counters, Fault, Identity, LineOrientation, PrintFailure, PrintProgress, Printer, PrinterError, Status,
+    Capabilities, CardPosition, Counters, CountsAt, Fault, Identity, LineOrientation, PrintFailure, PrintProgress, Printer, PrinterError,
+    Status,
 };
 
 #[cfg(test)]

@@ -51,7 +51,40 @@ impl Capabilities {
     }
 }
 
-/// The card counters; `cards` (cards taken from the feeder, lifetime) is
+/// When a printer's card counter steps: as a blank is taken from the
+/// feeder, or only as a card leaves the printer (output or reject box).
+/// Printers differ and their guides do not always say (docs/hardware.md
+/// tells how to find out on the bench); a card a clerk pulls out by hand
+/// is never counted by a printer that counts at eject.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CountsAt {
+    #[default]
+    Pick,
+    Eject,
+}
+
+impl CountsAt {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pick => "pick",
+            Self::Eject => "eject",
+        }
+    }
+
+    /// The counter a card taken at `before` leaves behind: one more,
+    /// unless the printer counts at eject and the card has not left
+    /// through the printer (it is inside, or a clerk pulled it out).
+    pub fn after_card(self, before: u64, left_through_printer: bool) -> u64 {
+        match self {
+            Self::Pick => before + 1,
+            Self::Eject if left_through_printer => before + 1,
+            Self::Eject => before,
+        }
+    }
+}
+
+/// The card counters; `cards` (cards counted by the printer, lifetime) is
 /// the one the journal checks for continuity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counters {
@@ -169,8 +202,21 @@ pub trait Printer: Send {
     fn status(&mut self) -> Result<Status, PrinterError>;
     fn counters(&mut self) -> Result<Counters, PrinterError>;
     /// Prints one card: feed, each panel, eject. A failure says how far it
-    /// got and where the card is.
-    fn print(&mut self, card: &CardPanels) -> Result<Counters, PrintFailure>;
+    /// got and where the card is. `feeding` is called right before the
+    /// printer is asked to take a blank, so the station can write ahead
+    /// that a feed may have happened; when it returns `false` (the write
+    /// failed) nothing is fed and the print ends `NotTaken` with
+    /// [`Fault::Busy`]. Stored bitmaps are not cleared here: the station
+    /// calls [`Printer::clear_memory`] after every card and books a refusal.
+    fn print(&mut self, card: &CardPanels, feeding: &mut dyn FnMut() -> bool) -> Result<Counters, PrintFailure>;
+    /// Clears every image the printer holds in its memory, so no
+    /// resident's picture stays there after a card. An error says the
+    /// printer refused or did not answer.
+    fn clear_memory(&mut self) -> Result<(), PrinterError>;
+    /// When this family's card counter steps (a config may override it).
+    fn counts_at(&self) -> CountsAt {
+        CountsAt::Pick
+    }
     /// Ejects a card inside the printer to the reject box.
     fn reject(&mut self) -> Result<(), PrinterError>;
     /// Abandons the current sequence without feeding another card.
@@ -198,8 +244,14 @@ impl Printer for Box<dyn Printer> {
     fn counters(&mut self) -> Result<Counters, PrinterError> {
         (**self).counters()
     }
-    fn print(&mut self, card: &CardPanels) -> Result<Counters, PrintFailure> {
-        (**self).print(card)
+    fn print(&mut self, card: &CardPanels, feeding: &mut dyn FnMut() -> bool) -> Result<Counters, PrintFailure> {
+        (**self).print(card, feeding)
+    }
+    fn clear_memory(&mut self) -> Result<(), PrinterError> {
+        (**self).clear_memory()
+    }
+    fn counts_at(&self) -> CountsAt {
+        (**self).counts_at()
     }
     fn reject(&mut self) -> Result<(), PrinterError> {
         (**self).reject()

@@ -7,7 +7,9 @@
 //! (`tcp 127.0.0.1:PORT` or `pty /dev/pts/N`); each line on standard input
 //! is a clerk's action (`remove-card`, `open-cover`, `close-cover`,
 //! `load N`, `ribbon N`, `film N`, `test-card`, `unplug`, `plug`,
-//! `fault SPEC`), answered `ok` or `error: ...`.
+//! `fault SPEC`, `reset-counter N` (a service reset of the card counter),
+//! `refuse-clear [off]` (the printer keeps its stored bitmaps)), answered
+//! `ok` or `error: ...`.
 
 use std::io::Write;
 use std::path::PathBuf;

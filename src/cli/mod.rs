@@ -163,12 +163,20 @@ pub enum PrintersAction {
 
 #[derive(Subcommand, Debug)]
 pub enum StockAction {
-    /// Books blanks that left a feeder without a job, with a reason.
+    /// Books what a printer's card counter did that no job explains: blanks
+    /// that left the feeder without a job (a test card), or, with
+    /// `--reset`, a counter that went down (a service reset). Answers the
+    /// pause that reported it; a second booking is refused.
     Explain {
         #[arg(long)]
         printer: String,
+        /// How many of the unaccounted cards this reason explains (default:
+        /// all; never more than the pause counted).
+        #[arg(long, conflicts_with = "reset")]
+        cards: Option<u64>,
+        /// The counter went down: a service reset (no blank moved).
         #[arg(long)]
-        cards: u64,
+        reset: bool,
         #[arg(long)]
         reason: String,
     },
@@ -370,9 +378,15 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
             let key = if reply.state.as_deref() == Some("resumed") { "resume.done" } else { "resume.nothing" };
             println!("{}", text(lang, key, &[("printer", &printer)]));
         }
-        Command::Stock { action: Some(StockAction::Explain { printer, cards, reason }) } => {
-            operator(&env, &control::Request::Explain { printer: printer.clone(), cards, reason })?;
-            println!("{}", text(lang, "explain.done", &[("printer", &printer), ("cards", &cards)]));
+        Command::Stock { action: Some(StockAction::Explain { printer, cards, reset, reason }) } => {
+            let reply = operator(&env, &control::Request::Explain { printer: printer.clone(), cards, reset, reason })?;
+            let left: u64 = reply.state.as_deref().and_then(|s| s.strip_prefix("left ")).and_then(|n| n.parse().ok()).unwrap_or(0);
+            let key = match (reset, left) {
+                (true, _) => "explain.reset_done",
+                (false, 0) => "explain.done",
+                (false, _) => "explain.partly",
+            };
+            println!("{}", text(lang, key, &[("printer", &printer), ("left", &left)]));
         }
         Command::Stock { action: None } => stock(&env)?,
         Command::Stock { action: Some(StockAction::Report { from, to, csv: _ }) } => {

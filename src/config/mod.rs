@@ -343,6 +343,13 @@ pub struct PrinterConfig {
     /// Send panels compressed when that is shorter.
     #[serde(default = "yes")]
     pub compress: bool,
+    /// When the printer's card counter steps: `"pick"` (a blank taken from
+    /// the feeder) or `"eject"` (a card leaving the printer). Unset: the
+    /// family's own (Evolis: pick, as its guide says; the emulator: as it
+    /// was made). docs/hardware.md says how to find out on the bench. An
+    /// emulator made anew counts as this says.
+    #[serde(default)]
+    pub counts_at: Option<cetak_drivers::CountsAt>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -467,6 +474,7 @@ impl Config {
                 baud: default_baud(),
                 usb_ids: Vec::new(),
                 compress: true,
+                counts_at: None,
             }],
             local: None,
             log: LogConfig::default(),

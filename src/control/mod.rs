@@ -8,7 +8,7 @@
 //!
 //! One request a connection: `{"op": "resolve", "job_id": "...", "printed": true}`,
 //! `{"op": "pause", "printer": "..."}`, `{"op": "resume", "printer": "..."}`,
-//! `{"op": "explain", "printer": "...", "cards": 1, "reason": "..."}`;
+//! `{"op": "explain", "printer": "...", "cards": 1, "reset": false, "reason": "..."}`;
 //! one reply: `{"ok": true, "state": "..."}` or `{"ok": false, "error": "..."}`.
 
 use std::fs::File;
@@ -41,9 +41,14 @@ pub enum Request {
     Resume {
         printer: String,
     },
+    /// Books a counter gap: `cards` unaccounted blanks (default: all the
+    /// pause counted), or with `reset` a counter that went down.
     Explain {
         printer: String,
-        cards: u64,
+        #[serde(default)]
+        cards: Option<u64>,
+        #[serde(default)]
+        reset: bool,
         reason: String,
     },
     /// Blanks into the office safe.
@@ -171,10 +176,11 @@ pub fn apply(journal: &mut Journal, req: &Request, uid: u32, policy: &Policy) ->
             "paused".into()
         }
         Request::Resume { printer } => (if journal.resume(printer, uid)? { "resumed" } else { "not_paused" }).into(),
-        Request::Explain { printer, cards, reason } => {
-            journal.book_unaccounted(printer, *cards, reason, uid)?;
+        Request::Explain { printer, cards, reset: true, reason } if cards.is_none() => {
+            journal.book_reset(printer, reason, uid)?;
             "booked".into()
         }
+        Request::Explain { printer, cards, reason, .. } => format!("left {}", journal.book_unaccounted(printer, *cards, reason, uid)?),
         Request::Receive { blanko, batch, version, serial_from, serial_to } => {
             let r = Receipt {
                 blanko: *blanko,

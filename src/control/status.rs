@@ -75,7 +75,7 @@ pub fn render(journal: &Journal, lang: Lang, warn_days: f64, colour: bool) -> Re
         let (tone, shown) = match state.as_str() {
             "printing" => (Tone::Good, text(lang, "status.card_in", &[("job", &detail)])),
             "idle" => (Tone::Good, text(lang, &detail, &[])),
-            "offline" => (Tone::Bad, text(lang, &detail, &[])),
+            "offline" | "error" | "hung" => (Tone::Bad, text(lang, &detail, &[])),
             "paused" => (Tone::Warn, pause_text(journal, lang, &printer, &detail)?),
             _ => (Tone::Warn, text(lang, &detail, &[])),
         };
@@ -134,6 +134,8 @@ pub fn render(journal: &Journal, lang: Lang, warn_days: f64, colour: bool) -> Re
 fn pause_text(journal: &Journal, lang: Lang, printer: &str, detail: &str) -> Result<String, JournalError> {
     let Some(reason) = detail.strip_prefix("pause.") else { return Ok(detail.to_string()) };
     let (_, d) = journal.pause_of(printer)?.unwrap_or_default();
-    let cards = serde_json::from_str::<serde_json::Value>(&d).ok().and_then(|v| v["cards"].as_i64()).unwrap_or(0);
-    Ok(text(lang, &format!("pause.{reason}"), &[("printer", &printer), ("cards", &cards)]))
+    let v = serde_json::from_str::<serde_json::Value>(&d).unwrap_or_default();
+    let number = |k: &str| v[k].as_u64().map(|n| n.to_string()).or_else(|| v[k].as_str().map(str::to_string)).unwrap_or_default();
+    let (cards, expected, found) = (number("cards"), number("expected"), number("found"));
+    Ok(text(lang, &format!("pause.{reason}"), &[("printer", &printer), ("cards", &cards), ("expected", &expected), ("found", &found)]))
 }

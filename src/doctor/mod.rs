@@ -180,6 +180,10 @@ fn printer(pc: &PrinterConfig, c: &Config, journal: Option<&Journal>, lang: Lang
         problems.push(not_found(e.to_string()));
         return problems;
     }
+    // Harmless: no resident's image may stay in the printer.
+    if let Err(e) = printer.clear_memory() {
+        problems.push(images_kept(lang, &e.to_string()));
+    }
     match printer.status() {
         Ok(status) => {
             for f in &status.faults {
@@ -235,8 +239,20 @@ fn printer_from_journal(pc: &PrinterConfig, journal: Option<&Journal>, lang: Lan
         }
         _ => {}
     }
+    // The station loop clears the printer's memory after every card and
+    // queues an event when the printer refuses: one in the last day counts.
+    let day_ago = crate::journal::now() - 86_400;
+    let kept = journal.and_then(|j| j.recent_events("bitmaps_not_cleared", day_ago).ok()).unwrap_or_default();
+    if let Some(body) = kept.iter().rev().find(|b| b["printer"] == pc.name.as_str()) {
+        problems.push(images_kept(lang, body["error"].as_str().unwrap_or("")));
+    }
     problems.extend(ledger_stock(pc, journal, lang));
     problems
+}
+
+/// The printer keeps the stored images of a card (`Wcb` refused).
+fn images_kept(lang: Lang, error: &str) -> Problem {
+    Problem { found: text(lang, "doctor.images_kept", &[("error", &error)]), fix: text(lang, "doctor.fix_images_kept", &[]) }
 }
 
 /// Reaches the district with the station's token (one heartbeat) and

@@ -7,7 +7,7 @@ use crate::journal::{Journal, JournalError};
 
 /// The printer states a station loop records; each printer has a 0/1
 /// series for each, so a dashboard can alert on `offline == 1`.
-const PRINTER_STATES: [&str; 5] = ["idle", "printing", "waiting", "paused", "offline"];
+const PRINTER_STATES: [&str; 8] = ["idle", "printing", "waiting", "paused", "offline", "error", "hung", "stopped"];
 
 struct Out(String);
 

@@ -73,6 +73,8 @@ pub fn readiness(journal: &Journal, printers: &[String]) -> Readiness {
         let (ok, detail) = match statuses.iter().find(|(name, _, _)| name == p) {
             None => (false, "not yet seen".to_string()),
             Some((_, state, _)) if state == "offline" => (false, "not reachable".to_string()),
+            // Its loop failed (restarting) or does not answer: say which.
+            Some((_, state, detail)) if state == "error" || state == "hung" => (false, format!("{state}: {detail}")),
             Some((_, state, detail)) => (true, format!("{state}: {detail}")),
         };
         checks.push(Check { name: format!("printer:{p}"), ok, detail });

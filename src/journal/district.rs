@@ -174,6 +174,19 @@ impl Journal {
     /// `Ok(false)` when the job is in no state to be released (printing,
     /// uncertain, finished): the caller tries again later or not at all.
     pub fn release(&mut self, job_id: &str, reason: &str) -> Result<bool> {
+        self.give_back(job_id, reason, "released")
+    }
+
+    /// Gives a job back unprinted because this station cannot print it
+    /// (its payload or key unreadable, its envelope refused): as a release,
+    /// but reported as a `refused` result, which waits for an officer at
+    /// the district instead of returning to the queue by itself. The job
+    /// may come back (reissued), so it is not a tombstone of a finished job.
+    pub fn refuse(&mut self, job_id: &str, code: &str) -> Result<bool> {
+        self.give_back(job_id, code, "refused")
+    }
+
+    fn give_back(&mut self, job_id: &str, reason: &str, result: &str) -> Result<bool> {
         let Some(job) = self.job(job_id)? else { return Ok(false) };
         if !matches!(job.state, JobState::Assigned | JobState::Ready) {
             return Ok(false);
@@ -181,9 +194,12 @@ impl Journal {
         let tx = self.ctx.begin(&mut self.conn)?;
         self.ctx.transition(&tx, job_id, job.state, JobState::Released, reason)?;
         tx.execute("UPDATE jobs SET payload = NULL WHERE job_id = ?1", [job_id]).map_err(self.ctx.sql())?;
-        self.ctx.outbox(&tx, "result", Some(job_id), json!({"job_id": job_id, "result": "released", "code": reason}))?;
+        if result == "refused" {
+            tx.execute("UPDATE jobs SET reject_code = ?2 WHERE job_id = ?1", params![job_id, reason]).map_err(self.ctx.sql())?;
+        }
+        self.ctx.outbox(&tx, "result", Some(job_id), json!({"job_id": job_id, "result": result, "code": reason}))?;
         self.ctx.commit(tx)?;
-        tracing::info!(job_id, reason, "job released");
+        tracing::info!(job_id, reason, result, "job given back");
         Ok(true)
     }
 

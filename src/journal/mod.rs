@@ -22,6 +22,7 @@
 //!   payload of that day is left, and the WAL is then truncated.
 //! - A journal whose schema is newer than this binary is refused.
 
+pub mod counters;
 pub mod disk;
 pub mod district;
 mod schema;
@@ -57,6 +58,8 @@ pub enum JournalError {
     Corrupt(String),
     #[error(transparent)]
     Vault(#[from] VaultError),
+    #[error(transparent)]
+    Booking(#[from] counters::BookingRefused),
 }
 
 type Result<T, E = JournalError> = std::result::Result<T, E>;
@@ -108,6 +111,10 @@ pub struct AttemptRow {
     pub outcome: Option<String>,
     pub fault: Option<String>,
     pub counter_after: Option<u64>,
+    /// The feed command was sent (written just before it).
+    pub feed_sent: bool,
+    /// The printer's counter epoch (stepped by each booked service reset).
+    pub counter_epoch: u32,
 }
 
 /// What the journal knows of a printer.
@@ -117,6 +124,7 @@ pub struct PrinterRow {
     pub serial: String,
     pub model: String,
     pub last_counter: u64,
+    pub counter_epoch: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -447,14 +455,29 @@ impl Journal {
         let n: u32 = tx
             .query_row("SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE job_id = ?1", [job_id], |r| r.get(0))
             .map_err(self.ctx.sql())?;
+        let epoch: u32 = tx
+            .query_row("SELECT counter_epoch FROM printers WHERE name = ?1", [printer], |r| r.get(0))
+            .optional()
+            .map_err(self.ctx.sql())?
+            .unwrap_or(0);
         tx.execute(
-            "INSERT INTO attempts (job_id, attempt, printer, printer_serial, counter_before, k_hash, started_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![job_id, n, printer, serial, counter_before as i64, k_hash, now()],
+            "INSERT INTO attempts (job_id, attempt, printer, printer_serial, counter_before, k_hash, started_at, counter_epoch)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![job_id, n, printer, serial, counters::counter_i64(counter_before)?, k_hash, now(), epoch],
         )
         .map_err(self.ctx.sql())?;
         self.ctx.commit(tx)?;
         Ok(n)
+    }
+
+    /// Written right before the printer is asked to take a blank: after a
+    /// crash, recovery knows a feed may have happened (a printer that counts
+    /// at eject shows nothing of a card pulled out by hand).
+    pub fn feed_sent(&mut self, job_id: &str, attempt: u32) -> Result<()> {
+        let tx = self.ctx.begin(&mut self.conn)?;
+        tx.execute("UPDATE attempts SET feed_sent = 1 WHERE job_id = ?1 AND attempt = ?2", params![job_id, attempt])
+            .map_err(self.ctx.sql())?;
+        self.ctx.commit(tx)
     }
 
     /// The attempt in flight on a printer, if a job is `printing` there.
@@ -484,12 +507,12 @@ impl Journal {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .map_err(self.ctx.sql())?;
-        let hopper = format!("hopper:{printer}");
+        let hopper = stock::hopper(&printer);
         let set_attempt = |outcome: &str, fault: Option<&str>, panels: Option<u8>, after: Option<u64>| {
             tx.execute(
                 "UPDATE attempts SET outcome = ?3, fault = ?4, panels_done = ?5, counter_after = ?6, ended_at = ?7
                  WHERE job_id = ?1 AND attempt = ?2",
-                params![job_id, attempt, outcome, fault, panels, after.map(|c| c as i64), now()],
+                params![job_id, attempt, outcome, fault, panels, after.and_then(|c| i64::try_from(c).ok()), now()],
             )
         };
         let detail = json!({"printer_serial": serial});
@@ -567,7 +590,7 @@ impl Journal {
             .optional()
             .map_err(self.ctx.sql())?
             .ok_or_else(|| JournalError::WrongState { job_id: job_id.into(), expected: JobState::Uncertain, actual: JobState::Ready })?;
-        let hopper = format!("hopper:{printer}");
+        let hopper = stock::hopper(&printer);
         let detail = json!({"operator_uid": uid});
         let to = if printed {
             self.ctx.ledger(&tx, "blank_used", &hopper, "blanko", -1, Some(job_id), Some(attempt), detail)?;
@@ -592,8 +615,14 @@ impl Journal {
 
     pub fn printer(&self, name: &str) -> Result<Option<PrinterRow>> {
         self.conn
-            .query_row("SELECT name, serial, model, last_counter FROM printers WHERE name = ?1", [name], |r| {
-                Ok(PrinterRow { name: r.get(0)?, serial: r.get(1)?, model: r.get(2)?, last_counter: r.get::<_, i64>(3)? as u64 })
+            .query_row("SELECT name, serial, model, last_counter, counter_epoch FROM printers WHERE name = ?1", [name], |r| {
+                Ok(PrinterRow {
+                    name: r.get(0)?,
+                    serial: r.get(1)?,
+                    model: r.get(2)?,
+                    last_counter: r.get::<_, i64>(3)?.max(0).unsigned_abs(),
+                    counter_epoch: r.get(4)?,
+                })
             })
             .optional()
             .map_err(self.ctx.sql())
@@ -606,79 +635,18 @@ impl Journal {
         tx.execute(
             "INSERT INTO printers (name, serial, model, last_counter, adopted_at) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (name) DO UPDATE SET serial = ?2, model = ?3, last_counter = ?4, adopted_at = ?5",
-            params![name, serial, model, counter as i64, now()],
+            params![name, serial, model, counters::counter_i64(counter)?, now()],
         )
         .map_err(self.ctx.sql())?;
         self.ctx.ledger(
             &tx,
             "printer_adopted",
-            &format!("hopper:{name}"),
+            &stock::hopper(name),
             "counter",
             0,
             None,
             None,
             json!({"serial": serial, "card_counter": counter}),
-        )?;
-        self.ctx.commit(tx)
-    }
-
-    /// Pauses a printer's station (a blank unaccounted, an operator's
-    /// pause), with an outbox event for the district.
-    pub fn pause(&mut self, printer: &str, reason: &str, detail: serde_json::Value) -> Result<()> {
-        let tx = self.ctx.begin(&mut self.conn)?;
-        tx.execute(
-            "INSERT INTO pauses (printer, reason, detail, since) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (printer) DO UPDATE SET reason = ?2, detail = ?3 WHERE pauses.reason != 'blank_unaccounted'",
-            params![printer, reason, detail.to_string(), now()],
-        )
-        .map_err(self.ctx.sql())?;
-        self.ctx.outbox(&tx, "event", None, json!({"event": reason, "printer": printer, "detail": detail}))?;
-        self.ctx.commit(tx)
-    }
-
-    pub fn pause_of(&self, printer: &str) -> Result<Option<(String, String)>> {
-        self.conn
-            .query_row("SELECT reason, detail FROM pauses WHERE printer = ?1", [printer], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()
-            .map_err(self.ctx.sql())
-    }
-
-    /// Lifts an operator's pause. A "blank unaccounted" pause is lifted
-    /// only by booking the blanks ([`Journal::book_unaccounted`]).
-    pub fn resume(&mut self, printer: &str, uid: u32) -> Result<bool> {
-        let tx = self.ctx.begin(&mut self.conn)?;
-        let n = tx.execute("DELETE FROM pauses WHERE printer = ?1 AND reason != 'blank_unaccounted'", [printer]).map_err(self.ctx.sql())?;
-        self.ctx.operator_action(&tx, uid, "resume", None, printer)?;
-        self.ctx.commit(tx)?;
-        Ok(n > 0)
-    }
-
-    /// Books blanks that left a feeder without a job (a test card from the
-    /// front panel, another program) with the operator's reason: an audited
-    /// adjustment, after which the station prints again.
-    pub fn book_unaccounted(&mut self, printer: &str, cards: u64, reason: &str, uid: u32) -> Result<()> {
-        let tx = self.ctx.begin(&mut self.conn)?;
-        let hopper = format!("hopper:{printer}");
-        self.ctx.ledger(
-            &tx,
-            "adjustment",
-            &hopper,
-            "blanko",
-            -(cards as i64),
-            None,
-            None,
-            json!({"reason": reason, "operator_uid": uid, "cause": "blank_unaccounted"}),
-        )?;
-        tx.execute("UPDATE printers SET last_counter = last_counter + ?2 WHERE name = ?1", params![printer, cards as i64])
-            .map_err(self.ctx.sql())?;
-        tx.execute("DELETE FROM pauses WHERE printer = ?1 AND reason = 'blank_unaccounted'", [printer]).map_err(self.ctx.sql())?;
-        let what = json!({"printer": printer, "cards": cards, "reason": reason}).to_string();
-        self.ctx.operator_action(&tx, uid, "book_unaccounted", None, &what)?;
-        self.ctx.outbox(
-            &tx,
-            "event",
-            None,
-            json!({"event": "blank_unaccounted_booked", "printer": printer, "cards": cards, "operator_uid": uid}),
         )?;
         self.ctx.commit(tx)
     }
@@ -754,16 +722,24 @@ impl Journal {
 
     /// Destroys every day key that no stored payload needs, then truncates
     /// the WAL so old frames holding ciphertext are gone too.
+    ///
+    /// The days still needed are read and the others destroyed while this
+    /// connection holds SQLite's write lock: an import seals inside its own
+    /// write transaction, so it can never seal under a key that is being
+    /// destroyed (another thread or a `cetak import` beside the daemon).
     pub fn destroy_unused_keys(&mut self) -> Result<()> {
-        let mut stmt = self.conn.prepare("SELECT DISTINCT key_day FROM jobs WHERE payload IS NOT NULL").map_err(self.ctx.sql())?;
-        let needed: Vec<String> =
-            stmt.query_map([], |r| r.get(0)).map_err(self.ctx.sql())?.collect::<Result<_, _>>().map_err(self.ctx.sql())?;
-        drop(stmt);
+        let tx = self.ctx.begin(&mut self.conn)?;
+        let needed: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT DISTINCT key_day FROM jobs WHERE payload IS NOT NULL").map_err(self.ctx.sql())?;
+            let rows = stmt.query_map([], |r| r.get(0)).map_err(self.ctx.sql())?;
+            rows.collect::<Result<_, _>>().map_err(self.ctx.sql())?
+        };
         for day in self.ctx.vault.days()? {
             if !needed.contains(&day) {
                 self.ctx.vault.destroy(&day)?;
             }
         }
+        self.ctx.commit(tx)?;
         self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").map_err(self.ctx.sql())?;
         Ok(())
     }
@@ -805,6 +781,30 @@ impl Journal {
         let tx = self.ctx.begin(&mut self.conn)?;
         self.ctx.operator_action(&tx, uid, action, job_id, detail)?;
         self.ctx.commit(tx)
+    }
+
+    /// Queues an event for the district that changes no job (a printer
+    /// loop that failed, a printer that kept its stored images).
+    pub fn record_event(&mut self, body: serde_json::Value) -> Result<()> {
+        let tx = self.ctx.begin(&mut self.conn)?;
+        let job_id = body["job_id"].as_str().map(str::to_string);
+        self.ctx.outbox(&tx, "event", job_id.as_deref(), body)?;
+        self.ctx.commit(tx)
+    }
+
+    /// The bodies of events named `event` queued since `since` (Unix
+    /// seconds), oldest first.
+    pub fn recent_events(&self, event: &str, since: i64) -> Result<Vec<serde_json::Value>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT body FROM outbox WHERE kind = 'event' AND created_at >= ?1 AND json_extract(body, '$.event') = ?2 ORDER BY id")
+            .map_err(self.ctx.sql())?;
+        let rows = stmt.query_map(params![since, event], |r| r.get::<_, String>(0)).map_err(self.ctx.sql())?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(serde_json::from_str(&r.map_err(self.ctx.sql())?).unwrap_or_default());
+        }
+        Ok(out)
     }
 
     /// Operator actions, newest last: (uid, action, job id).
@@ -970,14 +970,15 @@ impl Ctx {
     }
 
     fn set_counter(&self, tx: &Transaction<'_>, printer: &str, counter: u64) -> Result<()> {
-        tx.execute("UPDATE printers SET last_counter = ?2 WHERE name = ?1", params![printer, counter as i64]).map_err(self.sql())?;
+        tx.execute("UPDATE printers SET last_counter = ?2 WHERE name = ?1", params![printer, counters::counter_i64(counter)?])
+            .map_err(self.sql())?;
         Ok(())
     }
 }
 
 const JOB_SELECT: &str = "SELECT job_id, kode_wilayah, priority, state, spoils, approved, reject_code, reject_field FROM jobs";
-const ATTEMPT_SELECT: &str =
-    "SELECT a.job_id, a.attempt, a.printer, a.printer_serial, a.counter_before, a.k_hash, a.outcome, a.fault, a.counter_after FROM attempts a";
+const ATTEMPT_SELECT: &str = "SELECT a.job_id, a.attempt, a.printer, a.printer_serial, a.counter_before, a.k_hash, a.outcome, a.fault,
+    a.counter_after, a.feed_sent, a.counter_epoch FROM attempts a";
 
 fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<JobRow, String>> {
     let state: String = r.get(3)?;
@@ -1000,11 +1001,13 @@ fn attempt_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AttemptRow> {
         attempt: r.get(1)?,
         printer: r.get(2)?,
         printer_serial: r.get(3)?,
-        counter_before: r.get::<_, i64>(4)? as u64,
+        counter_before: r.get::<_, i64>(4)?.max(0).unsigned_abs(),
         k_hash: r.get(5)?,
         outcome: r.get(6)?,
         fault: r.get(7)?,
-        counter_after: r.get::<_, Option<i64>>(8)?.map(|c| c as u64),
+        counter_after: r.get::<_, Option<i64>>(8)?.map(|c| c.max(0).unsigned_abs()),
+        feed_sent: r.get(9)?,
+        counter_epoch: r.get(10)?,
     })
 }
 

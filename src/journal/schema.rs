@@ -142,4 +142,13 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE district_link ADD COLUMN next_retry_at INTEGER;
     ALTER TABLE district_link ADD COLUMN last_error TEXT;
     "#,
+    // 5: the write-ahead also records that the feed command was sent (a
+    // printer that counts at eject cannot tell afterwards); and a counter
+    // epoch, stepped by each service reset of a printer's card counter, so
+    // a card is named by (serial, epoch, counter) even after a reset.
+    r#"
+    ALTER TABLE attempts ADD COLUMN feed_sent INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE attempts ADD COLUMN counter_epoch INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE printers ADD COLUMN counter_epoch INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];

@@ -43,12 +43,32 @@ pub enum VaultError {
     LooseMode { path: PathBuf, mode: u32 },
     #[error("key file {path} is damaged (expected 32 bytes)")]
     BadKey { path: PathBuf },
+    #[error("key file {path} does not open with this station's master key: it is damaged, or was wrapped under another master key")]
+    Unwrap { path: PathBuf },
     #[error("the key of {day} is gone: its payloads were destroyed")]
     KeyDestroyed { day: String },
     #[error("payload of job {job_id} does not decrypt (damaged or moved)")]
     Tampered { job_id: String },
     #[error("no randomness from the operating system: {0}")]
     Random(String),
+}
+
+impl VaultError {
+    /// A stable code for why a payload could not be read, as a station
+    /// reports the job it set aside.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoCredential { .. } => "payload.no_credential",
+            Self::BadMaster { .. } => "payload.master_damaged",
+            Self::Io { .. } => "payload.io",
+            Self::LooseMode { .. } => "payload.key_mode",
+            Self::BadKey { .. } => "payload.key_damaged",
+            Self::Unwrap { .. } => "payload.key_unwrap",
+            Self::KeyDestroyed { .. } => "payload.key_destroyed",
+            Self::Tampered { .. } => "payload.tampered",
+            Self::Random(_) => "payload.no_randomness",
+        }
+    }
 }
 
 /// Day keys in one folder, wrapped by the master key.
@@ -154,7 +174,7 @@ impl Vault {
                     replace(&path, &self.wrap(day, &key)?)?;
                     return Ok(key);
                 }
-                self.unwrap_key(day, &bytes).ok_or(VaultError::BadKey { path })
+                self.unwrap_key(day, &bytes).ok_or(VaultError::Unwrap { path })
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
                 let mut key = [0u8; 32];
@@ -320,7 +340,10 @@ mod tests {
         // Another master key opens nothing.
         fs::write(creds.path().join(CREDENTIAL), [6u8; 32]).map_err(io)?;
         let other = Vault::open_with(dir.path(), Master::Credential(creds.path().to_path_buf()))?;
-        assert!(matches!(other.open_sealed("2026-11-24", "job-1", &sealed), Err(VaultError::BadKey { .. })));
+        let refused = other.open_sealed("2026-11-24", "job-1", &sealed);
+        assert!(matches!(refused, Err(VaultError::Unwrap { .. })), "{refused:?}");
+        let said = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(said.contains("master key") && !said.contains("32 bytes"), "{said}");
         Ok(())
     }
 

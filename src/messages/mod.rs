@@ -98,6 +98,12 @@ pub const KEYS: &[&str] = &[
     "resume.done",
     "resume.nothing",
     "explain.done",
+    "explain.partly",
+    "explain.reset_done",
+    "pause.counter_reset",
+    "loop.failed",
+    "loop.failing",
+    "loop.hung",
     "reason.needs_approval",
     "journal.read_only",
     "journal.full",
@@ -135,6 +141,8 @@ pub const KEYS: &[&str] = &[
     "doctor.fix_skew",
     "doctor.token_refused",
     "doctor.fix_token",
+    "doctor.images_kept",
+    "doctor.fix_images_kept",
 ];
 
 const ID: &str = include_str!("id.toml");

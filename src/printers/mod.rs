@@ -61,8 +61,15 @@ pub fn open(cfg: &PrinterConfig, state_dir: &Path) -> Result<Box<dyn Printer>, O
     match cfg.kind {
         PrinterKind::Emulator => {
             let dir = cfg.dir.clone().unwrap_or_else(|| state_dir.join("emulator").join(&cfg.name));
-            let device =
-                Device::open(&dir, &DeviceOptions { time_scale: cfg.time_scale, serial: cfg.serial.clone(), ..DeviceOptions::default() })?;
+            let device = Device::open(
+                &dir,
+                &DeviceOptions {
+                    time_scale: cfg.time_scale,
+                    serial: cfg.serial.clone(),
+                    count_at_eject: cfg.counts_at == Some(cetak_drivers::CountsAt::Eject),
+                    ..DeviceOptions::default()
+                },
+            )?;
             Ok(Box::new(device.printer()))
         }
         PrinterKind::Evolis => Ok(Box::new(EvolisPrinter::new(transport(cfg)?, cfg.compress))),

@@ -92,6 +92,8 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
         retention_s: config.district.retention_s as i64,
     });
     let mut threads = Vec::new();
+    // One claims registry: the loops share the journal's jobs.
+    let claims = crate::station::claims::Claims::new();
     for (p, beat) in config.printers.iter().zip(&beats) {
         let printer = crate::printers::open(p, &config.state_dir)?;
         let journal = Journal::open(&state_dir)?;
@@ -105,9 +107,10 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
         let idle = config.station.idle_poll();
         let stop = Arc::clone(&stop);
         let beat = Arc::clone(beat);
+        let (claims, counts_at) = (Arc::clone(&claims), p.counts_at);
         threads.push(std::thread::Builder::new().name(format!("station-{}", p.name)).spawn(move || {
-            let mut station = Station::new(journal, printer, opts).with_beat(beat);
-            station.run(&stop, idle, until_idle)
+            let mut station = Station::new(journal, printer, opts).with_beat(beat).with_claims(claims).with_counts_at(counts_at);
+            crate::station::supervisor::run_supervised(&mut station, &stop, idle, until_idle)
         })?);
     }
     // The journal is open and recovered; the printers' states are for
@@ -115,10 +118,19 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
     notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("printing")]);
     println!("{}", text(lang, "run.started", &[("printers", &config.printers.len())]));
 
-    let supervisor = Supervisor::new(beats, Duration::from_secs(config.service.stall_s));
+    let names: Vec<String> = config.printers.iter().map(|p| p.name.clone()).collect();
+    let stall = Duration::from_secs(config.service.stall_s);
+    let supervisor = Supervisor::new(beats, stall);
     let mut watchdog = Watchdog::from_env();
+    let mut hung = HungLoops::new(&state_dir, stall);
     let mut stopping = false;
-    while !threads.iter().all(|t| t.is_finished()) {
+    loop {
+        let stuck = supervisor.stuck();
+        let restarting = hung.restart_wanted();
+        let ended = |i: usize, t: &std::thread::JoinHandle<_>| t.is_finished() || (restarting && stuck.contains(&names[i].as_str()));
+        if threads.iter().enumerate().all(|(i, t)| ended(i, t)) {
+            break;
+        }
         std::thread::sleep(TICK);
         if stop.load(Ordering::SeqCst) && !stopping {
             stopping = true;
@@ -131,15 +143,31 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
                 None => tracing::warn!("SIGHUP: running on the embedded default, no config file to reload"),
             }
         }
-        watchdog.tick(&supervisor);
+        let stuck = supervisor.stuck();
+        hung.watch(&stuck);
+        if hung.restart_wanted() && !stopping {
+            stopping = true;
+            tracing::error!(printers = ?stuck, "a station loop stays hung: the other printers finish their card, then the agent exits for a restart");
+            stop.store(true, Ordering::SeqCst);
+        }
+        // Fed while a loop that works makes progress: a hung one is named,
+        // never a reason to kill its healthy siblings mid-card.
+        watchdog.tick(&stuck, stuck.len() < names.len());
     }
+    let restart = hung.restart_wanted().then(|| supervisor.stuck().into_iter().map(str::to_string).collect::<Vec<_>>());
     let mut failed = None;
-    for t in threads {
+    for (i, t) in threads.into_iter().enumerate() {
+        if restart.as_ref().is_some_and(|r| r.contains(&names[i])) {
+            continue;
+        }
         match t.join() {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => failed = Some(anyhow::Error::from(e)),
             Err(_) => failed = Some(anyhow::anyhow!("a station thread panicked")),
         }
+    }
+    if let Some(r) = restart {
+        failed = Some(anyhow::anyhow!("station loop(s) {r:?} hung: the agent exits so its service restarts it"));
     }
     // The stations are done (a stop, or idle): the district client makes
     // its short last try with the outbox, says goodbye and ends.
@@ -167,8 +195,8 @@ fn notify(states: &[sd_notify::NotifyState<'_>]) {
     }
 }
 
-/// Feeds systemd's watchdog at half its interval, while the supervisor
-/// finds every loop alive.
+/// Feeds systemd's watchdog at half its interval, while a loop that works
+/// makes progress; names the loops found hung (systemd's status line).
 struct Watchdog {
     interval: Option<Duration>,
     last: Instant,
@@ -185,26 +213,68 @@ impl Watchdog {
         Self { interval, last: Instant::now(), stuck: Vec::new() }
     }
 
-    fn tick(&mut self, supervisor: &Supervisor) {
+    fn tick(&mut self, stuck: &[&str], some_loop_works: bool) {
         let Some(interval) = self.interval else { return };
         if self.last.elapsed() < interval {
             return;
         }
         self.last = Instant::now();
-        let stuck: Vec<String> = supervisor.stuck().into_iter().map(str::to_string).collect();
+        let stuck: Vec<String> = stuck.iter().map(|s| s.to_string()).collect();
         if stuck != self.stuck {
             if stuck.is_empty() {
                 tracing::info!("every station loop makes progress again: feeding the watchdog");
+                notify(&[sd_notify::NotifyState::Status("printing")]);
             } else {
-                tracing::error!(printers = ?stuck, "a station loop is hung: the watchdog is no longer fed, systemd will restart the agent");
+                if !some_loop_works {
+                    tracing::error!(printers = ?stuck, "every station loop is hung: the watchdog is no longer fed, systemd will restart the agent");
+                }
+                let line = format!("station loop hung: {}", stuck.join(", "));
+                notify(&[sd_notify::NotifyState::Status(&line)]);
             }
             self.stuck = stuck;
         }
-        if self.stuck.is_empty() {
+        if some_loop_works {
             notify(&[sd_notify::NotifyState::Watchdog]);
-        } else {
-            notify(&[sd_notify::NotifyState::Status("a station loop is hung")]);
         }
+    }
+}
+
+/// The loops found hung: each is said once (log, its status row, an event
+/// for the district); one still hung a second stall limit later asks for a
+/// restart of the agent, which waits for its siblings' cards.
+struct HungLoops {
+    journal: Option<Journal>,
+    stall: Duration,
+    since: std::collections::HashMap<String, Instant>,
+}
+
+impl HungLoops {
+    fn new(state_dir: &Path, stall: Duration) -> Self {
+        let journal = Journal::open(state_dir).map_err(|e| tracing::warn!(error = %e, "the hung-loop watcher has no journal")).ok();
+        Self { journal, stall, since: Default::default() }
+    }
+
+    fn watch(&mut self, stuck: &[&str]) {
+        self.since.retain(|name, _| stuck.contains(&name.as_str()));
+        for name in stuck {
+            if self.since.contains_key(*name) {
+                continue;
+            }
+            self.since.insert(name.to_string(), Instant::now());
+            tracing::error!(printer = %name, "a station loop is hung: it is named in the status, /readyz and to the district");
+            if let Some(j) = self.journal.as_mut() {
+                let said = j.set_station_status(name, "hung", "loop.hung").and_then(|()| {
+                    j.record_event(serde_json::json!({"event": "printer_loop_hung", "printer": name, "stall_s": self.stall.as_secs()}))
+                });
+                if let Err(e) = said {
+                    tracing::warn!(error = %e, "could not record the hung loop");
+                }
+            }
+        }
+    }
+
+    fn restart_wanted(&self) -> bool {
+        self.since.values().any(|t| t.elapsed() >= self.stall)
     }
 }
 

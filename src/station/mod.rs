@@ -13,14 +13,29 @@
 //! blank used; taken with no panel printed → spoiled, retried up to the
 //! spoil limit; a panel printed or the card's fate unknown → `uncertain`,
 //! for the operator to settle.
+//!
+//! Several printers on one station each have a loop on the one journal;
+//! [`claims`] keeps two loops from preparing or printing the same job. A job
+//! that cannot be read (its payload or day key damaged, its envelope
+//! refused) is given back as a refusal and the loop goes on: one bad job
+//! never stops a station. Around each loop, [`supervisor`] catches the
+//! unexpected (an error, a panic), says so and restarts it.
+//!
+//! The card counter must step by exactly the card across a card (one, or
+//! none for a card still inside a printer that counts at eject): anything
+//! else pauses the printer for an operator's booking ([`CounterGap`]).
 
+pub mod claims;
 mod recovery;
+pub mod supervisor;
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-use cetak_drivers::{CardPosition, Fault, PrintFailure, Printer};
-use serde_json::json;
+use cetak_drivers::{CardPosition, CountsAt, Fault, PrintFailure, Printer};
 
+use self::claims::{Claim, Claims};
+use crate::journal::counters::CounterGap;
 use crate::journal::{AttemptEnd, JobState, Journal, JournalError};
 use crate::messages::{self, Lang};
 use crate::render::{self, RenderError};
@@ -31,6 +46,8 @@ pub enum StationError {
     Journal(#[from] JournalError),
     #[error("job {job_id}: stored payload no longer validates")]
     Payload { job_id: String },
+    #[error("the station loop panicked: {0}")]
+    Panicked(String),
 }
 
 /// How the station is set up.
@@ -80,9 +97,28 @@ pub enum Step {
     Paused(String),
     /// The printer does not answer.
     Offline,
-    /// A ready job whose envelope no longer verifies (its key revoked since
-    /// it was checked): returned unprinted, with the reason reported.
+    /// A job this station cannot print (its envelope no longer verifies,
+    /// its payload or key cannot be read): given back unprinted, with the
+    /// reason reported.
     Refused(String),
+}
+
+/// What preparing a job found.
+enum Verdict {
+    Ready {
+        approved: bool,
+    },
+    /// The record itself is wrong (a validation finding, a card that does
+    /// not fit): final.
+    Rejected {
+        code: String,
+        field: String,
+    },
+    /// This station cannot print it (an envelope refused, a payload it
+    /// cannot read): given back for an officer.
+    Refused {
+        code: String,
+    },
 }
 
 pub struct Station<P: Printer> {
@@ -105,7 +141,19 @@ pub struct Station<P: Printer> {
     /// The status last recorded: an idle loop does not rewrite (and fsync)
     /// the same row twice a second.
     shown: Option<(String, String)>,
+    /// The jobs the station's loops are working on (shared by them all).
+    claims: Arc<Claims>,
+    /// When this printer's card counter steps; `None`: the family's own.
+    counts_at: Option<CountsAt>,
+    /// The job this loop is working on, for a failure's report.
+    current: Option<String>,
+    /// When an idle loop last read the printer's card counter.
+    counter_checked: Option<std::time::Instant>,
 }
+
+/// How often an idle printer's card counter is read (a test card pressed
+/// while nothing prints).
+const IDLE_COUNTER_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl<P: Printer> Station<P> {
     pub fn new(journal: Journal, printer: P, opts: StationOptions) -> Self {
@@ -119,7 +167,38 @@ impl<P: Printer> Station<P> {
             reconciled: false,
             beat: None,
             shown: None,
+            claims: Claims::new(),
+            counts_at: None,
+            current: None,
+            counter_checked: None,
         }
+    }
+
+    /// Shares the claims of the station's other printer loops.
+    pub fn with_claims(mut self, claims: Arc<Claims>) -> Self {
+        self.claims = claims;
+        self
+    }
+
+    /// Sets when the printer's card counter steps (the config's
+    /// `counts_at`); otherwise the printer family's own answer.
+    pub fn with_counts_at(mut self, counts_at: Option<CountsAt>) -> Self {
+        self.counts_at = counts_at;
+        self
+    }
+
+    fn counts_at(&self) -> CountsAt {
+        self.counts_at.unwrap_or_else(|| self.printer.counts_at())
+    }
+
+    /// The printer's name in the config.
+    pub fn name(&self) -> &str {
+        &self.opts.name
+    }
+
+    /// The job the loop was working on, if any.
+    pub fn current_job(&self) -> Option<&str> {
+        self.current.as_deref()
     }
 
     /// Reports this loop's progress to the watchdog's supervisor.
@@ -141,19 +220,29 @@ impl<P: Printer> Station<P> {
         &mut self.printer
     }
 
-    /// Validates and fit-checks every `assigned` job: each becomes `ready`
-    /// or `rejected` with its first finding's code and field.
+    /// Validates and fit-checks every `assigned` job no other loop is
+    /// preparing: each becomes `ready`, `rejected` with its first finding's
+    /// code and field, or is given back refused.
     pub fn prepare_assigned(&mut self) -> Result<(), StationError> {
         let caps = self.printer.capabilities();
         for job in self.journal.jobs_in(JobState::Assigned)? {
-            let done = match self.check_job(&job.job_id, &caps) {
-                Ok(Ok(approved)) => self.journal.mark_ready(&job.job_id, approved),
-                Ok(Err((code, field))) => {
+            // A batch of a day's jobs takes a while to check: each is progress.
+            if let Some(b) = &self.beat {
+                b.alive();
+            }
+            let Some(_claim) = self.claims.try_claim(&job.job_id, &self.opts.name) else { continue };
+            // Prepared by a sibling between the list and the claim.
+            if self.journal.job(&job.job_id)?.map(|j| j.state) != Some(JobState::Assigned) {
+                continue;
+            }
+            self.current = Some(job.job_id.clone());
+            let done = match self.check_job(&job.job_id, &caps)? {
+                Verdict::Ready { approved } => self.journal.mark_ready(&job.job_id, approved),
+                Verdict::Rejected { code, field } => {
                     tracing::info!(job_id = %job.job_id, code = %code, "job rejected");
                     self.journal.reject(&job.job_id, &code, &field)
                 }
-                Err(StationError::Journal(e)) => Err(e),
-                Err(e) => return Err(e),
+                Verdict::Refused { code } => self.refuse(&job.job_id, &code).map(|_| ()),
             };
             match done {
                 Ok(()) => {}
@@ -163,7 +252,15 @@ impl<P: Printer> Station<P> {
                 Err(e) => return Err(e.into()),
             }
         }
+        self.current = None;
         Ok(())
+    }
+
+    /// Gives a job back that this station cannot print, with the reason
+    /// (reported to the district as a refusal), and goes on.
+    fn refuse(&mut self, job_id: &str, code: &str) -> Result<bool, JournalError> {
+        tracing::warn!(job_id, code, printer = %self.opts.name, "job set aside: this station cannot print it");
+        self.journal.refuse(job_id, code)
     }
 
     /// Whether the district client released the job meanwhile (a cancel,
@@ -177,42 +274,63 @@ impl<P: Printer> Station<P> {
             .is_some_and(|j| matches!(j.state, JobState::Released | JobState::Reported | JobState::Purged))
     }
 
-    /// `Ok(approved)` when the job can print; else the rejection's code and
-    /// field. The rendered card is discarded (one card ahead is enough).
-    fn check_job(&self, job_id: &str, caps: &cetak_drivers::Capabilities) -> Result<Result<bool, (String, String)>, StationError> {
-        let bytes = self.journal.payload(job_id)?;
+    /// A job's stored payload, or the reason it cannot be read (a day key
+    /// damaged or destroyed, a payload tampered with): the job's problem,
+    /// not the station's.
+    fn read_payload(&self, job_id: &str) -> Result<Result<Vec<u8>, &'static str>, StationError> {
+        match self.journal.payload(job_id) {
+            Ok(bytes) => Ok(Ok(bytes)),
+            Err(JournalError::Vault(e)) => {
+                tracing::warn!(job_id, reason = %e, "stored payload unreadable");
+                Ok(Err(e.code()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// What the job is: ready (approved or not), rejected, or refused. The
+    /// rendered card is discarded (one card ahead is enough).
+    fn check_job(&self, job_id: &str, caps: &cetak_drivers::Capabilities) -> Result<Verdict, StationError> {
+        let bytes = match self.read_payload(job_id)? {
+            Ok(b) => b,
+            Err(code) => return Ok(Verdict::Refused { code: code.into() }),
+        };
+        let rejected = |code: &str, field: &str| Verdict::Rejected { code: code.into(), field: field.into() };
         let text = String::from_utf8_lossy(&bytes);
         let Ok(raw) = cetak_model::RawPrr::parse(&text) else {
-            return Ok(Err(("payload.not_json".into(), "payload".into())));
+            return Ok(rejected("payload.not_json", "payload"));
         };
         let v = cetak_model::validate(&raw, crate::journal::today());
         if let Some(f) = v.findings.iter().find(|f| f.severity == cetak_model::Severity::Invalid) {
-            return Ok(Err((f.code.clone(), f.field.to_string())));
+            return Ok(rejected(&f.code, f.field));
         }
         if raw.job_id() != Some(job_id) {
-            return Ok(Err(("job_id.mismatch".into(), "job_id".into())));
+            return Ok(rejected("job_id.mismatch", "job_id"));
         }
         let mut approved = false;
         if !self.opts.local_mode {
             match self.check_envelope(job_id, &text)? {
                 Ok(a) => approved = a,
-                Err(code) => return Ok(Err((code.into(), "envelope".into()))),
+                Err(code) => return Ok(Verdict::Refused { code: code.into() }),
             }
             if !approved && !cetak_drivers::failpoint::door_open("approval") {
                 if let Some(f) = v.findings.iter().find(|f| f.severity == cetak_model::Severity::NeedsApproval) {
-                    return Ok(Err((f.code.clone(), f.field.to_string())));
+                    return Ok(rejected(&f.code, f.field));
                 }
             }
         }
         if self.opts.local_mode {
             if let Some(f) = v.findings.iter().find(|f| f.severity == cetak_model::Severity::NeedsApproval) {
-                return Ok(Err((f.code.clone(), f.field.to_string())));
+                return Ok(rejected(&f.code, f.field));
             }
         }
-        let Some(prr) = v.prr else { return Ok(Err(("payload.invalid".into(), "payload".into()))) };
+        let Some(prr) = v.prr else { return Ok(rejected("payload.invalid", "payload")) };
         match render::render(&prr, caps) {
-            Ok(_) => Ok(Ok(approved)),
-            Err(e) => Ok(Err(e.code())),
+            Ok(_) => Ok(Verdict::Ready { approved }),
+            Err(e) => {
+                let (code, field) = e.code();
+                Ok(Verdict::Rejected { code, field })
+            }
         }
     }
 
@@ -245,22 +363,51 @@ impl<P: Printer> Station<P> {
         })
     }
 
-    fn render_job(&mut self, job_id: &str) -> Result<cetak_drivers::CardPanels, StationError> {
+    /// The card for `job_id`: the one rendered ahead, or rendered now.
+    /// `Ok(Err(code))`: the job cannot be printed here (given back).
+    fn render_job(&mut self, job_id: &str) -> Result<Result<cetak_drivers::CardPanels, String>, StationError> {
         if let Some((id, panels)) = self.ahead.take() {
             if id == job_id {
-                return Ok(panels);
+                return Ok(Ok(panels));
             }
         }
-        let bytes = self.journal.payload(job_id)?;
-        render_payload(job_id, &bytes, &self.printer.capabilities())
+        let bytes = match self.read_payload(job_id)? {
+            Ok(b) => b,
+            Err(code) => return Ok(Err(code.into())),
+        };
+        match render_payload(job_id, &bytes, &self.printer.capabilities()) {
+            Ok(p) => Ok(Ok(p)),
+            // It validated when it became ready; today it does not.
+            Err(StationError::Payload { .. }) => Ok(Err("payload.no_longer_valid".into())),
+            Err(e) => Err(e),
+        }
     }
 
-    /// The job after `current`, with its payload, to render while
-    /// `current` prints.
+    /// The ready job after `current` that no sibling is working on, with
+    /// its payload, to render while `current` prints.
     fn next_to_render(&self, current: &str) -> Option<(String, Vec<u8>)> {
-        let next = self.journal.jobs_in(JobState::Ready).ok()?.into_iter().find(|j| j.job_id != current)?;
+        let next = self
+            .journal
+            .jobs_in(JobState::Ready)
+            .ok()?
+            .into_iter()
+            .find(|j| j.job_id != current && !self.claims.held_by_other(&j.job_id, &self.opts.name))?;
         let bytes = self.journal.payload(&next.job_id).ok()?;
         Some((next.job_id, bytes))
+    }
+
+    /// Claims the next ready job (urgent first, then oldest) that no
+    /// sibling holds.
+    fn claim_next(&self) -> Result<Option<(crate::journal::JobRow, Claim)>, StationError> {
+        for job in self.journal.jobs_in(JobState::Ready)? {
+            if let Some(claim) = self.claims.try_claim(&job.job_id, &self.opts.name) {
+                // Printed or given back by another between the list and the claim.
+                if self.journal.job(&job.job_id)?.map(|j| j.state) == Some(JobState::Ready) {
+                    return Ok(Some((job, claim)));
+                }
+            }
+        }
+        Ok(None)
     }
 
     fn status(&mut self, state: &str, detail: &str) {
@@ -282,6 +429,8 @@ impl<P: Printer> Station<P> {
 
     /// Moves at most one card. See the module doc for the order of checks.
     pub fn step(&mut self) -> Result<Step, StationError> {
+        self.current = None;
+        cetak_drivers::failpoint::panic_point(&format!("station.step.{}", self.opts.name));
         self.prepare_assigned()?;
         if self.opts.local_mode {
             crate::local::acknowledge_all(&mut self.journal)?;
@@ -308,27 +457,46 @@ impl<P: Printer> Station<P> {
             self.status("waiting", &format!("fault.{}", f.as_str()));
             return Ok(Step::Waiting(f));
         }
-        let Some(job) = self.journal.next_ready()? else {
+        let Some((job, _claim)) = self.claim_next()? else {
+            // A test card pressed while nothing prints is caught now, not
+            // when the next job comes.
+            if self.counter_checked.is_none_or(|t| t.elapsed() >= IDLE_COUNTER_CHECK) {
+                self.counter_checked = Some(std::time::Instant::now());
+                let (identity, counters) = match (self.printer.identify(), self.printer.counters()) {
+                    (Ok(i), Ok(c)) => (i, c),
+                    _ => return Ok(self.lost()),
+                };
+                if let Some(step) = self.check_continuity(&identity, counters.cards)? {
+                    return Ok(step);
+                }
+            }
             self.status("idle", "state.idle");
             return Ok(Step::Idle);
         };
         let job_id = job.job_id.clone();
+        self.current = Some(job_id.clone());
         match self.print_next(job) {
             Err(_) if self.released_meanwhile(&job_id) => Ok(Step::Idle),
             other => other,
         }
     }
 
-    /// Prints `job` (ready). An error while the card has not started is
-    /// judged by the caller: the district client may have released the job
-    /// meanwhile, which is no fault.
+    /// Prints `job` (ready, claimed). An error while the card has not
+    /// started is judged by the caller: the district client may have
+    /// released the job meanwhile, which is no fault.
     fn print_next(&mut self, job: crate::journal::JobRow) -> Result<Step, StationError> {
         // Checked again right before the card: a key may have been revoked
         // since the job became ready.
         if !self.opts.local_mode {
-            let prr = String::from_utf8_lossy(&self.journal.payload(&job.job_id)?).into_owned();
+            let prr = match self.read_payload(&job.job_id)? {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(code) => {
+                    self.refuse(&job.job_id, code)?;
+                    return Ok(Step::Refused(job.job_id));
+                }
+            };
             if let Err(code) = self.check_envelope(&job.job_id, &prr)? {
-                self.journal.release(&job.job_id, code)?;
+                self.refuse(&job.job_id, code)?;
                 return Ok(Step::Refused(job.job_id));
             }
         }
@@ -339,33 +507,57 @@ impl<P: Printer> Station<P> {
         if let Some(step) = self.check_continuity(&identity, counters.cards)? {
             return Ok(step);
         }
-        let panels = self.render_job(&job.job_id)?;
+        let panels = match self.render_job(&job.job_id)? {
+            Ok(p) => p,
+            Err(code) => {
+                self.refuse(&job.job_id, &code)?;
+                return Ok(Step::Refused(job.job_id));
+            }
+        };
         let k_hash = panels.k_hash();
         let attempt = self.journal.begin_attempt(&job.job_id, &self.opts.name, &identity.serial, counters.cards, k_hash.as_deref())?;
         self.status("printing", &job.job_id);
-        tracing::info!(job_id = %job.job_id, attempt, "printing");
+        tracing::info!(job_id = %job.job_id, attempt, printer = %self.opts.name, "printing");
         // Print this card and, meanwhile, render the next.
         let next = self.next_to_render(&job.job_id);
         let caps = self.printer.capabilities();
         if let Some(b) = &self.beat {
             b.busy_for(self.printer.card_deadline());
         }
-        let printer = &mut self.printer;
+        let (printer, journal) = (&mut self.printer, &mut self.journal);
+        let mut feed_error = None;
         let (printed, ahead) = std::thread::scope(|scope| {
             let renderer = next.map(|(id, bytes)| scope.spawn(move || render_payload(&id, &bytes, &caps).ok().map(|p| (id, p))));
-            let printed = printer.print(&panels);
+            // Written ahead of the feed: after a crash, recovery knows a
+            // blank may have left the feeder.
+            let mut feeding = || match journal.feed_sent(&job.job_id, attempt) {
+                Ok(()) => true,
+                Err(e) => {
+                    feed_error = Some(e);
+                    false
+                }
+            };
+            let printed = printer.print(&panels, &mut feeding);
             (printed, renderer.and_then(|h| h.join().ok().flatten()))
         });
         self.ahead = ahead;
+        if let Some(e) = feed_error {
+            // Nothing was fed; the attempt in flight is settled by recovery.
+            self.connected = false;
+            return Err(e.into());
+        }
+        self.clear_printer_memory(&job.job_id);
         let step = match printed {
             Ok(after) => {
+                let expected = counters.cards + 1;
                 self.journal.end_attempt(
                     &job.job_id,
                     attempt,
-                    &AttemptEnd::Printed { counter_after: after.cards },
+                    &AttemptEnd::Printed { counter_after: expected },
                     self.opts.spoil_retries,
                 )?;
                 tracing::info!(job_id = %job.job_id, attempt, "printed");
+                self.counter_after_card(expected, Some(after.cards))?;
                 Step::Printed(job.job_id.clone())
             }
             Err(failure) => self.book_failure(&job.job_id, attempt, counters.cards, failure)?,
@@ -376,10 +568,42 @@ impl<P: Printer> Station<P> {
         Ok(step)
     }
 
+    /// After every card: no resident's image may stay in the printer. A
+    /// printer that refuses is logged with its name and reported to the
+    /// district as an event; `cetak doctor` checks it too.
+    fn clear_printer_memory(&mut self, job_id: &str) {
+        if let Err(e) = self.printer.clear_memory() {
+            tracing::error!(printer = %self.opts.name, job_id, error = %e, "the printer did not clear its stored images");
+            let body =
+                serde_json::json!({"event": "bitmaps_not_cleared", "printer": self.opts.name, "job_id": job_id, "error": e.to_string()});
+            if let Err(je) = self.journal.record_event(body) {
+                tracing::warn!(error = %je, "could not queue the event");
+            }
+        }
+    }
+
+    /// Once a card is booked: the counter the journal now expects beside
+    /// the one the printer shows (`None`: not read). A difference pauses
+    /// the printer for an operator, with both numbers.
+    fn counter_after_card(&mut self, expected: u64, found: Option<u64>) -> Result<(), StationError> {
+        let Some(gap) = found.and_then(|f| CounterGap::of(expected, f)) else { return Ok(()) };
+        self.pause_for(gap)?;
+        Ok(())
+    }
+
+    fn pause_for(&mut self, gap: CounterGap) -> Result<Step, StationError> {
+        tracing::warn!(printer = %self.opts.name, gap = ?gap, "card counter differs from the journal: station paused");
+        self.journal.pause_for_counter(&self.opts.name, gap)?;
+        let reason = gap.reason();
+        self.status("paused", &format!("pause.{reason}"));
+        Ok(Step::Paused(reason.into()))
+    }
+
     /// The printer's card counter must equal the journal's last known
     /// value. A printer seen for the first time is adopted; a new serial on
-    /// this port is adopted with an event; any other difference is a blank
-    /// unaccounted and pauses the station until an operator books it.
+    /// this port is adopted with an event; any other difference (a blank
+    /// unaccounted, a counter that went down) pauses the station until an
+    /// operator books it.
     fn check_continuity(&mut self, identity: &cetak_drivers::Identity, cards: u64) -> Result<Option<Step>, StationError> {
         let name = self.opts.name.clone();
         match self.journal.printer(&name)? {
@@ -393,20 +617,16 @@ impl<P: Printer> Station<P> {
                 self.journal.adopt_printer(&name, &identity.serial, &identity.model, cards)?;
                 Ok(None)
             }
-            Some(p) if p.last_counter == cards => {
-                if !self.reconciled {
-                    self.journal.reconcile(&name, &identity.serial, cards)?;
-                    self.reconciled = true;
+            Some(p) => match CounterGap::of(p.last_counter, cards) {
+                None => {
+                    if !self.reconciled {
+                        self.journal.reconcile(&name, &identity.serial, cards)?;
+                        self.reconciled = true;
+                    }
+                    Ok(None)
                 }
-                Ok(None)
-            }
-            Some(p) => {
-                let diff = cards as i64 - p.last_counter as i64;
-                tracing::warn!(printer = %name, expected = p.last_counter, found = cards, "blank unaccounted: station paused");
-                self.journal.pause(&name, "blank_unaccounted", json!({"expected": p.last_counter, "found": cards, "cards": diff}))?;
-                self.status("paused", "pause.blank_unaccounted");
-                Ok(Some(Step::Paused("blank_unaccounted".into())))
-            }
+                Some(gap) => self.pause_for(gap).map(Some),
+            },
         }
     }
 
@@ -427,22 +647,21 @@ impl<P: Printer> Station<P> {
                 Ok(self.lost())
             }
             CardPosition::Inside | CardPosition::RejectBox | CardPosition::Output => {
-                if progress.card == CardPosition::Inside {
-                    // Into the reject box if the printer can move it; a
-                    // jammed card waits for the clerk (status shows how).
-                    let _ = self.printer.reject();
-                }
-                // A blank was taken: it is card number `before + 1`, whether
-                // the printer's counter steps at pick or only at eject.
-                let counter_after = before + 1;
-                if progress.panels_started == 0 && progress.panels_done == 0 {
+                // Into the reject box if the printer can move it; a jammed
+                // card waits for the clerk (status shows how).
+                let left_through = progress.card != CardPosition::Inside || self.printer.reject().is_ok();
+                // The blank taken is card number `before + 1`; the counter
+                // shows it unless it counts at eject and the card is still
+                // inside (or will leave by the clerk's hand).
+                let counter_after = self.counts_at().after_card(before, left_through);
+                let step = if progress.panels_started == 0 && progress.panels_done == 0 {
                     let to = self.journal.end_attempt(
                         job_id,
                         attempt,
                         &AttemptEnd::Spoiled { fault: fault.as_str().into(), counter_after },
                         spoil,
                     )?;
-                    Ok(Step::Spoiled { job_id: job_id.into(), failed: to == JobState::Failed })
+                    Step::Spoiled { job_id: job_id.into(), failed: to == JobState::Failed }
                 } else {
                     let end = AttemptEnd::Uncertain {
                         fault: fault.as_str().into(),
@@ -451,8 +670,11 @@ impl<P: Printer> Station<P> {
                     };
                     self.journal.end_attempt(job_id, attempt, &end, spoil)?;
                     tracing::warn!(job_id, "card uncertain: operator must decide");
-                    Ok(Step::Uncertain(job_id.into()))
-                }
+                    Step::Uncertain(job_id.into())
+                };
+                let found = self.printer.counters().ok().map(|c| c.cards);
+                self.counter_after_card(counter_after, found)?;
+                Ok(step)
             }
         }
     }
@@ -468,6 +690,7 @@ impl<P: Printer> Station<P> {
                 b.alive();
             }
             cetak_drivers::failpoint::hang("station.step");
+            cetak_drivers::failpoint::hang(&format!("station.step.{}", self.opts.name));
             last = self.step()?;
             if matches!(last, Step::Idle | Step::Waiting(_) | Step::Paused(_) | Step::Offline) {
                 if until_idle {

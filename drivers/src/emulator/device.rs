@@ -10,7 +10,9 @@ use super::state::{self, DeviceState, InsideCard};
 use super::EmulatorError;
 use crate::failpoint;
 use crate::panel::{CardPanels, PanelKind};
-use crate::printer::{Capabilities, CardPosition, Counters, Fault, Identity, PrintFailure, PrintProgress, Printer, PrinterError, Status};
+use crate::printer::{
+    Capabilities, CardPosition, Counters, CountsAt, Fault, Identity, PrintFailure, PrintProgress, Printer, PrinterError, Status,
+};
 
 /// How a new emulated printer starts out (an existing state file wins).
 #[derive(Clone, Debug)]
@@ -133,6 +135,8 @@ impl Device {
                 stored_bitmaps: Vec::new(),
                 reprint_commands: 0,
                 count_at_eject: opts.count_at_eject,
+                counter_generation: 0,
+                refuse_clear: false,
             },
         };
         // A card logged as out but still marked inside: the power went
@@ -215,10 +219,12 @@ impl Device {
             state::save(&g.state_path, &g.state)?;
             return Ok(None);
         };
-        let rec = record(&g.state, &card, Destination::RemovedByHand);
+        let mut rec = record(&g.state, &card, Destination::RemovedByHand);
+        // The printer never sees a card leave by hand.
+        rec.counted = !g.state.count_at_eject;
         g.log.append(&rec)?;
         g.state.cover_open = false;
-        leave(&mut g.state);
+        leave(&mut g.state, false);
         state::save(&g.state_path, &g.state)?;
         Ok(Some(rec))
     }
@@ -246,12 +252,35 @@ impl Device {
         })
     }
 
+    /// A service reset of the card counter (a board replaced): it starts
+    /// again from `to`. A technician does it with no card inside.
+    pub fn reset_counter(&self, to: u64) -> Result<(), EmulatorError> {
+        let mut g = self.lock();
+        if g.state.card_inside.is_some() {
+            return Err(EmulatorError::Busy("a card is inside: take it out before the service reset".into()));
+        }
+        g.state.card_counter = to;
+        g.state.counter_generation += 1;
+        state::save(&g.state_path, &g.state)
+    }
+
+    /// The printer refuses (or accepts again) to clear its stored bitmaps.
+    pub fn set_refuse_clear(&self, refuse: bool) -> Result<(), EmulatorError> {
+        self.mutate(|s| s.refuse_clear = refuse)
+    }
+
     /// A card taken from the feeder behind the agent's back (a test card
-    /// printed from the front panel).
+    /// printed from the front panel), also while a card is being printed on
+    /// a printer that counts at pick. A printer that counts at eject is
+    /// busy until its card has left (the emulator numbers a card by the
+    /// counter value that counts it, and both would carry one number).
     pub fn front_panel_test_card(&self) -> Result<(), EmulatorError> {
         let mut g = self.lock();
         if g.state.feeder == 0 {
             return Ok(());
+        }
+        if g.state.count_at_eject && g.state.card_inside.is_some() {
+            return Err(EmulatorError::Busy("a card is inside: the front panel waits until it has left".into()));
         }
         g.state.feeder -= 1;
         g.state.card_counter += 1;
@@ -259,6 +288,15 @@ impl Device {
         let rec = record(&g.state, &card, Destination::Output);
         g.log.append(&rec)?;
         state::save(&g.state_path, &g.state)
+    }
+
+    /// Whether this printer's card counter steps at eject.
+    pub fn counts_at(&self) -> CountsAt {
+        if self.lock().state.count_at_eject {
+            CountsAt::Eject
+        } else {
+            CountsAt::Pick
+        }
     }
 
     /// The mechanical time of one step (the wire server waits it after
@@ -433,7 +471,7 @@ impl Device {
         }
         let rec = record(&g.state, &inside, Destination::Output);
         g.log.append(&rec).map_err(|_| Self::gone(done))?;
-        leave(&mut g.state);
+        leave(&mut g.state, true);
         state::save(&g.state_path, &g.state).map_err(|_| Self::gone(done))?;
         Ok(Counters { cards: g.state.card_counter, panels: g.state.panel_counter })
     }
@@ -454,7 +492,7 @@ impl Device {
         }
         let rec = record(&g.state, &card, Destination::RejectBox);
         g.log.append(&rec).map_err(|e| PrinterError::Protocol(e.to_string()))?;
-        leave(&mut g.state);
+        leave(&mut g.state, true);
         state::save(&g.state_path, &g.state).map_err(|e| PrinterError::Protocol(e.to_string()))
     }
 
@@ -469,11 +507,15 @@ impl Device {
         Ok(g.state.host_managed_errors)
     }
 
-    /// `Wcb`: clears the stored bitmaps.
+    /// `Wcb`: clears the stored bitmaps (refused when the printer is set to
+    /// refuse: the images stay).
     pub fn clear_bitmaps(&self) -> Result<(), PrinterError> {
         let mut g = self.lock();
         if g.unplugged {
             return Err(PrinterError::Gone);
+        }
+        if g.state.refuse_clear {
+            return Err(PrinterError::Protocol("the printer refused to clear its stored bitmaps".into()));
         }
         g.state.stored_bitmaps.clear();
         state::save(&g.state_path, &g.state).map_err(|e| PrinterError::Protocol(e.to_string()))
@@ -520,13 +562,16 @@ fn record(st: &DeviceState, card: &InsideCard, destination: Destination) -> Phys
         panels: card.panels,
         k_hash: card.k_hash.clone(),
         panel_hashes: card.panel_hashes.clone(),
+        counted: true,
+        generation: st.counter_generation,
     }
 }
 
 /// A card leaves the printer (output, reject box, or by hand): on a printer
-/// that counts at eject, this is when the counter steps.
-fn leave(st: &mut DeviceState) {
-    if st.count_at_eject {
+/// that counts at eject, this is when the counter steps, if the card left
+/// `through` the printer (not pulled out by a clerk).
+fn leave(st: &mut DeviceState, through: bool) {
+    if st.count_at_eject && through {
         st.card_counter += 1;
     }
     st.card_inside = None;
@@ -599,8 +644,11 @@ impl Printer for EmulatedPrinter {
         Ok(Counters { cards: g.state.card_counter, panels: g.state.panel_counter })
     }
 
-    fn print(&mut self, card: &CardPanels) -> Result<Counters, PrintFailure> {
+    fn print(&mut self, card: &CardPanels, feeding: &mut dyn FnMut() -> bool) -> Result<Counters, PrintFailure> {
         let needed = card.panels.len() as u8;
+        if !feeding() {
+            return Err(fail(Fault::Busy, 0, 0, CardPosition::NotTaken));
+        }
         failpoint::hit("driver.before_feed");
         self.device.feed(u32::from(needed)).map_err(|f| failure(0, f))?;
         failpoint::hit("driver.after_feed");
@@ -624,6 +672,14 @@ impl Printer for EmulatedPrinter {
 
     fn cancel(&mut self) -> Result<(), PrinterError> {
         self.device.clear_bitmaps()
+    }
+
+    fn clear_memory(&mut self) -> Result<(), PrinterError> {
+        self.device.clear_bitmaps()
+    }
+
+    fn counts_at(&self) -> CountsAt {
+        self.device.counts_at()
     }
 
     /// In process there is no link: the mechanical time, twice over.

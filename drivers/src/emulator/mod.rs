@@ -26,4 +26,7 @@ pub enum EmulatorError {
     Io { path: std::path::PathBuf, source: std::io::Error },
     #[error("emulator state file {path} is corrupt: {source}")]
     Corrupt { path: std::path::PathBuf, source: serde_json::Error },
+    /// The printer cannot do that now (a clerk's action refused).
+    #[error("printer busy: {0}")]
+    Busy(String),
 }

@@ -28,6 +28,27 @@ pub struct PhysicalRecord {
     /// Hash of each decoded panel, in print order.
     #[serde(default)]
     pub panel_hashes: Vec<String>,
+    /// Whether the printer's card counter counts this card: a card a clerk
+    /// pulls out of a printer that counts at eject is never counted, so the
+    /// next card picked carries the same number.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub counted: bool,
+    /// How many service resets of the counter came before this card: the
+    /// numbers start again after each.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u32,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Appends and reads the physical log file.

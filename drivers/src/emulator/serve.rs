@@ -51,6 +51,8 @@ pub fn clerk(device: &Device, line: &str) -> Result<String, String> {
     let arg = words.next().unwrap_or("");
     let n = arg.parse::<u32>().ok();
     let r = match (act, n) {
+        ("reset-counter", Some(n)) => device.reset_counter(u64::from(n)),
+        ("refuse-clear", _) => device.set_refuse_clear(arg != "off"),
         ("remove-card", _) => device.remove_card_by_hand().map(|_| ()),
         ("open-cover", _) => device.set_cover_open(true),
         ("close-cover", _) => device.set_cover_open(false),

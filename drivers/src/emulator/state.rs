@@ -49,6 +49,13 @@ pub struct DeviceState {
     /// when it is taken from the feeder (printers differ: docs/hardware.md).
     #[serde(default)]
     pub count_at_eject: bool,
+    /// Service resets of the card counter so far (a board replaced).
+    #[serde(default)]
+    pub counter_generation: u32,
+    /// The printer refuses to clear its stored bitmaps (a fault to test
+    /// that cetak says so).
+    #[serde(default)]
+    pub refuse_clear: bool,
 }
 
 /// Where the state lives, and whether each write is synced.

@@ -23,6 +23,9 @@ pub enum WireFaultKind {
     HalfReply,
     /// No reply at all.
     Silent,
+    /// The command is not carried out and answered `ERR CDE` (a printer
+    /// that refuses, say, to clear its stored bitmaps).
+    Refuse,
 }
 
 /// Strikes the `nth` (1-based) reply to `command`.
@@ -35,7 +38,7 @@ pub struct WireFault {
 
 impl std::str::FromStr for WireFault {
     type Err = String;
-    /// `CMD:garbage|half|silent[@N]`, for example `Se:half@2`.
+    /// `CMD:garbage|half|silent|refuse[@N]`, for example `Se:half@2`.
     fn from_str(s: &str) -> Result<Self, String> {
         let (command, rest) = s.split_once(':').ok_or("expected CMD:KIND[@N]")?;
         let (kind, nth) = match rest.split_once('@') {
@@ -46,6 +49,7 @@ impl std::str::FromStr for WireFault {
             "garbage" => WireFaultKind::Garbage,
             "half" => WireFaultKind::HalfReply,
             "silent" => WireFaultKind::Silent,
+            "refuse" => WireFaultKind::Refuse,
             other => return Err(format!("unknown wire fault {other}")),
         };
         Ok(Self { command: command.to_string(), nth, kind })
@@ -362,7 +366,8 @@ impl Session {
             ("Sis" | "Sic", _) => if st.card_inside.is_some() { "OK" } else { "ERR MECHANICAL" }.into(),
             ("Wcb", Some(_)) => match self.device.clear_bitmaps() {
                 Ok(()) => "OK".into(),
-                Err(_) => return None,
+                Err(crate::PrinterError::Gone) => return None,
+                Err(_) => "ERR CDE".into(),
             },
             ("Srs", _) => "OK".into(),
             ("Sc" | "St", _) => {
@@ -389,7 +394,9 @@ impl Session {
                 *c
             };
             let fault = self.faults.iter().position(|f| f.command == cmd.name && f.nth == n).map(|i| self.faults.remove(i));
-            let Some(reply) = self.answer(&cmd) else { continue };
+            let reply =
+                if fault.as_ref().is_some_and(|f| f.kind == WireFaultKind::Refuse) { Some("ERR CDE".into()) } else { self.answer(&cmd) };
+            let Some(reply) = reply else { continue };
             let mut bytes = reply.into_bytes();
             bytes.push(0);
             match fault.map(|f| f.kind) {
@@ -397,6 +404,7 @@ impl Session {
                 Some(WireFaultKind::Garbage) => stream.write_all(b"\xfe\x13GARB\x00")?,
                 Some(WireFaultKind::HalfReply) => stream.write_all(&bytes[..bytes.len() / 2])?,
                 Some(WireFaultKind::Silent) => {}
+                Some(WireFaultKind::Refuse) => stream.write_all(&bytes)?,
             }
             stream.flush()?;
         }

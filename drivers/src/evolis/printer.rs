@@ -4,8 +4,9 @@
 //! Every reply is parsed strictly; a timeout, a cut or garbled reply is
 //! never taken for success. In a print, the card counter (`Rco;c`) is read
 //! before `Ss` and after a failure, so the driver knows whether a blank left
-//! the feeder; the stored bitmaps are cleared (`Wcb`) after every card, so
-//! no resident's image stays in the printer.
+//! the feeder. Clearing the stored bitmaps (`Wcb`) after every card, so no
+//! resident's image stays in the printer, is [`Printer::clear_memory`]: the
+//! station calls it and books a refusal.
 
 use std::time::Duration;
 
@@ -14,7 +15,9 @@ use super::command::Command;
 use super::reply::{self, ErrCode, Reply, ReplyError};
 use crate::failpoint;
 use crate::panel::{CardPanels, PanelKind};
-use crate::printer::{Capabilities, CardPosition, Counters, Fault, Identity, PrintFailure, PrintProgress, Printer, PrinterError, Status};
+use crate::printer::{
+    Capabilities, CardPosition, Counters, CountsAt, Fault, Identity, PrintFailure, PrintProgress, Printer, PrinterError, Status,
+};
 use crate::transport::{deadline, Transport, TransportError};
 
 /// Why one command got no usable answer.
@@ -160,7 +163,9 @@ impl<T: Transport> EvolisPrinter<T> {
 
     /// A sequence step that failed: where is the card? A counter that
     /// stepped means a blank left the feeder; `Rlr;p` says if it is inside.
-    fn after_failure(&mut self, before: u64, reply: Result<Reply, WireError>, started: u8, done: u8) -> PrintFailure {
+    /// `taken`: the feed was answered OK, so a blank left the feeder even if
+    /// the counter has not stepped (a printer that counts at eject).
+    fn after_failure(&mut self, before: u64, reply: Result<Reply, WireError>, taken: bool, started: u8, done: u8) -> PrintFailure {
         let fault = match reply {
             Ok(Reply::Err(code)) => fault_of(code),
             Ok(_) => Fault::Jam,
@@ -181,17 +186,13 @@ impl<T: Transport> EvolisPrinter<T> {
         };
         let card = match (self.card_counter(), inside) {
             (_, Some(true)) => CardPosition::Inside,
-            (Some(now), Some(false)) if now == before => CardPosition::NotTaken,
+            (Some(now), Some(false)) if now == before && !taken => CardPosition::NotTaken,
+            // Taken, not inside, not counted: nobody here knows where it went.
+            (Some(now), Some(false)) if now == before => CardPosition::Unknown,
             (Some(_), Some(false)) => CardPosition::RejectBox,
             _ => CardPosition::Unknown,
         };
         PrintFailure { fault, progress: PrintProgress { panels_started: started, panels_done: done, card } }
-    }
-
-    fn clear_bitmaps(&mut self, card: &CardPanels) {
-        for p in &card.panels {
-            let _ = self.call(&Command::Wcb(p.kind.letter()));
-        }
     }
 }
 
@@ -272,7 +273,7 @@ impl<T: Transport> Printer for EvolisPrinter<T> {
         Ok(Counters { cards: self.number(Command::Rco('c'))?, panels: self.number(Command::Rco('p'))? })
     }
 
-    fn print(&mut self, card: &CardPanels) -> Result<Counters, PrintFailure> {
+    fn print(&mut self, card: &CardPanels, feeding: &mut dyn FnMut() -> bool) -> Result<Counters, PrintFailure> {
         let gone_before = || not_taken(Fault::Gone);
         let before = self.card_counter().ok_or_else(gone_before)?;
         // Checks before a blank is taken: ribbon, feeder.
@@ -294,41 +295,57 @@ impl<T: Transport> Printer for EvolisPrinter<T> {
         if !matches!(self.call(&Command::Pr("ymcko".into())), Ok(Reply::Ok)) {
             return Err(gone_before());
         }
+        if !feeding() {
+            return Err(not_taken(Fault::Busy));
+        }
         failpoint::hit("driver.before_feed");
         let r = self.call(&Command::Ss);
         if !matches!(r, Ok(Reply::Ok)) {
-            return Err(self.after_failure(before, r, 0, 0));
+            return Err(self.after_failure(before, r, false, 0, 0));
         }
         failpoint::hit("driver.after_feed");
         let r = self.call(&Command::Sr);
         if !matches!(r, Ok(Reply::Ok)) {
-            return Err(self.after_failure(before, r, 0, 0));
+            return Err(self.after_failure(before, r, true, 0, 0));
         }
         let total = commands.len() as u8;
         for (i, cmd) in commands.iter().enumerate() {
             let n = i as u8 + 1;
             let r = self.call(cmd);
             if !matches!(r, Ok(Reply::Ok)) {
-                let f = self.after_failure(before, r, n, n - 1);
-                self.clear_bitmaps(card);
-                return Err(f);
+                return Err(self.after_failure(before, r, true, n, n - 1));
             }
             failpoint::hit(&format!("driver.after_panel.{n}"));
         }
         failpoint::hit("driver.before_eject");
         let r = self.call(&Command::Se);
         if !matches!(r, Ok(Reply::Ok)) {
-            let f = self.after_failure(before, r, total, total);
-            self.clear_bitmaps(card);
-            return Err(f);
+            return Err(self.after_failure(before, r, true, total, total));
         }
         failpoint::hit("driver.after_eject");
-        self.clear_bitmaps(card);
         let after = self.counters().map_err(|_| PrintFailure {
             fault: Fault::Gone,
             progress: PrintProgress { panels_started: total, panels_done: total, card: CardPosition::Unknown },
         })?;
         Ok(after)
+    }
+
+    /// `Wcb` for every panel; the first that is not answered `OK` is the
+    /// error (the printer keeps an image).
+    fn clear_memory(&mut self) -> Result<(), PrinterError> {
+        for letter in ['y', 'm', 'c', 'k', 'o'] {
+            match self.call(&Command::Wcb(letter)) {
+                Ok(Reply::Ok) => {}
+                Ok(other) => return Err(PrinterError::Protocol(format!("Wcb;{letter};0 refused: {other:?}"))),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// The guide: `Rco;c` counts cards taken from the feeder.
+    fn counts_at(&self) -> CountsAt {
+        CountsAt::Pick
     }
 
     fn reject(&mut self) -> Result<(), PrinterError> {

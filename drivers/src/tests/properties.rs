@@ -94,7 +94,7 @@ proptest! {
     fn garbage_at_the_eject_is_never_a_printed_card(reply in proptest::collection::vec(any::<u8>(), 0..12)) {
         let t = Scripted { se_reply: reply.clone(), pending: VecDeque::new(), counter: 0 };
         let mut p = EvolisPrinter::new(t, true).with_mechanical(Duration::ZERO);
-        let done = p.print(&tiny_card()).is_ok();
+        let done = p.print(&tiny_card(), &mut || true).is_ok();
         prop_assert_eq!(done, reply.as_slice() == b"OK\0", "reply {:?}", reply);
     }
 }
