@@ -30,7 +30,7 @@ fn a_test_card_from_the_front_panel_pauses_until_booked() {
     // An operator's plain resume does not clear it; booking does.
     assert!(!rig.journal().resume(PRINTER, 1000).expect("resume"));
     assert_eq!(rig.step(), Step::Paused("blank_unaccounted".into()));
-    rig.journal().book_unaccounted(PRINTER, 1, "test card printed from the front panel", 1000).expect("book");
+    rig.journal().book_unaccounted(PRINTER, Some(1), "test card printed from the front panel", 1000).expect("book");
     assert_eq!(rig.step(), Step::Printed(ids[1].clone()));
     rig.judge();
 }

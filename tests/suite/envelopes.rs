@@ -1,7 +1,9 @@
 //! An enrolled station prints nothing whose envelope fails (DESIGN §9):
 //! forged, altered, foreign-region, out-of-window and replayed jobs are
-//! refused, reported to the district (a `rejected` result in the outbox)
-//! and never reach the printer, judged from the emulator's physical log.
+//! refused, reported to the district (a `refused` result in the outbox, for
+//! an officer: the job is given back, not finished, so a reissue can come
+//! back) and never reach the printer, judged from the emulator's physical
+//! log. A record's own findings (an approval missing) are `rejected`.
 
 use cetak::journal::district::Enrolment;
 use cetak::journal::{JobState, Journal};
@@ -75,10 +77,13 @@ fn run(e: &mut Enrolled, jobs: &[Assignment]) {
 
 fn rejected_code(e: &mut Enrolled, job: &str) -> Option<String> {
     let row = e.station.journal().job(job).expect("job").expect("known");
-    assert_eq!(row.state, JobState::Rejected, "{job}");
-    let reported = e.station.journal().pending_outbox().expect("outbox").iter().any(|m| {
-        m.job_id.as_deref() == Some(job) && m.body.contains("\"rejected\"") && m.body.contains(row.reject_code.as_deref().unwrap_or("?"))
-    });
+    let envelope = row.reject_code.as_deref().is_some_and(|c| c.starts_with("envelope."));
+    let (state, result) = if envelope { (JobState::Released, "\"refused\"") } else { (JobState::Rejected, "\"rejected\"") };
+    assert_eq!(row.state, state, "{job}");
+    let reported =
+        e.station.journal().pending_outbox().expect("outbox").iter().any(|m| {
+            m.job_id.as_deref() == Some(job) && m.body.contains(result) && m.body.contains(row.reject_code.as_deref().unwrap_or("?"))
+        });
     assert!(reported, "{job}: refusal not queued for the district");
     row.reject_code
 }

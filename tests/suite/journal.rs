@@ -99,3 +99,39 @@ fn a_journal_from_a_newer_cetak_is_refused() {
     let e = Journal::open(dir.path()).err().unwrap_or_else(|| panic!("a newer journal was opened"));
     assert!(e.to_string().contains("newer cetak"), "{e}");
 }
+
+/// A `cetak import` beside the daemon seals new jobs while the daemon
+/// destroys the day keys no payload needs: the destroyer must never take a
+/// key out from under a job being sealed. Each job is given back at once,
+/// so the day's key is unneeded again and the next import makes it anew:
+/// every import is a chance for the race.
+#[test]
+fn destroying_unused_keys_never_races_a_job_being_sealed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let lines: Vec<String> =
+        cetak_model::generator::generate(77, 120, cetak::journal::today()).into_iter().map(|v| v.to_string()).collect();
+    let mut importer = Journal::open(dir.path()).expect("journal");
+    let mut destroyer = Journal::open(dir.path()).expect("journal");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let f = dir.path().join("job.jsonl");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                destroyer.destroy_unused_keys().expect("destroy");
+            }
+        });
+        let mut lost = Vec::new();
+        for line in &lines {
+            std::fs::write(&f, line).expect("write");
+            let ids = import_file(&mut importer, &f).expect("import").imported;
+            for id in ids {
+                if importer.payload(&id).is_err() {
+                    lost.push(id.clone());
+                }
+                importer.release(&id, "test").expect("release");
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(lost.is_empty(), "sealed under a key that was destroyed: {} of {} jobs", lost.len(), lines.len());
+    });
+}

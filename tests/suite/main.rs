@@ -14,6 +14,7 @@ mod faults;
 mod fleet;
 mod journal;
 mod matrix;
+mod offices;
 mod priority;
 mod privacy;
 mod properties;

@@ -31,7 +31,6 @@ mod with_failpoints {
 
     use crate::fleet::{assert_results_match, judge_printed_once, Db};
     use crate::support::fleet::{DistrictProcess, StationProcess, StationSetup};
-    use crate::support::{assert_memory_matches, assert_no_record_twice};
 
     const JOBS: usize = 3;
     const REGION: &str = "17.71.01.1001";
@@ -51,6 +50,19 @@ mod with_failpoints {
         stages: Vec<String>,
         mode: Mode,
         seed: u64,
+        office: Office,
+    }
+
+    /// The office around the station of a run.
+    #[derive(Clone, Copy, Default)]
+    struct Office {
+        /// A second printer on the PC, one that counts at eject.
+        two_printers: bool,
+        /// What the clerk does at the printers while the agent is down
+        /// (`test-card`, `remove-card`, `reset-counter 0`), on printer-1
+        /// or, with `all`, on every printer.
+        between: Option<&'static str>,
+        all: bool,
     }
 
     #[derive(Default)]
@@ -111,9 +123,17 @@ mod with_failpoints {
             }
             let lines = self.jobs();
             let name = format!("kel-m{}", self.runs);
+            let eject: &[&str] = &["--count-at-eject"];
             let mut st = StationProcess::enrol(
                 &self.district,
-                &StationSetup { name: &name, regions: &[REGION], time_scale: 0.0, district: "buffer = 3", ..Default::default() },
+                &StationSetup {
+                    name: &name,
+                    regions: &[REGION],
+                    time_scale: 0.0,
+                    district: "buffer = 3",
+                    second_printer: run.office.two_printers.then_some(eject),
+                    ..Default::default()
+                },
             );
             let mut out = Outcome::default();
             let ids: HashSet<String> =
@@ -138,7 +158,16 @@ mod with_failpoints {
                         if status.signal() == Some(9) && stage.is_some() {
                             out.reached += 1;
                             if run.mode == Mode::Office {
-                                st.emulator.restart();
+                                for (_, e) in st.printers_mut() {
+                                    e.restart();
+                                }
+                            }
+                            if let Some(action) = run.office.between {
+                                // A printer may refuse (a test card with a
+                                // card inside one that counts at eject).
+                                for (_, e) in st.printers_mut().take(if run.office.all { usize::MAX } else { 1 }) {
+                                    let _ = e.try_clerk(action);
+                                }
                             }
                         } else {
                             out.violations.push(format!("{stage:?}: the agent ended with {status}:\n{}", st.log_tail()));
@@ -199,10 +228,7 @@ mod with_failpoints {
                     out.violations.push(format!("{what}: {}", panic_message(&e)));
                 }
             };
-            let (state, log) = st.emulator.memory();
-            let journal = st.journal();
-            check("blanks", &mut || assert_memory_matches(&journal, &state, &log));
-            check("twice", &mut || assert_no_record_twice(&log));
+            check("blanks and twice", &mut || st.judge_printers());
             check("district", &mut || {
                 let printed_by = judge_printed_once(&[st], lines);
                 assert_eq!(printed_by.len(), lines.len(), "every job printed once");
@@ -269,7 +295,7 @@ mod with_failpoints {
             for (i, (point, max_n)) in points.iter().enumerate() {
                 for mode in [Mode::Agent, Mode::Office] {
                     let n = 1 + (seed + i as u64) % max_n;
-                    let run = Run { label: point.to_string(), stages: vec![format!("{point}@{n}")], mode, seed };
+                    let run = Run { label: point.to_string(), stages: vec![format!("{point}@{n}")], mode, seed, office: Office::default() };
                     let o = m.run_caught(&run);
                     m.record(&run, o);
                 }
@@ -316,7 +342,13 @@ mod with_failpoints {
         for seed in 0..seeds() {
             for (point, max_n) in points {
                 for mode in [Mode::Agent, Mode::Office] {
-                    let run = Run { label: point.into(), stages: vec![format!("{point}@{}", 1 + seed % max_n)], mode, seed };
+                    let run = Run {
+                        label: point.into(),
+                        stages: vec![format!("{point}@{}", 1 + seed % max_n)],
+                        mode,
+                        seed,
+                        office: Office::default(),
+                    };
                     let o = m.run_caught(&run);
                     m.record(&run, o);
                 }
@@ -333,12 +365,53 @@ mod with_failpoints {
             ] {
                 let first = label.split(',').next().expect("first");
                 for mode in [Mode::Agent, Mode::Office] {
-                    let run = Run { label: label.into(), stages: vec![format!("{first}@{card}"), second.into()], mode, seed };
+                    let run = Run {
+                        label: label.into(),
+                        stages: vec![format!("{first}@{card}"), second.into()],
+                        mode,
+                        seed,
+                        office: Office::default(),
+                    };
                     let o = m.run_caught(&run);
                     m.record(&run, o);
                 }
             }
         }
         m.report("outbox sends, and a second crash during recovery");
+    }
+
+    /// The offices' topologies and the clerk: a station with two printers,
+    /// one of them counting at eject; a test card pressed, a jammed card
+    /// pulled out by hand, and a service reset of the counter, each between
+    /// a crash and the restart.
+    #[test]
+    fn crash_matrix_two_printers_and_the_clerk_between_a_crash_and_the_restart() {
+        let two = Office { two_printers: true, ..Office::default() };
+        let rows: [(&str, &str, Office); 8] = [
+            ("two printers: driver.after_feed", "driver.after_feed", two),
+            ("two printers: driver.after_panel.2", "driver.after_panel.2", two),
+            ("two printers: driver.after_eject", "driver.after_eject", two),
+            ("two printers: journal.printing-printed.before", "journal.printing-printed.before", two),
+            ("test card: driver.after_eject", "driver.after_eject", Office { between: Some("test-card"), ..Office::default() }),
+            ("test card: driver.after_panel.2", "driver.after_panel.2", Office { between: Some("test-card"), ..Office::default() }),
+            (
+                "jam pulled out by hand, two printers: driver.after_panel.2",
+                "driver.after_panel.2",
+                Office { two_printers: true, between: Some("remove-card"), all: true },
+            ),
+            ("counter reset: driver.after_eject", "driver.after_eject", Office { between: Some("reset-counter 0"), ..Office::default() }),
+        ];
+        let mut m = Matrix::start();
+        for seed in 0..seeds() {
+            for (i, (label, point, office)) in rows.iter().enumerate() {
+                for mode in [Mode::Agent, Mode::Office] {
+                    let n = 1 + (seed + i as u64) % CARD;
+                    let run = Run { label: label.to_string(), stages: vec![format!("{point}@{n}")], mode, seed, office: *office };
+                    let o = m.run_caught(&run);
+                    m.record(&run, o);
+                }
+            }
+        }
+        m.report("two printers, and the clerk between a crash and the restart");
     }
 }

@@ -490,3 +490,64 @@ fn status_shows_printers_held_jobs_by_priority_and_the_last_error_plain_when_pip
     assert!(text.contains("unsure whether a good card came out"), "the uncertain job:\n{text}");
     assert!(text.contains("Last printing error:") && text.contains(": jam"), "the last error:\n{text}");
 }
+
+/// Two emulated printers in process, cards of `scale` x 20 s.
+fn two_printers(scale: f64) -> String {
+    format!("kind = \"emulator\"\ntime_scale = {scale}\nserial = \"EMU-A\"\n[[printer]]\nname = \"printer-2\"\nkind = \"emulator\"\ntime_scale = {scale}\nserial = \"EMU-B\"\n")
+}
+
+#[test]
+fn a_station_loop_that_fails_is_said_and_restarted_while_its_sibling_prints_on() {
+    let mut rig = ServiceRig::new(8, Some(&two_printers(0.01)), &[], "");
+    rig.start(&[("CETAK_PANICPOINT", "station.step.printer-2@3")]);
+    // While printer-2 waits to restart, /readyz names it.
+    rig.wait(Duration::from_secs(20), "/readyz names the failed loop", || {
+        let (code, body) = rig.get("/readyz");
+        code == 503 && body.contains("printer:printer-2") && body.contains("error: loop.failed")
+    });
+    rig.wait(Duration::from_secs(30), "every job printed", || rig.printed() == 8);
+    let log = rig.log();
+    assert!(log.contains("station loop failed: restarting it") && log.contains("printer-2"), "log:\n{log}");
+    let events: Vec<String> = rig.journal().outbox_history().expect("outbox").into_iter().map(|m| m.body).collect();
+    assert!(events.iter().any(|b| b.contains("printer_loop_failed") && b.contains("printer-2")), "{events:?}");
+    rig.wait(Duration::from_secs(10), "printer-2 back", || {
+        rig.journal().station_status().expect("status").iter().any(|(p, s, _)| p == "printer-2" && s != "error")
+    });
+    assert!(rig.terminate().success(), "the agent never stopped");
+}
+
+#[test]
+fn a_hung_loop_is_named_while_its_sibling_is_fed_and_the_restart_waits_for_the_sibling_s_card() {
+    let mut rig = ServiceRig::new(20, Some(&two_printers(0.02)), &[], "[service]\nstall_s = 2");
+    let systemd = Systemd::listen(rig.dir.path());
+    let env = systemd.env();
+    rig.start(&[(env[0].0, env[0].1.as_str()), (env[1].0, env[1].1.as_str()), ("CETAK_HANGPOINT", "station.step.printer-2")]);
+    // systemd reads every message, to the end.
+    let collector = std::thread::spawn(move || systemd.collect(Duration::from_secs(8)));
+    std::thread::sleep(Duration::from_secs(3));
+    let (code, body) = rig.get("/readyz");
+    assert!(code == 503 && body.contains("printer:printer-2") && body.contains("hung"), "{code} {body}");
+    let mut child = rig.daemon.take().expect("running");
+    let until = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < until, "the agent did not restart itself; log:\n{}", rig.log());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let msgs = collector.join().expect("collector");
+    let fed_late = msgs.iter().any(|(t, m)| *t > 2.5 && m.lines().any(|l| l == "WATCHDOG=1"));
+    assert!(fed_late, "fed while printer-1 prints, after printer-2 hung: {msgs:?}");
+    assert!(msgs.iter().any(|(_, m)| m.contains("station loop hung: printer-2")), "{msgs:?}");
+    assert!(!status.success(), "exits non-zero, for the service to restart it");
+    let log = rig.log();
+    assert!(log.contains("stays hung") && log.contains("printer-2"), "log:\n{log}");
+    let journal = rig.journal();
+    assert_eq!(journal.jobs_in(JobState::Printing).expect("jobs").len(), 0, "printer-1's card finished before the exit");
+    assert_eq!(journal.jobs_in(JobState::Uncertain).expect("jobs").len(), 0);
+    assert!(rig.printed() >= 1, "printer-1 printed meanwhile");
+    let d = cetak_drivers::emulator::Device::open(&rig.state_dir().join("emulator").join(PRINTER), &Default::default()).expect("device");
+    assert!(d.state().card_inside.is_none(), "no card cut off inside printer-1");
+    crate::support::assert_physical_log_matches(&journal, &d);
+}

@@ -29,7 +29,9 @@ impl WireRig {
             journal,
             emu.printer(compress),
             StationOptions { name: PRINTER.into(), spoil_retries: 2, local_mode: true, lang: Lang::En, district: None },
-        );
+        )
+        // As an office's config says of a printer that counts at eject.
+        .with_counts_at(emulator_args.contains(&"--count-at-eject").then_some(cetak_drivers::CountsAt::Eject));
         Self { dir, emu, station }
     }
 

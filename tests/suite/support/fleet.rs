@@ -241,6 +241,8 @@ pub struct StationProcess {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     pub emulator: EmulatorProcess,
+    /// More printers on this PC (`printer-2` ...), each an emulator of its own.
+    pub more: Vec<(String, EmulatorProcess)>,
     pub proxy: Proxy,
     daemon: Option<Child>,
     /// When the daemon was started.
@@ -261,12 +263,31 @@ pub struct StationSetup<'a> {
     pub time_scale: f64,
     /// Extra lines for the `[district]` table.
     pub district: &'a str,
+    /// A second printer on the same PC, with these emulator arguments
+    /// (`--count-at-eject` makes it one that counts at eject, and the config
+    /// says so).
+    pub second_printer: Option<&'a [&'a str]>,
 }
 
 impl Default for StationSetup<'_> {
     fn default() -> Self {
-        Self { name: "kel", regions: &[], feeder: 500, ribbon: 500, emulator_args: &[], time_scale: 0.005, district: "" }
+        Self {
+            name: "kel",
+            regions: &[],
+            feeder: 500,
+            ribbon: 500,
+            emulator_args: &[],
+            time_scale: 0.005,
+            district: "",
+            second_printer: None,
+        }
     }
+}
+
+/// A config entry for an emulator process, with `counts_at` as it counts.
+fn entry_for(emulator: &EmulatorProcess, args: &[&str]) -> String {
+    let eject = if args.contains(&"--count-at-eject") { "counts_at = \"eject\"\n" } else { "" };
+    format!("{}{eject}", emulator.config_entry())
 }
 
 impl StationProcess {
@@ -278,15 +299,24 @@ impl StationProcess {
         let mut args = vec!["--serial", serial.as_str(), "--feeder", feeder.as_str(), "--ribbon", ribbon.as_str()];
         args.extend_from_slice(s.emulator_args);
         let emulator = EmulatorProcess::start_timed(&dir.path().join("printer"), Link::Tcp, s.time_scale, &args);
+        let mut more = Vec::new();
+        let mut tables = format!("[[printer]]\nname = \"{PRINTER}\"\n{}", entry_for(&emulator, &args));
+        if let Some(extra) = s.second_printer {
+            let serial2 = format!("{serial}-2");
+            let mut args2 = vec!["--serial", serial2.as_str(), "--feeder", feeder.as_str(), "--ribbon", ribbon.as_str()];
+            args2.extend_from_slice(extra);
+            let e2 = EmulatorProcess::start_timed(&dir.path().join("printer-2"), Link::Tcp, s.time_scale, &args2);
+            tables.push_str(&format!("[[printer]]\nname = \"printer-2\"\n{}", entry_for(&e2, &args2)));
+            more.push(("printer-2".to_string(), e2));
+        }
         let proxy = Proxy::start(&district.addr());
         let config = dir.path().join("cetak.toml");
         std::fs::write(
             &config,
             format!(
-                "language = \"en\"\nstate_dir = \"{}\"\n[station]\nidle_poll_ms = 20\n[district]\n{}\n[[printer]]\nname = \"{PRINTER}\"\n{}",
+                "language = \"en\"\nstate_dir = \"{}\"\n[station]\nidle_poll_ms = 20\n[district]\n{}\n{tables}",
                 dir.path().join("state").display(),
                 district_table(s.district),
-                emulator.config_entry()
             ),
         )
         .expect("config");
@@ -304,6 +334,7 @@ impl StationProcess {
             dir,
             config,
             emulator,
+            more,
             proxy,
             daemon: None,
             started: None,
@@ -373,10 +404,41 @@ impl StationProcess {
         Some(status)
     }
 
-    /// Plays the operator for every `uncertain` job from the printer's
-    /// physical log (the daemon may be running): `super::play_operator`.
+    /// Plays the operator for every `uncertain` job from the printers'
+    /// physical logs (the daemon may be running): `super::play_operator`;
+    /// and books every printer paused on its counter.
     pub fn settle_uncertain(&self) -> usize {
-        super::play_operator(&self.journal(), &self.emulator.memory().1, || self.cetak())
+        let logs: Vec<PhysicalRecord> = self.printers().flat_map(|(_, e)| e.memory().1).collect();
+        let journal = self.journal();
+        super::play_operator(&journal, &logs, || self.cetak()) + self.book_counter_gaps()
+    }
+
+    /// Books each printer paused on its card counter (`super::book_counter_gaps`).
+    pub fn book_counter_gaps(&self) -> usize {
+        let names: Vec<&str> = self.printers().map(|(n, _)| n).collect();
+        super::book_counter_gaps(&self.journal(), &names, || self.cetak())
+    }
+
+    /// Every printer of the station: its name in the config and its emulator.
+    pub fn printers(&self) -> impl Iterator<Item = (&str, &EmulatorProcess)> {
+        std::iter::once((PRINTER, &self.emulator)).chain(self.more.iter().map(|(n, e)| (n.as_str(), e)))
+    }
+
+    /// The same, to act on them (a clerk, a power cut).
+    pub fn printers_mut(&mut self) -> impl Iterator<Item = (&str, &mut EmulatorProcess)> {
+        std::iter::once((PRINTER, &mut self.emulator)).chain(self.more.iter_mut().map(|(n, e)| (n.as_str(), e)))
+    }
+
+    /// Judges every printer against its physical log, and no K panel twice.
+    pub fn judge_printers(&self) {
+        let journal = self.journal();
+        let mut all = Vec::new();
+        for (name, e) in self.printers() {
+            let (state, log) = e.memory();
+            super::assert_printer_matches(&journal, name, &state, &log);
+            all.extend(log);
+        }
+        super::assert_no_record_twice(&all);
     }
 
     pub fn log_tail(&self) -> String {
@@ -389,9 +451,9 @@ impl StationProcess {
         Journal::open(&self.state_dir()).expect("journal")
     }
 
-    /// Cards in this station's output hopper, from its printer's memory.
+    /// Cards in this station's output hoppers, from its printers' memory.
     pub fn printed(&self) -> Vec<PhysicalRecord> {
-        self.emulator.memory().1.into_iter().filter(|r| r.destination == Destination::Output).collect()
+        self.printers().flat_map(|(_, e)| e.memory().1).filter(|r| r.destination == Destination::Output).collect()
     }
 }
 
