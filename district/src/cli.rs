@@ -85,8 +85,31 @@ enum Command {
         #[arg(long = "wilayah", required = true)]
         wilayah: Vec<String>,
     },
-    /// The fleet: what each station last pushed.
-    Stations,
+    /// The fleet: what each station last pushed; `reset-stock` for a
+    /// replaced print PC.
+    Stations {
+        #[command(subcommand)]
+        action: Option<StationsAction>,
+    },
+    /// Sends a job a station refused back to the queue (audited).
+    Reissue {
+        job: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Closes a refused, pending or held job for good (audited).
+    Close {
+        job: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Takes a job back from the station holding it, to the queue (audited):
+    /// after a print PC was replaced, say.
+    Release {
+        job: String,
+        #[arg(long)]
+        reason: String,
+    },
     /// Each station's blanks, burn rate and days left, who runs out first
     /// first; ledger alarms.
     Stock,
@@ -103,6 +126,17 @@ enum Command {
     },
     /// Prints the OpenAPI document of `/v1`.
     Openapi,
+}
+
+#[derive(Subcommand, Debug)]
+enum StationsAction {
+    /// A replaced print PC: accept a new ledger chain from zero for the
+    /// station (audited), and list the jobs the old PC may hold.
+    ResetStock {
+        station: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -183,7 +217,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             eprintln!("one-time code for station {station} ({}); valid 24 hours", wilayah.join(", "));
         }
-        Command::Stations => {
+        Command::Stations { action: Some(StationsAction::ResetStock { station, reason }) } => {
+            let pool = crate::connect(&url()?).await?;
+            let held = crate::fleet::reset_stock(&pool, station, reason, &actor()).await?;
+            println!("{station}: a new stock ledger is accepted from zero");
+            if held.is_empty() {
+                println!("no job is assigned to {station}");
+            } else {
+                println!("jobs assigned to {station} (the old PC may have held them; 'cetak-district release JOB --reason ...' returns one to the queue):");
+                for j in held {
+                    println!("  {j}");
+                }
+            }
+        }
+        Command::Reissue { job, reason } => {
+            let pool = crate::connect(&url()?).await?;
+            crate::fleet::reissue(&pool, job, reason, &actor()).await?;
+            println!("job {job} is back in the queue");
+        }
+        Command::Close { job, reason } => {
+            let pool = crate::connect(&url()?).await?;
+            crate::fleet::close(&pool, job, reason, &actor()).await?;
+            println!("job {job} closed");
+        }
+        Command::Release { job, reason } => {
+            let pool = crate::connect(&url()?).await?;
+            crate::fleet::release(&pool, job, reason, &actor()).await?;
+            println!("job {job} is back in the queue");
+        }
+        Command::Stations { action: None } => {
             let pool = crate::connect(&url()?).await?;
             for s in crate::fleet::stations(&pool).await? {
                 let seen = s.seconds_since_seen.map(|x| format!("{x:.0} s ago")).unwrap_or_else(|| "never".into());
@@ -281,8 +343,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Jobs => {
             let pool = crate::connect(&url()?).await?;
             for j in crate::jobs(&pool).await? {
+                let at = match (j.state.as_str(), &j.station, &j.refused_by) {
+                    ("assigned", Some(s), _) => format!(" at {s}"),
+                    ("refused", _, Some(s)) => format!(" by {s}: {} (reissue or close it)", j.refusal.as_deref().unwrap_or("?")),
+                    _ => String::new(),
+                };
                 println!(
-                    "{:<24} {} {:<7} {:<8} approval={}",
+                    "{:<24} {} {:<7} {:<8} approval={}{at}",
                     j.job_id,
                     j.kode_wilayah,
                     j.priority,

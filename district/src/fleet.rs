@@ -272,8 +272,11 @@ pub async fn reassign(pool: &PgPool, job_id: &str, to: &str, reason: &str, actor
     if serves != Some((true,)) {
         return Err(DistrictError::Refused(format!("station {to} is not enrolled for {region}")));
     }
-    if released_by.iter().any(|s| s == to) || from.as_deref() == Some(to) {
-        return Err(DistrictError::Refused(format!("station {to} already held job {job_id}: it would refuse it as a replay")));
+    // A station that gave the job back may have it again (given back is not
+    // finished); only its current holder is pointless.
+    let _ = released_by;
+    if from.as_deref() == Some(to) && state == "assigned" {
+        return Err(DistrictError::Refused(format!("station {to} holds job {job_id} already")));
     }
     let prr = prr.ok_or_else(|| DistrictError::Refused(format!("job {job_id} has no PRR any more")))?;
     let (epoch,): (i64,) = sqlx::query_as(
@@ -294,4 +297,101 @@ pub async fn reassign(pool: &PgPool, job_id: &str, to: &str, reason: &str, actor
     }
     tx.commit().await?;
     Ok(epoch)
+}
+
+/// A job an officer acts on, as the commands below find it.
+async fn officer_job(tx: &mut sqlx::PgConnection, job_id: &str, reason: &str) -> Result<(String, String), DistrictError> {
+    if reason.trim().is_empty() {
+        return Err(DistrictError::Refused("an officer's action needs --reason".into()));
+    }
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT state, kode_wilayah FROM jobs WHERE job_id = $1 FOR UPDATE").bind(job_id).fetch_optional(&mut *tx).await?;
+    row.ok_or_else(|| DistrictError::Refused(format!("no job {job_id}")))
+}
+
+/// An officer sends a refused job back to the queue (audited): it is
+/// signed anew at its next assignment, to any station of its region, the
+/// one that refused it included.
+pub async fn reissue(pool: &PgPool, job_id: &str, reason: &str, actor: &str) -> Result<(), DistrictError> {
+    let mut tx = pool.begin().await?;
+    let (state, region) = officer_job(&mut tx, job_id, reason).await?;
+    if state != "refused" {
+        return Err(DistrictError::Refused(format!("job {job_id} is {state}: only a refused job is reissued")));
+    }
+    sqlx::query("UPDATE jobs SET state = 'pending', refusal = NULL WHERE job_id = $1").bind(job_id).execute(&mut *tx).await?;
+    crate::db::audit(&mut tx, actor, "reissue", Some(job_id), json!({"reason": reason})).await?;
+    crate::queue::notify(&mut tx, &format!("work:{region}")).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// An officer closes a refused (or pending, or held) job for good
+/// (audited): its final result is `closed`, and its PRR goes with the
+/// retention of finished jobs.
+pub async fn close(pool: &PgPool, job_id: &str, reason: &str, actor: &str) -> Result<(), DistrictError> {
+    let mut tx = pool.begin().await?;
+    let (state, _) = officer_job(&mut tx, job_id, reason).await?;
+    if !matches!(state.as_str(), "refused" | "pending" | "held") {
+        return Err(DistrictError::Refused(format!("job {job_id} is {state}: only a refused, pending or held job is closed")));
+    }
+    sqlx::query("UPDATE jobs SET state = 'done', result = 'closed', finished_at = now() WHERE job_id = $1")
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
+    crate::db::audit(&mut tx, actor, "close", Some(job_id), json!({"reason": reason, "was": state})).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// An officer takes a job back from the station holding it (a print PC
+/// that was replaced, say) and returns it to the queue (audited). The old
+/// station drops it on its next contact; a card it printed before it
+/// learned is reported flagged.
+pub async fn release(pool: &PgPool, job_id: &str, reason: &str, actor: &str) -> Result<(), DistrictError> {
+    let mut tx = pool.begin().await?;
+    let (state, region) = officer_job(&mut tx, job_id, reason).await?;
+    if state != "assigned" {
+        return Err(DistrictError::Refused(format!("job {job_id} is {state}: only an assigned job is released")));
+    }
+    let (from,): (Option<String>,) = sqlx::query_as("SELECT station FROM jobs WHERE job_id = $1").bind(job_id).fetch_one(&mut *tx).await?;
+    sqlx::query(
+        "UPDATE jobs SET state = 'pending', station = NULL, delivered = false, envelope = NULL, release_asked = false WHERE job_id = $1",
+    )
+    .bind(job_id)
+    .execute(&mut *tx)
+    .await?;
+    crate::db::audit(&mut tx, actor, "release", Some(job_id), json!({"reason": reason, "from": from})).await?;
+    crate::queue::notify(&mut tx, &format!("work:{region}")).await?;
+    if let Some(f) = &from {
+        crate::queue::notify(&mut tx, &format!("station:{f}")).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A replaced print PC starts its ledger from zero: the district accepts a
+/// new chain for `station` (audited). The old chain's events and alarms
+/// stay for the audit, outside the fleet's stock. Returns the jobs still
+/// assigned to the station, which the old PC may have held: an officer can
+/// `release` them.
+pub async fn reset_stock(pool: &PgPool, station: &str, reason: &str, actor: &str) -> Result<Vec<String>, DistrictError> {
+    if reason.trim().is_empty() {
+        return Err(DistrictError::Refused("reset-stock needs --reason".into()));
+    }
+    let mut tx = pool.begin().await?;
+    let r = sqlx::query("UPDATE stations SET stock_head = NULL, stock_chain = stock_chain + 1 WHERE station = $1")
+        .bind(station)
+        .execute(&mut *tx)
+        .await?;
+    if r.rows_affected() != 1 {
+        return Err(DistrictError::Refused(format!("no station {station}")));
+    }
+    let held: Vec<(String,)> = sqlx::query_as("SELECT job_id FROM jobs WHERE station = $1 AND state = 'assigned' ORDER BY job_id")
+        .bind(station)
+        .fetch_all(&mut *tx)
+        .await?;
+    let held: Vec<String> = held.into_iter().map(|(j,)| j).collect();
+    crate::db::audit(&mut tx, actor, "reset_stock", None, json!({"station": station, "reason": reason, "assigned": held})).await?;
+    tx.commit().await?;
+    Ok(held)
 }

@@ -147,12 +147,20 @@ pub struct JobSummary {
     pub state: String,
     pub needs_approval: bool,
     pub approved_by: Option<String>,
+    /// The station that refused it and why, while it waits for an officer.
+    pub refused_by: Option<String>,
+    pub refusal: Option<String>,
+    /// The station holding it.
+    pub station: Option<String>,
 }
 
 pub async fn jobs(pool: &PgPool) -> Result<Vec<JobSummary>, DistrictError> {
-    Ok(sqlx::query_as("SELECT job_id, kode_wilayah, priority, state, needs_approval, approved_by FROM jobs ORDER BY imported_at, job_id")
-        .fetch_all(pool)
-        .await?)
+    Ok(sqlx::query_as(
+        "SELECT job_id, kode_wilayah, priority, state, needs_approval, approved_by, refused_by, refusal, station FROM jobs
+         ORDER BY imported_at, job_id",
+    )
+    .fetch_all(pool)
+    .await?)
 }
 
 /// The audit trail, oldest first: (actor, action, job id).

@@ -111,14 +111,18 @@ pub async fn take_jobs(pool: &PgPool, want: &Want<'_>) -> Result<Vec<Assignment>
         }
         // Sisters polling at once must not both take the same share.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(region).execute(&mut *tx).await?;
-        let limit = if want.urgent_only { room } else { room.min(allowance(&mut tx, want.station, region).await?) };
+        let share = allowance(&mut tx, want.station, region).await?;
+        let limit = if want.urgent_only { room } else { room.min(share.jobs) };
         if limit <= 0 {
             continue;
         }
+        // A job this station gave back comes back to it only when it can
+        // print again and nobody else can: the reason it gave the job back
+        // no longer holds, and the job never bounces (DESIGN §5).
         let got: Vec<Picked> = sqlx::query_as(
             "WITH picked AS (
                 SELECT job_id FROM jobs
-                WHERE state = 'pending' AND kode_wilayah = $2 AND NOT ($1 = ANY(released_by))
+                WHERE state = 'pending' AND kode_wilayah = $2 AND (NOT ($1 = ANY(released_by)) OR $5)
                   AND (NOT $3 OR priority = 'urgent')
                 ORDER BY (priority = 'urgent') DESC, imported_at, job_id
                 LIMIT $4 FOR UPDATE SKIP LOCKED)
@@ -131,6 +135,7 @@ pub async fn take_jobs(pool: &PgPool, want: &Want<'_>) -> Result<Vec<Assignment>
         .bind(region)
         .bind(want.urgent_only)
         .bind(limit)
+        .bind(share.may_retake)
         .fetch_all(&mut *tx)
         .await?;
         room -= got.len() as i64;
@@ -151,21 +156,36 @@ pub async fn take_jobs(pool: &PgPool, want: &Want<'_>) -> Result<Vec<Assignment>
     Ok(out)
 }
 
-/// How many more jobs of `region` this station may hold: its fair share of
-/// the region's outstanding jobs minus what it holds.
-async fn allowance(tx: &mut sqlx::PgConnection, station: &str, region: &str) -> Result<i64, DistrictError> {
-    // (station, healthy): a ready printer and seen in the last 5 minutes.
-    let sisters: Vec<(String, bool)> = sqlx::query_as(
+/// What a station may take of a region on this poll.
+struct Share {
+    /// Its fair share of the region's outstanding jobs minus what it holds.
+    jobs: i64,
+    /// It may take back jobs it gave back: its printer is ready and no
+    /// other station of the region's is.
+    may_retake: bool,
+}
+
+/// The region's stations: (station, healthy), healthy meaning a ready
+/// printer and seen in the last 5 minutes.
+async fn sisters(tx: &mut sqlx::PgConnection, region: &str) -> Result<Vec<(String, bool)>, DistrictError> {
+    Ok(sqlx::query_as(
         "SELECT station, ready AND COALESCE(last_seen > now() - interval '5 minutes', false) FROM stations
          WHERE regions @> ARRAY[$1] AND revoked_at IS NULL AND token_sha256 IS NOT NULL",
     )
     .bind(region)
     .fetch_all(&mut *tx)
-    .await?;
+    .await?)
+}
+
+/// How many more jobs of `region` this station may hold: its fair share of
+/// the region's outstanding jobs minus what it holds.
+async fn allowance(tx: &mut sqlx::PgConnection, station: &str, region: &str) -> Result<Share, DistrictError> {
+    let sisters = sisters(tx, region).await?;
     let me_healthy = sisters.iter().any(|(s, h)| s == station && *h);
     let healthy_others = sisters.iter().filter(|(s, h)| s != station && *h).count() as i64;
+    let may_retake = me_healthy && healthy_others == 0;
     if !me_healthy && healthy_others > 0 {
-        return Ok(0);
+        return Ok(Share { jobs: 0, may_retake });
     }
     let sharers = if me_healthy { healthy_others + 1 } else { sisters.len().max(1) as i64 };
     let (outstanding, mine): (i64, i64) = sqlx::query_as(
@@ -178,7 +198,20 @@ async fn allowance(tx: &mut sqlx::PgConnection, station: &str, region: &str) -> 
     .fetch_one(&mut *tx)
     .await?;
     let share = (outstanding + sharers - 1) / sharers;
-    Ok((share - mine).max(0))
+    Ok(Share { jobs: (share - mine).max(0), may_retake })
+}
+
+/// The station's regions in which another station is healthy: where a
+/// broken printer's jobs are worth releasing (someone else can print them).
+pub async fn ready_sisters(pool: &PgPool, station: &str, regions: &[String]) -> Result<Vec<String>, DistrictError> {
+    let mut conn = pool.acquire().await?;
+    let mut out = Vec::new();
+    for r in regions {
+        if sisters(&mut conn, r).await?.iter().any(|(s, h)| s != station && *h) {
+            out.push(r.clone());
+        }
+    }
+    Ok(out)
 }
 
 /// A station that runs dry (holds nothing, got nothing) asks each sister
@@ -262,6 +295,14 @@ async fn unconfirmed(pool: &PgPool, station: &str) -> Result<Vec<Assignment>, Di
         let envelope: Envelope = serde_json::from_value(envelope).map_err(|e| DistrictError::Refused(e.to_string()))?;
         out.push(Assignment { job_id, epoch, urgent: priority == "urgent", prr, envelope });
     }
+    // A job signed anew is on its way now: the station's next confirmation
+    // is of this envelope.
+    let sent: Vec<String> = out.iter().map(|a| a.job_id.clone()).collect();
+    sqlx::query("UPDATE jobs SET resend = false WHERE station = $1 AND job_id = ANY($2) AND resend")
+        .bind(station)
+        .bind(&sent)
+        .execute(pool)
+        .await?;
     Ok(out)
 }
 
@@ -269,7 +310,7 @@ async fn unconfirmed(pool: &PgPool, station: &str) -> Result<Vec<Assignment>, Di
 /// before this poll and still assigned to it).
 pub async fn confirm_delivered(pool: &PgPool, station: &str, jobs: &[(String, i64)]) -> Result<(), DistrictError> {
     for (job_id, epoch) in jobs {
-        sqlx::query("UPDATE jobs SET delivered = true WHERE job_id = $1 AND station = $2 AND epoch = $3")
+        sqlx::query("UPDATE jobs SET delivered = true WHERE job_id = $1 AND station = $2 AND epoch = $3 AND NOT resend")
             .bind(job_id)
             .bind(station)
             .bind(epoch)
@@ -279,24 +320,13 @@ pub async fn confirm_delivered(pool: &PgPool, station: &str, jobs: &[(String, i6
     Ok(())
 }
 
-/// A result names an assignment this station never had.
-#[derive(Debug, thiserror::Error)]
-#[error("job {job_id} epoch {epoch} was never assigned to this station")]
-pub struct NotYours {
-    pub job_id: String,
-    pub epoch: i64,
-}
-
-/// Stores a batch of results. Each is idempotent on (job, station, epoch,
-/// attempt). A result for the current assignment is applied; one for an old
-/// epoch or a cancelled job is stored flagged (the card is withheld at
-/// collection). A result for an assignment the station never had refuses
-/// the whole batch.
-pub async fn store_results(
-    pool: &PgPool,
-    station: &str,
-    results: &[JobResult],
-) -> Result<Result<Vec<ResultStatus>, NotYours>, DistrictError> {
+/// Stores a batch of results, each on its own (DESIGN §5), idempotent on
+/// (job, station, epoch, attempt). A result for the current assignment is
+/// applied; one for an old epoch or a cancelled job is stored flagged (the
+/// card is withheld at collection); one for an assignment the station never
+/// had is refused alone (`not_yours`), nothing stored, and the rest of the
+/// batch goes on.
+pub async fn store_results(pool: &PgPool, station: &str, results: &[JobResult]) -> Result<Vec<ResultStatus>, DistrictError> {
     let mut tx = pool.begin().await?;
     let mut out = Vec::new();
     for r in results {
@@ -307,7 +337,9 @@ pub async fn store_results(
             .fetch_optional(&mut *tx)
             .await?;
         if mine.is_none() {
-            return Ok(Err(NotYours { job_id: r.job_id.clone(), epoch: r.epoch }));
+            tracing::warn!(job_id = %r.job_id, station, epoch = r.epoch, "result for an assignment the station never had: refused");
+            out.push(ResultStatus::NotYours);
+            continue;
         }
         let (state, cur_station, cur_epoch): (String, Option<String>, i64) =
             sqlx::query_as("SELECT state, station, epoch FROM jobs WHERE job_id = $1 FOR UPDATE")
@@ -355,7 +387,13 @@ pub async fn store_results(
         out.push(status);
     }
     tx.commit().await?;
-    Ok(Ok(out))
+    Ok(out)
+}
+
+/// Refusal codes the district itself can cure: a job signed by a key that
+/// was revoked since is signed anew at its next assignment.
+fn cured_by_a_new_envelope(code: Option<&str>) -> bool {
+    matches!(code, Some("envelope.revoked_key" | "envelope.unknown_key"))
 }
 
 async fn apply(tx: &mut sqlx::PgConnection, station: &str, r: &JobResult) -> Result<(), DistrictError> {
@@ -373,6 +411,29 @@ async fn apply(tx: &mut sqlx::PgConnection, station: &str, r: &JobResult) -> Res
             let (region,): (String,) =
                 sqlx::query_as("SELECT kode_wilayah FROM jobs WHERE job_id = $1").bind(&r.job_id).fetch_one(&mut *tx).await?;
             notify(&mut *tx, &format!("work:{region}")).await?;
+        }
+        // Never a final result: held for an officer, unless a new envelope
+        // cures it (a revoked key), when it is queued again at once.
+        Outcome::Refused => {
+            let cured = cured_by_a_new_envelope(r.code.as_deref());
+            let (region,): (String,) = sqlx::query_as(
+                "UPDATE jobs SET state = CASE WHEN $4 THEN 'pending' ELSE 'refused' END, station = NULL, delivered = false,
+                        envelope = NULL, release_asked = false, refusal = CASE WHEN $4 THEN NULL ELSE $3 END, refused_by = $2,
+                        released_by = array_append(released_by, $2)
+                 WHERE job_id = $1 RETURNING kode_wilayah",
+            )
+            .bind(&r.job_id)
+            .bind(station)
+            .bind(&r.code)
+            .bind(cured)
+            .fetch_one(&mut *tx)
+            .await?;
+            if cured {
+                tracing::info!(job_id = %r.job_id, station, code = ?r.code, "refused for its key: signed anew at the next assignment");
+                notify(&mut *tx, &format!("work:{region}")).await?;
+            } else {
+                tracing::warn!(job_id = %r.job_id, station, code = ?r.code, "a station refused a job: it waits for an officer");
+            }
         }
         outcome => {
             let (region,): (String,) =

@@ -381,7 +381,11 @@ async fn look(st: &AppState, me: &Station, req: &PollRequest, last: bool) -> Res
     let release = queue::release_asked(&st.pool, &me.name).await?;
     let drop_jobs = queue::no_longer_yours(&st.pool, &me.name, &req.holding).await?;
     let news = !jobs.is_empty() || !commands.is_empty() || keys.is_some() || !release.is_empty() || !drop_jobs.is_empty();
-    Ok((news || last).then(|| PollResponse { time_ms: time_ms(), jobs, commands, keys, release, drop_jobs }))
+    if !(news || last) {
+        return Ok(None);
+    }
+    let ready_sisters = queue::ready_sisters(&st.pool, &me.name, &me.regions).await?;
+    Ok(Some(PollResponse { time_ms: time_ms(), jobs, commands, keys, release, drop_jobs, ready_sisters }))
 }
 
 /// The station's status for the fleet view.
@@ -393,16 +397,15 @@ async fn heartbeat(State(st): State<AppState>, me: Station, Body(hb): Body<Heart
 }
 
 /// Final results in a batch, each idempotent on (job, station, epoch,
-/// attempt).
+/// attempt) and answered on its own: a result for an assignment this
+/// station never had is `not_yours` (nothing stored for it), the others
+/// are taken.
 #[utoipa::path(post, path = "/v1/results", request_body = ResultsRequest,
-    responses((status = 200, body = ResultsResponse), (status = 401, body = ErrorBody),
-              (status = 403, description = "a result for an assignment this station never had; nothing stored", body = ErrorBody)),
+    responses((status = 200, description = "one status per result, in order", body = ResultsResponse), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn results(State(st): State<AppState>, me: Station, Body(req): Body<ResultsRequest>) -> ApiResult<ResultsResponse> {
-    match queue::store_results(&st.pool, &me.name, &req.results).await? {
-        Ok(items) => Ok(Json(ResultsResponse { time_ms: time_ms(), items })),
-        Err(e) => Err(ApiError::new(StatusCode::FORBIDDEN, "not_your_assignment", e.to_string())),
-    }
+    let items = queue::store_results(&st.pool, &me.name, &req.results).await?;
+    Ok(Json(ResultsResponse { time_ms: time_ms(), items }))
 }
 
 /// Jobs waiting for the station's operator (`uncertain`).
@@ -421,12 +424,15 @@ async fn events(State(st): State<AppState>, me: Station, Body(req): Body<EventsR
     Ok(Json(Ack { time_ms: time_ms() }))
 }
 
-/// Consumables: the station's ledger events since the last head.
+/// Consumables: the station's ledger events since the last head. The
+/// answer names the head the district holds, so a station whose chain it
+/// does not hold sends its whole chain next time.
 #[utoipa::path(post, path = "/v1/stock", request_body = StockReport,
-    responses((status = 200, body = Ack), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
-async fn stock(State(st): State<AppState>, me: Station, Body(req): Body<StockReport>) -> ApiResult<Ack> {
+    responses((status = 200, body = StockAck), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+async fn stock(State(st): State<AppState>, me: Station, Body(req): Body<StockReport>) -> ApiResult<StockAck> {
     // The raw report is kept as received; the events go into the chain.
     queue::store_stock(&st.pool, &me.name, &req.head, &req.events).await?;
     crate::stock::store(&st.pool, &me.name, &req.events).await?;
-    Ok(Json(Ack { time_ms: time_ms() }))
+    let head = crate::stock::head(&st.pool, &me.name).await?;
+    Ok(Json(StockAck { time_ms: time_ms(), head }))
 }

@@ -22,15 +22,19 @@ pub enum StockOutcome {
 
 pub async fn store(pool: &PgPool, station: &str, events: &[LedgerEvent]) -> Result<StockOutcome, DistrictError> {
     let mut tx = pool.begin().await?;
-    let head: Option<(Option<String>,)> =
-        sqlx::query_as("SELECT stock_head FROM stations WHERE station = $1 FOR UPDATE").bind(station).fetch_optional(&mut *tx).await?;
-    let head = head.and_then(|(h,)| h).unwrap_or_else(|| ZERO_HASH.to_string());
+    let row: Option<(Option<String>, i32)> = sqlx::query_as("SELECT stock_head, stock_chain FROM stations WHERE station = $1 FOR UPDATE")
+        .bind(station)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let chain = row.as_ref().map_or(0, |r| r.1);
+    let head = row.and_then(|(h, _)| h).unwrap_or_else(|| ZERO_HASH.to_string());
     // A report sent again (its answer lost) starts with events we hold.
     let mut fresh = events;
     while let Some(first) = fresh.first() {
-        let known: Option<(String,)> = sqlx::query_as("SELECT hash FROM stock_events WHERE station = $1 AND hash = $2")
+        let known: Option<(String,)> = sqlx::query_as("SELECT hash FROM stock_events WHERE station = $1 AND hash = $2 AND chain = $3")
             .bind(station)
             .bind(&first.hash)
+            .bind(chain)
             .fetch_optional(&mut *tx)
             .await?;
         if known.is_none() {
@@ -50,10 +54,11 @@ pub async fn store(pool: &PgPool, station: &str, events: &[LedgerEvent]) -> Resu
             } else {
                 format!("event {i} of the report does not hash to its chain")
             };
-            sqlx::query("INSERT INTO stock_alarms (station, bad_hash, reason) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            sqlx::query("INSERT INTO stock_alarms (station, bad_hash, reason, chain) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
                 .bind(station)
                 .bind(&bad)
                 .bind(&reason)
+                .bind(chain)
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
@@ -63,8 +68,9 @@ pub async fn store(pool: &PgPool, station: &str, events: &[LedgerEvent]) -> Resu
     };
     for e in fresh {
         sqlx::query(
-            "INSERT INTO stock_events (station, hash, prev_hash, at, kind, location, item, quantity, job_id, attempt, detail)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO stock_events (station, hash, prev_hash, at, kind, location, item, quantity, job_id, attempt, detail, chain)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (station, hash) DO UPDATE SET chain = $12",
         )
         .bind(station)
         .bind(&e.hash)
@@ -77,6 +83,7 @@ pub async fn store(pool: &PgPool, station: &str, events: &[LedgerEvent]) -> Resu
         .bind(&e.job_id)
         .bind(e.attempt.map(|a| a as i32))
         .bind(&e.detail)
+        .bind(chain)
         .execute(&mut *tx)
         .await?;
     }
@@ -85,6 +92,13 @@ pub async fn store(pool: &PgPool, station: &str, events: &[LedgerEvent]) -> Resu
     crate::db::audit(&mut tx, &format!("station:{station}"), "stock_report", None, detail).await?;
     tx.commit().await?;
     Ok(StockOutcome::Stored(fresh.len()))
+}
+
+/// The head of `station`'s current chain the district holds.
+pub async fn head(pool: &PgPool, station: &str) -> Result<Option<String>, DistrictError> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT stock_head FROM stations WHERE station = $1").bind(station).fetch_optional(pool).await?;
+    Ok(row.and_then(|(h,)| h))
 }
 
 /// One station's stock as `cetak-district stock` shows it.
@@ -109,11 +123,12 @@ impl StationStock {
 pub async fn fleet(pool: &PgPool) -> Result<Vec<StationStock>, DistrictError> {
     let mut rows: Vec<StationStock> = sqlx::query_as(
         "SELECT s.station,
-                COALESCE((SELECT sum(quantity) FROM stock_events e WHERE e.station = s.station AND e.item = 'blanko'), 0)::bigint AS blanko,
-                COALESCE((SELECT count(*) FROM stock_events e WHERE e.station = s.station
+                COALESCE((SELECT sum(quantity) FROM stock_events e WHERE e.station = s.station AND e.chain = s.stock_chain
+                          AND e.item = 'blanko'), 0)::bigint AS blanko,
+                COALESCE((SELECT count(*) FROM stock_events e WHERE e.station = s.station AND e.chain = s.stock_chain
                           AND e.kind IN ('blank_used', 'blank_spoiled')
                           AND e.at > EXTRACT(EPOCH FROM now())::bigint - 7 * 86400), 0)::float8 / 7.0 AS per_day,
-                (SELECT count(*) FROM stock_alarms a WHERE a.station = s.station) AS alarms
+                (SELECT count(*) FROM stock_alarms a WHERE a.station = s.station AND a.chain = s.stock_chain) AS alarms
          FROM stations s ORDER BY s.station",
     )
     .fetch_all(pool)

@@ -100,6 +100,12 @@ pub struct PollResponse {
     /// an officer, or cancelled): drop them unprinted.
     #[serde(default, rename = "drop")]
     pub drop_jobs: Vec<JobRef>,
+    /// The station's regions in which another station has a ready printer
+    /// and was seen lately: only jobs of these regions are worth releasing
+    /// when this station's printer stays broken (someone else can print
+    /// them); the others it keeps.
+    #[serde(default)]
+    pub ready_sisters: Vec<String>,
 }
 
 /// A job handed to this station. It stays the station's until it reports
@@ -186,7 +192,7 @@ pub struct Heartbeat {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct PrinterStatus {
     pub name: String,
-    /// idle, printing, waiting, paused, offline.
+    /// idle, printing, waiting, paused, offline, error, hung, stopped.
     pub state: String,
     pub detail: String,
 }
@@ -224,6 +230,10 @@ pub enum Outcome {
     Rejected,
     /// Returned unprinted: the district may assign it again.
     Released,
+    /// The station cannot print it (its envelope refused, its payload or key
+    /// unreadable, a replayed id): given back, and held at the district for
+    /// an officer to reissue or close. Never the job's final result.
+    Refused,
 }
 
 impl Outcome {
@@ -233,6 +243,7 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::Rejected => "rejected",
             Outcome::Released => "released",
+            Outcome::Refused => "refused",
         }
     }
 }
@@ -244,8 +255,9 @@ pub struct ResultsResponse {
     pub items: Vec<ResultStatus>,
 }
 
-/// What the district did with one result. Every one of them means "stored:
-/// stop sending it".
+/// What the district did with one result. Every one of them means "stop
+/// sending it": stored, or (`not_yours`) refused alone, the rest of the
+/// batch taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ResultStatus {
@@ -256,6 +268,10 @@ pub enum ResultStatus {
     Reassigned,
     /// Stored and flagged: the job was cancelled.
     Cancelled,
+    /// Not stored: this station never had this assignment. The station
+    /// keeps the result flagged for its operator; the batch's other results
+    /// are taken.
+    NotYours,
 }
 
 /// Jobs waiting for an operator's decision (`uncertain`).
@@ -292,6 +308,18 @@ pub struct StockReport {
     /// Hash of the newest ledger event included.
     pub head: String,
     pub events: Vec<crate::ledger::LedgerEvent>,
+}
+
+/// The answer to a stock report.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct StockAck {
+    pub time_ms: i64,
+    /// The head of the station's chain the district holds now: the next
+    /// report sends the events after it. `None`: the district holds no
+    /// chain for the station (a replaced PC after `stations reset-stock`),
+    /// so the next report sends every event.
+    #[serde(default)]
+    pub head: Option<String>,
 }
 
 /// Every error answer: a stable code for programs, a sentence for people.

@@ -52,6 +52,12 @@ pub fn render(journal: &Journal, printers: &[String]) -> Result<String, JournalE
     }
     o.family("cetak_outbox_depth", "gauge", "Results and events waiting for the district.");
     o.sample("cetak_outbox_depth", &[], t.outbox);
+    o.family(
+        "cetak_results_not_yours_total",
+        "counter",
+        "Results the district refused as for an assignment this station never had (kept flagged).",
+    );
+    o.sample("cetak_results_not_yours_total", &[], journal.flagged_outbox()?.iter().filter(|(_, f)| f == "not_yours").count());
 
     let rows = journal.ledger_rows()?;
     let stock = crate::stock::summary(&rows, crate::journal::now());

@@ -91,29 +91,66 @@ impl Journal {
         Ok(())
     }
 
-    /// Stores assignments in one transaction. An id already held with the
-    /// same epoch is a repeat and skipped. An id the station already knows
-    /// under another epoch (a tombstone) is never printed again: it is
-    /// skipped and answered with a `rejected` result for the new epoch.
+    /// Stores assignments. What the station already knows of a job decides:
+    /// - nothing: imported (`assigned`);
+    /// - the same epoch: a repeat, skipped, unless the district signed it
+    ///   anew (a revoked key): the envelope is replaced while unprinted;
+    /// - given back here (`released`): assigned again under the new epoch,
+    ///   with its payload sealed anew (`released → assigned`);
+    /// - still held here under an older epoch (assigned, ready, printing,
+    ///   uncertain: an officer moved it away and back): it takes the new
+    ///   epoch and envelope, so its result counts;
+    /// - finished here (printed, failed, rejected, and their tombstones):
+    ///   never printed again; refused as a replay (a `refused` result for
+    ///   the new epoch, listed in the report for the poll to confirm).
     pub fn import_assignments(&mut self, jobs: &[cetak_model::wire::Assignment]) -> Result<ImportReport> {
         let mut fresh = Vec::new();
-        let mut replays = Vec::new();
+        let mut report = ImportReport::default();
         for a in jobs {
-            let known: Option<Option<i64>> = self
+            let known: Option<(Option<i64>, String, Option<String>)> = self
                 .conn
-                .query_row("SELECT epoch FROM jobs WHERE job_id = ?1", [&a.job_id], |r| r.get(0))
+                .query_row("SELECT epoch, state, envelope FROM jobs WHERE job_id = ?1", [&a.job_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
                 .optional()
                 .map_err(self.ctx.sql())?;
-            match known {
-                None => fresh.push(a),
-                Some(e) if e == Some(a.epoch) => {}
-                Some(_) => replays.push(a),
+            let envelope = serde_json::to_string(&a.envelope).map_err(|e| JournalError::Corrupt(e.to_string()))?;
+            let Some((epoch, state, held_envelope)) = known else {
+                fresh.push((a, envelope));
+                continue;
+            };
+            let state: JobState = state.parse().map_err(|e: super::state::UnknownState| JournalError::Corrupt(e.0))?;
+            let unprinted = matches!(state, JobState::Assigned | JobState::Ready);
+            let held_here = unprinted || matches!(state, JobState::Printing | JobState::Uncertain);
+            if epoch == Some(a.epoch) {
+                if unprinted && held_envelope.as_deref() != Some(envelope.as_str()) {
+                    tracing::info!(job_id = %a.job_id, epoch = a.epoch, "the district signed the job anew: envelope replaced");
+                    self.set_assignment(a, &envelope)?;
+                }
+                report.skipped.push(a.job_id.clone());
+            } else if state == JobState::Released {
+                self.assign_again(a, &envelope)?;
+                report.imported.push(a.job_id.clone());
+            } else if held_here {
+                tracing::info!(job_id = %a.job_id, epoch = a.epoch, "the district assigned a job held here anew: new epoch taken");
+                self.set_assignment(a, &envelope)?;
+                report.skipped.push(a.job_id.clone());
+            } else {
+                tracing::warn!(job_id = %a.job_id, epoch = a.epoch, "job finished here before: refused as a replay");
+                let tx = self.ctx.begin(&mut self.conn)?;
+                self.ctx.outbox(
+                    &tx,
+                    "result",
+                    Some(&a.job_id),
+                    json!({"job_id": a.job_id, "result": "refused", "code": "job_id.replayed", "field": "job_id", "epoch": a.epoch}),
+                )?;
+                self.ctx.commit(tx)?;
+                report.skipped.push(a.job_id.clone());
+                report.refused.push((a.job_id.clone(), a.epoch));
             }
         }
-        let envelopes: Vec<String> = fresh.iter().map(|a| serde_json::to_string(&a.envelope).unwrap_or_default()).collect();
         let new: Vec<NewJob<'_>> = fresh
             .iter()
-            .zip(&envelopes)
             .map(|(a, env)| NewJob {
                 job_id: &a.job_id,
                 kode_wilayah: Some(a.envelope.kode_wilayah.as_str()),
@@ -122,20 +159,40 @@ impl Journal {
                 assignment: Some(Assigned { epoch: a.epoch, envelope: env, issued_at: a.envelope.issued_at }),
             })
             .collect();
-        let mut report = self.import(&new, "district")?;
-        for a in replays {
-            tracing::warn!(job_id = %a.job_id, epoch = a.epoch, "job id already known here: refused as a replay");
-            let tx = self.ctx.begin(&mut self.conn)?;
-            self.ctx.outbox(
-                &tx,
-                "result",
-                Some(&a.job_id),
-                json!({"job_id": a.job_id, "result": "rejected", "code": "job_id.replayed", "field": "job_id", "epoch": a.epoch}),
-            )?;
-            self.ctx.commit(tx)?;
-            report.skipped.push(a.job_id.clone());
-        }
+        let imported = self.import(&new, "district")?;
+        report.imported.extend(imported.imported);
+        report.skipped.extend(imported.skipped);
         Ok(report)
+    }
+
+    /// Takes a new epoch and envelope for a job held here.
+    fn set_assignment(&mut self, a: &cetak_model::wire::Assignment, envelope: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE jobs SET epoch = ?2, envelope = ?3, issued_at = ?4, confirmed = 0 WHERE job_id = ?1",
+                params![a.job_id, a.epoch, envelope, a.envelope.issued_at],
+            )
+            .map_err(self.ctx.sql())?;
+        Ok(())
+    }
+
+    /// A job this station gave back, assigned here again: its payload is
+    /// sealed anew under today's key, and it is `assigned` once more.
+    fn assign_again(&mut self, a: &cetak_model::wire::Assignment, envelope: &str) -> Result<()> {
+        let day = super::day_name(super::today());
+        let tx = self.ctx.begin(&mut self.conn)?;
+        let (key, blob) = self.ctx.vault.seal_today(&day, &a.job_id, a.prr.as_bytes())?;
+        self.ctx.transition(&tx, &a.job_id, JobState::Released, JobState::Assigned, "assigned again")?;
+        tx.execute(
+            "UPDATE jobs SET epoch = ?2, envelope = ?3, issued_at = ?4, confirmed = 0, key_day = ?5, payload = ?6,
+                    priority = ?7, reject_code = NULL, reject_field = NULL
+             WHERE job_id = ?1",
+            params![a.job_id, a.epoch, envelope, a.envelope.issued_at, key, blob, if a.urgent { "urgent" } else { "normal" }],
+        )
+        .map_err(self.ctx.sql())?;
+        self.ctx.commit(tx)?;
+        tracing::info!(job_id = %a.job_id, epoch = a.epoch, "a job given back is assigned here again");
+        Ok(())
     }
 
     /// A district job's assignment, if it has one.
@@ -299,20 +356,28 @@ impl Journal {
 }
 
 impl Journal {
-    /// When the last printer stopped being ready, if none is ready now
-    /// (waiting on a fault or unreachable; a pause is an operator's choice,
-    /// not a broken printer). `None` with no printer known.
+    /// When the last printer became broken, if every printer is broken now:
+    /// in error (a jam, a head out of temperature, a card stuck inside, its
+    /// loop failed or hung) or unreachable. A printer waiting for the clerk
+    /// (feeder empty, ribbon or film out, cover open, cooling down) is not
+    /// broken (DESIGN §5): the clerk will act and it prints again; nor is a
+    /// pause, an operator's choice. `None` with no printer known.
     pub fn broken_since(&self) -> Result<Option<i64>> {
-        let mut stmt = self.conn.prepare("SELECT state, since FROM station_status").map_err(self.ctx.sql())?;
-        let rows: Vec<(String, i64)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        let mut stmt = self.conn.prepare("SELECT state, detail, since FROM station_status").map_err(self.ctx.sql())?;
+        let rows: Vec<(String, String, i64)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .map_err(self.ctx.sql())?
             .collect::<std::result::Result<_, _>>()
             .map_err(self.ctx.sql())?;
-        if rows.is_empty() || rows.iter().any(|(state, _)| !matches!(state.as_str(), "waiting" | "offline")) {
+        let broken = |state: &str, detail: &str| match state {
+            "offline" | "error" | "hung" => true,
+            "waiting" => matches!(detail, "fault.jam" | "fault.head_temp" | "fault.card_inside" | "fault.gone"),
+            _ => false,
+        };
+        if rows.is_empty() || rows.iter().any(|(state, detail, _)| !broken(state, detail)) {
             return Ok(None);
         }
-        Ok(rows.iter().map(|(_, since)| *since).max())
+        Ok(rows.iter().map(|(_, _, since)| *since).max())
     }
 }
 
@@ -340,9 +405,9 @@ impl Journal {
         self.ledger_rows_after(after)
     }
 
-    /// The district stored the ledger up to `hash`.
-    pub fn set_stock_head(&self, hash: &str) -> Result<()> {
-        self.conn.execute("UPDATE district_link SET stock_head = ?1 WHERE id = 1", [hash]).map_err(self.ctx.sql())?;
+    /// The district holds the ledger up to `hash` (`None`: nothing of it).
+    pub fn set_stock_head(&self, hash: Option<&str>) -> Result<()> {
+        self.conn.execute("UPDATE district_link SET stock_head = ?1 WHERE id = 1", params![hash]).map_err(self.ctx.sql())?;
         Ok(())
     }
 }

@@ -82,7 +82,7 @@ pub fn format_time(t: i64) -> String {
     }
 }
 
-fn day_name(d: time::Date) -> String {
+pub(crate) fn day_name(d: time::Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
@@ -195,6 +195,9 @@ pub struct ImportReport {
     pub imported: Vec<String>,
     /// Already known (or tombstoned) ids, skipped.
     pub skipped: Vec<String>,
+    /// District assignments refused as replays (id, epoch): the poll
+    /// confirms them, so the district stops sending them.
+    pub refused: Vec<(String, i64)>,
 }
 
 /// How a card attempt ended, as the station books it.
@@ -317,12 +320,12 @@ impl Journal {
             }
             // Sealed only once the id is known to be new, so a replay of a
             // purged job does not bring its day's key back.
-            let blob = self.ctx.vault.seal(&day, j.job_id, j.payload)?;
+            let (key, blob) = self.ctx.vault.seal_today(&day, j.job_id, j.payload)?;
             seq += 1;
             tx.execute(
                 "INSERT INTO jobs (job_id, seq, kode_wilayah, priority, source, state, key_day, payload, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'assigned', ?6, ?7, ?8, ?8)",
-                params![j.job_id, seq, j.kode_wilayah, if j.urgent { "urgent" } else { "normal" }, source, day, blob, t],
+                params![j.job_id, seq, j.kode_wilayah, if j.urgent { "urgent" } else { "normal" }, source, key, blob, t],
             )
             .map_err(&sql)?;
             tx.execute(
@@ -701,12 +704,14 @@ impl Journal {
                 .map_err(self.ctx.sql())?;
             tx.execute("UPDATE outbox SET acked_at = ?2 WHERE id = ?1", params![id, now()]).map_err(self.ctx.sql())?;
             let Some(("result", Some(job_id))) = row.as_ref().map(|(k, j)| (k.as_str(), j.clone())) else { continue };
-            let st: JobState = job_state(&tx, &job_id)
-                .map_err(self.ctx.sql())?
-                .ok_or_else(|| JournalError::UnknownJob(job_id.clone()))?
-                .parse()
-                .map_err(|e: state::UnknownState| JournalError::Corrupt(e.0))?;
-            if st.is_final() {
+            // A message about a job this journal does not hold (nothing to
+            // move) is only acknowledged.
+            let Some(st) = job_state(&tx, &job_id).map_err(self.ctx.sql())? else { continue };
+            let st: JobState = st.parse().map_err(|e: state::UnknownState| JournalError::Corrupt(e.0))?;
+            // Given back is not finished: a released job keeps its state
+            // (its payload went at the release), so the district may assign
+            // it here again.
+            if st.is_final() && st != JobState::Released {
                 self.ctx.transition(&tx, &job_id, st, JobState::Reported, "acknowledged")?;
                 self.ctx.transition(&tx, &job_id, JobState::Reported, JobState::Purged, "payload destroyed")?;
                 tx.execute("UPDATE jobs SET payload = NULL WHERE job_id = ?1", [&job_id]).map_err(self.ctx.sql())?;
@@ -805,6 +810,27 @@ impl Journal {
             out.push(serde_json::from_str(&r.map_err(self.ctx.sql())?).unwrap_or_default());
         }
         Ok(out)
+    }
+
+    /// Acknowledges messages the district refused alone (a result for an
+    /// assignment it says this station never had): no longer sent, kept
+    /// with `flag` for the operator (`cetak status`, `/metrics`).
+    pub fn ack_flagged(&mut self, ids: &[i64], flag: &str) -> Result<usize> {
+        {
+            let tx = self.ctx.begin(&mut self.conn)?;
+            for id in ids {
+                tx.execute("UPDATE outbox SET flag = ?2 WHERE id = ?1", params![id, flag]).map_err(self.ctx.sql())?;
+            }
+            self.ctx.commit(tx)?;
+        }
+        self.ack_outbox(ids)
+    }
+
+    /// Messages kept flagged: (job id, flag).
+    pub fn flagged_outbox(&self) -> Result<Vec<(Option<String>, String)>> {
+        let mut stmt = self.conn.prepare("SELECT job_id, flag FROM outbox WHERE flag IS NOT NULL ORDER BY id").map_err(self.ctx.sql())?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.ctx.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.ctx.sql())
     }
 
     /// Operator actions, newest last: (uid, action, job id).

@@ -151,4 +151,17 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE attempts ADD COLUMN counter_epoch INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE printers ADD COLUMN counter_epoch INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 6: given back is not finished. A job released unprinted stays
+    // `released` once acknowledged (its payload went at the release), so the
+    // district may assign it here again; only finished jobs become `purged`
+    // tombstones. Given-back jobs purged by an older version are given back
+    // again. An outbox message the district refused alone (`not_yours`) is
+    // kept flagged for the operator.
+    r#"
+    UPDATE jobs SET state = 'released'
+    WHERE state IN ('reported', 'purged') AND payload IS NULL
+      AND (SELECT to_state FROM job_events e WHERE e.job_id = jobs.job_id
+           AND to_state IN ('printed', 'failed', 'rejected', 'released') ORDER BY id DESC LIMIT 1) = 'released';
+    ALTER TABLE outbox ADD COLUMN flag TEXT;
+    "#,
 ];

@@ -51,8 +51,9 @@ impl JobState {
         matches!(self, Self::Printed | Self::Failed | Self::Rejected | Self::Released)
     }
 
-    /// The one table of legal moves (DESIGN §3). Everything that changes a
-    /// job's state asks this first.
+    /// The one table of legal moves (DESIGN §3, with `released → assigned`:
+    /// the district assigns again a job this station gave back, under a new
+    /// epoch). Everything that changes a job's state asks this first.
     pub fn can_move_to(self, to: JobState) -> bool {
         use JobState::*;
         matches!(
@@ -69,6 +70,7 @@ impl JobState {
                 | (Uncertain, Failed)
                 | (Assigned, Released)
                 | (Ready, Released)
+                | (Released, Assigned)
                 | (Printed, Reported)
                 | (Failed, Reported)
                 | (Rejected, Reported)

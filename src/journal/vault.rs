@@ -214,6 +214,26 @@ impl Vault {
         Ok(out)
     }
 
+    /// Seals under `day`'s key, or, when that key file is damaged (it does
+    /// not open with the master key), under a fresh key of the same day
+    /// (`DAY.1`, `DAY.2`, ...): a damaged key loses the payloads it sealed,
+    /// never the jobs that come after it. Returns the key's name and the
+    /// sealed bytes; the damaged file stays until no payload names it.
+    pub fn seal_today(&self, day: &str, job_id: &str, plain: &[u8]) -> Result<(String, Vec<u8>), VaultError> {
+        let mut name = day.to_string();
+        for n in 1..=9 {
+            match self.seal(&name, job_id, plain) {
+                Ok(sealed) => return Ok((name, sealed)),
+                Err(e @ (VaultError::Unwrap { .. } | VaultError::BadKey { .. })) => {
+                    tracing::error!(key = %name, error = %e, "a day key is damaged: new jobs are sealed under another key of the day");
+                    name = format!("{day}.{n}");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.seal(&name, job_id, plain).map(|sealed| (name, sealed))
+    }
+
     pub fn open_sealed(&self, day: &str, job_id: &str, sealed: &[u8]) -> Result<Vec<u8>, VaultError> {
         let key = self.load(day, false)?;
         if sealed.len() < NONCE_LEN {

@@ -142,6 +142,7 @@ pub const KEYS: &[&str] = &[
     "doctor.token_refused",
     "doctor.fix_token",
     "doctor.images_kept",
+    "status.not_yours",
     "doctor.fix_images_kept",
 ];
 

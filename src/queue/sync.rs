@@ -80,7 +80,10 @@ async fn failed(journal: &Journal, retry: &mut RetryPolicy, e: &SyncError, wake:
         SyncError::Journal(_) => None,
     };
     let wait = retry.after_failure(ra);
-    if let SyncError::Queue(_) = e {
+    // The district answered a request it refuses (but for the token): the
+    // line is up, and the other calls go on; anything else is offline.
+    let answered = matches!(e, SyncError::Queue(QueueError::Refused { status, .. }) if (400..500).contains(status) && *status != 401);
+    if let (SyncError::Queue(_), false) = (e, answered) {
         let next = crate::journal::now() + wait.as_secs() as i64;
         if let Err(je) = journal.set_link(false, None, None).and_then(|_| journal.set_retry(next, &e.to_string())) {
             tracing::warn!(error = %je, "could not journal the district link");
@@ -122,14 +125,34 @@ impl ClientCache {
     }
 }
 
+/// What the poller remembers between polls.
+#[derive(Default)]
+struct PollState {
+    /// Commands carried out, to acknowledge on the next poll.
+    acked: Vec<i64>,
+    /// Assignments refused as replays, to confirm so they are not sent again.
+    refused: Vec<(String, i64)>,
+    /// The regions where, at the last poll, a sister station could print.
+    ready_sisters: Vec<String>,
+}
+
+/// Polls that return at once are spaced this far apart: a district that
+/// answers every poll with news (a job refused again and again) must not
+/// turn the long poll into a spin.
+const MIN_POLL_SPACING: Duration = Duration::from_secs(1);
+
 async fn poller(opts: &SyncOptions, clock: &Clock, stop: &AtomicBool) {
     let Some(mut journal) = open_journal(opts) else { return };
     let mut retry = policy(&opts.district);
-    let mut acked_commands: Vec<i64> = Vec::new();
+    let mut state = PollState::default();
     let mut clients = ClientCache::default();
     while !stop.load(Ordering::SeqCst) {
-        match poll_once(opts, clock, &mut journal, &mut clients, &mut acked_commands, stop).await {
-            Ok(()) => retry.succeeded(),
+        let started = Instant::now();
+        match poll_once(opts, clock, &mut journal, &mut clients, &mut state, stop).await {
+            Ok(()) => {
+                retry.succeeded();
+                nap(MIN_POLL_SPACING.saturating_sub(started.elapsed()), stop).await;
+            }
             Err(e) => failed(&journal, &mut retry, &e, stop, "poll").await,
         }
     }
@@ -140,7 +163,7 @@ async fn poll_once(
     clock: &Clock,
     journal: &mut Journal,
     clients: &mut ClientCache,
-    acked: &mut Vec<i64>,
+    state: &mut PollState,
     stop: &AtomicBool,
 ) -> Result<(), SyncError> {
     let Some(enrolment) = journal.enrolment()? else {
@@ -148,10 +171,12 @@ async fn poll_once(
         return Ok(());
     };
     clock.check_jump();
-    housekeeping(opts, clock, journal)?;
+    housekeeping(opts, clock, journal, &state.ready_sisters)?;
     let client = clients.get(&enrolment)?;
     let buffered = journal.buffered()?;
-    let confirm = journal.unconfirmed()?;
+    let mut confirm = journal.unconfirmed()?;
+    confirm.extend(state.refused.iter().cloned());
+    let acked = &mut state.acked;
     let refs = |v: &[(String, i64)]| v.iter().map(|(job_id, epoch)| JobRef { job_id: job_id.clone(), epoch: *epoch }).collect();
     let req = PollRequest {
         max_jobs: opts.district.buffer.saturating_sub(buffered),
@@ -172,13 +197,16 @@ async fn poll_once(
     journal.set_link(true, Some(resp.time_ms), Some(clock.skew_ms()))?;
     journal.mark_confirmed(&confirm)?;
     acked.retain(|id| !req.ack_commands.contains(id));
+    state.refused.retain(|r| !confirm.contains(r));
+    state.ready_sisters = resp.ready_sisters.clone();
     if !resp.jobs.is_empty() {
         let r = journal.import_assignments(&resp.jobs)?;
         tracing::info!(received = resp.jobs.len(), stored = r.imported.len(), "assignments from the district");
+        state.refused.extend(r.refused);
     }
     for c in &resp.commands {
         if carry_out(opts, journal, c)? {
-            acked.push(c.id);
+            state.acked.push(c.id);
         }
     }
     if let Some(keys) = &resp.keys {
@@ -253,21 +281,30 @@ fn carry_out(opts: &SyncOptions, journal: &mut Journal, c: &Command) -> Result<b
     Ok(true)
 }
 
-/// Releases what the station should not keep: payloads past retention, and
-/// every held job when no printer has been ready for too long.
-fn housekeeping(opts: &SyncOptions, clock: &Clock, journal: &mut Journal) -> Result<(), JournalError> {
+/// Releases what the station should not keep: payloads past retention;
+/// and, when every printer has been broken for too long (in error or
+/// unreachable; not waiting for the clerk), the jobs of the regions where
+/// the district reported a sister that can print them (releasing helps
+/// only if someone else can print: a village's only station keeps its work
+/// through a printer switched off overnight).
+fn housekeeping(opts: &SyncOptions, clock: &Clock, journal: &mut Journal, ready_sisters: &[String]) -> Result<(), JournalError> {
     let cutoff = clock.now_s() - opts.district.retention_s as i64;
     for job in journal.issued_before(cutoff)? {
         journal.release(&job, "retention")?;
     }
     if let Some(since) = journal.broken_since()? {
         if crate::journal::now() - since >= opts.district.printer_broken_release_s as i64 {
-            let held: Vec<_> = journal.jobs_in(JobState::Ready)?.into_iter().chain(journal.jobs_in(JobState::Assigned)?).collect();
+            let held: Vec<_> = journal
+                .jobs_in(JobState::Ready)?
+                .into_iter()
+                .chain(journal.jobs_in(JobState::Assigned)?)
+                .filter(|j| j.kode_wilayah.as_ref().is_some_and(|k| ready_sisters.contains(k)))
+                .collect();
             // Urgent first, so a sister station gets them soonest.
             let (urgent, normal): (Vec<_>, Vec<_>) = held.into_iter().partition(|j| j.priority == "urgent");
             for j in urgent.into_iter().chain(normal) {
                 if journal.release(&j.job_id, "printer_broken")? {
-                    tracing::warn!(job_id = %j.job_id, "released: no printer ready for too long");
+                    tracing::warn!(job_id = %j.job_id, "released: no printer ready for too long, and a sister can print it");
                 }
             }
         }
@@ -350,6 +387,7 @@ async fn report_once(
                     Some("printed") => Outcome::Printed,
                     Some("failed") => Outcome::Failed,
                     Some("released") => Outcome::Released,
+                    Some("refused") => Outcome::Refused,
                     _ => Outcome::Rejected,
                 };
                 let code = body["code"].as_str().map(str::to_string);
@@ -369,52 +407,113 @@ async fn report_once(
     if !local.is_empty() {
         journal.ack_outbox(&local)?;
     }
-    if !results.is_empty() {
-        let req = ResultsRequest { results: results.iter().map(|(_, r)| r.clone()).collect() };
-        cetak_drivers::failpoint::hit("outbox.results.before");
-        let (resp, rtt): (ResultsResponse, _) = client.post("/v1/results", &req, t).await?;
-        cetak_drivers::failpoint::hit("outbox.results.after");
-        clock.observe(resp.time_ms, rtt);
-        for ((_, r), status) in results.iter().zip(&resp.items) {
-            if *status != ResultStatus::Applied && *status != ResultStatus::Duplicate {
+    // Each kind is sent on its own: one refused (or failing) does not hold
+    // back the others, the heartbeat or the purge. The first error is
+    // returned once all were tried, for the retry policy.
+    let mut first_error: Option<SyncError> = None;
+    let mut keep = |r: Result<bool, SyncError>, sent: &mut bool| match r {
+        Ok(s) => *sent |= s,
+        Err(e) => {
+            tracing::warn!(error = %e, "a report to the district failed; the others go on");
+            first_error.get_or_insert(e);
+        }
+    };
+    keep(send_results(journal, &client, clock, &results, t).await, &mut sent);
+    keep(send_held(journal, &client, &held, t).await, &mut sent);
+    keep(send_events(journal, &client, &events, t).await, &mut sent);
+    if beat {
+        keep(send_stock_and_heartbeat(journal, &client, clock, t).await, &mut sent);
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(Some(sent)),
+    }
+}
+
+async fn send_results(
+    journal: &mut Journal,
+    client: &super::Client,
+    clock: &Clock,
+    results: &[(i64, JobResult)],
+    t: Duration,
+) -> Result<bool, SyncError> {
+    if results.is_empty() {
+        return Ok(false);
+    }
+    let req = ResultsRequest { results: results.iter().map(|(_, r)| r.clone()).collect() };
+    cetak_drivers::failpoint::hit("outbox.results.before");
+    let (resp, rtt): (ResultsResponse, _) = client.post("/v1/results", &req, t).await?;
+    cetak_drivers::failpoint::hit("outbox.results.after");
+    clock.observe(resp.time_ms, rtt);
+    let mut taken = Vec::new();
+    let mut not_yours = Vec::new();
+    for ((id, r), status) in results.iter().zip(&resp.items) {
+        match status {
+            ResultStatus::Applied | ResultStatus::Duplicate => taken.push(*id),
+            ResultStatus::Reassigned | ResultStatus::Cancelled => {
                 tracing::warn!(job_id = %r.job_id, status = ?status, "result stored by the district but flagged");
+                taken.push(*id);
+            }
+            ResultStatus::NotYours => {
+                tracing::error!(job_id = %r.job_id, epoch = r.epoch, "the district says this station never had the job: result kept flagged");
+                not_yours.push(*id);
             }
         }
-        journal.ack_outbox(&results.iter().map(|(id, _)| *id).collect::<Vec<_>>())?;
-        sent = true;
     }
-    if !held.is_empty() {
-        let req = HeldReport { jobs: held.iter().map(|(_, h)| h.clone()).collect() };
-        cetak_drivers::failpoint::hit("outbox.held.before");
-        let _: (Ack, _) = client.post("/v1/held", &req, t).await?;
-        cetak_drivers::failpoint::hit("outbox.held.after");
-        journal.ack_outbox(&held.iter().map(|(id, _)| *id).collect::<Vec<_>>())?;
-        sent = true;
+    // An answer with fewer items than asked leaves the rest to send again.
+    journal.ack_outbox(&taken)?;
+    if !not_yours.is_empty() {
+        journal.ack_flagged(&not_yours, "not_yours")?;
     }
-    if !events.is_empty() {
-        let req = EventsReport { events: events.iter().map(|(_, e)| e.clone()).collect() };
-        cetak_drivers::failpoint::hit("outbox.events.before");
-        let _: (Ack, _) = client.post("/v1/events", &req, t).await?;
-        cetak_drivers::failpoint::hit("outbox.events.after");
-        journal.ack_outbox(&events.iter().map(|(id, _)| *id).collect::<Vec<_>>())?;
-        sent = true;
+    Ok(true)
+}
+
+async fn send_held(journal: &mut Journal, client: &super::Client, held: &[(i64, HeldJob)], t: Duration) -> Result<bool, SyncError> {
+    if held.is_empty() {
+        return Ok(false);
     }
-    if beat {
-        let rows = journal.ledger_unreported()?;
-        if let Some(last) = rows.last() {
-            let head = last.hash.clone();
-            let events = rows.iter().map(|r| r.to_event()).collect();
-            cetak_drivers::failpoint::hit("outbox.stock.before");
-            let _: (Ack, _) = client.post("/v1/stock", &StockReport { head: head.clone(), events }, t).await?;
-            cetak_drivers::failpoint::hit("outbox.stock.after");
-            journal.set_stock_head(&head)?;
-        }
-        let hb = heartbeat(journal, clock.skew_ms())?;
-        let (ack, rtt): (Ack, _) = client.post("/v1/heartbeat", &hb, t).await?;
-        clock.observe(ack.time_ms, rtt);
-        journal.set_link(true, Some(ack.time_ms), Some(clock.skew_ms()))?;
+    let req = HeldReport { jobs: held.iter().map(|(_, h)| h.clone()).collect() };
+    cetak_drivers::failpoint::hit("outbox.held.before");
+    let _: (Ack, _) = client.post("/v1/held", &req, t).await?;
+    cetak_drivers::failpoint::hit("outbox.held.after");
+    journal.ack_outbox(&held.iter().map(|(id, _)| *id).collect::<Vec<_>>())?;
+    Ok(true)
+}
+
+async fn send_events(
+    journal: &mut Journal,
+    client: &super::Client,
+    events: &[(i64, StationEvent)],
+    t: Duration,
+) -> Result<bool, SyncError> {
+    if events.is_empty() {
+        return Ok(false);
     }
-    Ok(Some(sent))
+    let req = EventsReport { events: events.iter().map(|(_, e)| e.clone()).collect() };
+    cetak_drivers::failpoint::hit("outbox.events.before");
+    let _: (Ack, _) = client.post("/v1/events", &req, t).await?;
+    cetak_drivers::failpoint::hit("outbox.events.after");
+    journal.ack_outbox(&events.iter().map(|(id, _)| *id).collect::<Vec<_>>())?;
+    Ok(true)
+}
+
+async fn send_stock_and_heartbeat(journal: &mut Journal, client: &super::Client, clock: &Clock, t: Duration) -> Result<bool, SyncError> {
+    let rows = journal.ledger_unreported()?;
+    if let Some(last) = rows.last() {
+        let head = last.hash.clone();
+        let events = rows.iter().map(|r| r.to_event()).collect();
+        cetak_drivers::failpoint::hit("outbox.stock.before");
+        let (ack, _): (StockAck, _) = client.post("/v1/stock", &StockReport { head, events }, t).await?;
+        cetak_drivers::failpoint::hit("outbox.stock.after");
+        // What the district holds, not what was sent: a chain it refused
+        // (or one it no longer holds, after a replaced PC) is sent whole.
+        journal.set_stock_head(ack.head.as_deref())?;
+    }
+    let hb = heartbeat(journal, clock.skew_ms())?;
+    let (ack, rtt): (Ack, _) = client.post("/v1/heartbeat", &hb, t).await?;
+    clock.observe(ack.time_ms, rtt);
+    journal.set_link(true, Some(ack.time_ms), Some(clock.skew_ms()))?;
+    Ok(false)
 }
 
 /// The station's heartbeat as the journal has it (`cetak doctor` sends
