@@ -162,25 +162,29 @@ fn three_stations_print_every_accepted_card_exactly_once() {
     // The stations purged every payload once the district acknowledged.
     for s in [&a, &b, &c] {
         let j = s.journal();
-        assert!(j.all_jobs().expect("jobs").iter().all(|job| job.state == cetak::journal::JobState::Purged), "{}", s.name);
+        // Finished here (purged) or given back to a sister (released).
+        let kept =
+            |job: &cetak::journal::JobRow| !matches!(job.state, cetak::journal::JobState::Purged | cetak::journal::JobState::Released);
+        assert!(!j.all_jobs().expect("jobs").iter().any(kept), "{}", s.name);
+        assert!(j.all_jobs().expect("jobs").iter().all(|job| j.payload(&job.job_id).is_err()), "{}: a payload kept", s.name);
         assert!(j.pending_outbox().expect("outbox").is_empty(), "{}", s.name);
     }
 }
 
 /// A district with its cluster, its database for the test, and a folder.
-struct Fleet {
+pub struct Fleet {
     _cluster: TempCluster,
-    tmp: tempfile::TempDir,
-    district: DistrictProcess,
-    db: Db,
+    pub tmp: tempfile::TempDir,
+    pub district: DistrictProcess,
+    pub db: Db,
 }
 
 impl Fleet {
-    fn start() -> Self {
+    pub fn start() -> Self {
         Self::start_with(&[])
     }
 
-    fn start_with(args: &[&str]) -> Self {
+    pub fn start_with(args: &[&str]) -> Self {
         let cluster = TempCluster::start().expect("a throw-away PostgreSQL");
         let tmp = tempfile::tempdir().expect("tmp");
         let district = DistrictProcess::start_with(&cluster.url(), tmp.path(), args);
@@ -189,7 +193,7 @@ impl Fleet {
     }
 
     /// Imports PRR lines for Bengkulu through the officer's command.
-    fn import(&self, name: &str, lines: &[String]) {
+    pub fn import(&self, name: &str, lines: &[String]) {
         let f = self.tmp.path().join(name);
         std::fs::write(&f, lines.join("\n")).expect("write");
         let out = self.district.cli(&["import", f.to_str().expect("path"), "--regency", "17.71"]);
@@ -198,7 +202,7 @@ impl Fleet {
 
     /// Waits until `n` jobs are done at the district; on a timeout the
     /// panic shows the district's view of every job and result.
-    fn wait_done(&self, n: usize, limit: Duration, what: &str, stations: &[&StationProcess]) {
+    pub fn wait_done(&self, n: usize, limit: Duration, what: &str, stations: &[&StationProcess]) {
         let until = std::time::Instant::now() + limit;
         while self.db.done() < n {
             if std::time::Instant::now() > until {
@@ -217,16 +221,16 @@ impl Fleet {
         }
     }
 
-    fn station(&self, s: StationSetup<'_>) -> StationProcess {
+    pub fn station(&self, s: StationSetup<'_>) -> StationProcess {
         StationProcess::enrol(&self.district, &s)
     }
 }
 
-fn ids(lines: &[String]) -> Vec<String> {
+pub fn ids(lines: &[String]) -> Vec<String> {
     lines.iter().map(|l| cetak_model::RawPrr::parse(l).expect("prr").job_id().expect("id").to_string()).collect()
 }
 
-fn held_ids(st: &StationProcess) -> HashSet<String> {
+pub fn held_ids(st: &StationProcess) -> HashSet<String> {
     st.journal().all_jobs().expect("jobs").into_iter().map(|j| j.job_id).collect()
 }
 
@@ -277,8 +281,15 @@ fn a_station_whose_printer_stays_broken_releases_its_jobs_to_the_sister() {
     let lines: Vec<String> = region_lines("17.71.02.1002").into_iter().take(6).collect();
     f.import("jobs.jsonl", &lines);
     let regions = &["17.71.02.1002"];
-    let mut broken =
-        f.station(StationSetup { name: "kel-c", regions, feeder: 0, district: "printer_broken_release_s = 2", ..Default::default() });
+    // A jam at the pick of its first card, and no clerk: broken, not waiting
+    // (an empty feeder would be waiting for the clerk, and keep its jobs).
+    let mut broken = f.station(StationSetup {
+        name: "kel-c",
+        regions,
+        emulator_args: &["--fault", "after_pick:jam"],
+        district: "printer_broken_release_s = 2",
+        ..Default::default()
+    });
     let mut sister = f.station(StationSetup { name: "kel-d", regions, ..Default::default() });
     broken.start();
     wait_until(Duration::from_secs(20), "kel-c takes the jobs", || !held_ids(&broken).is_empty());
@@ -291,6 +302,8 @@ fn a_station_whose_printer_stays_broken_releases_its_jobs_to_the_sister() {
     assert_eq!(printed_by.len(), lines.len());
     assert!(broken.printed().is_empty());
     let released: HashSet<String> = f.db.results().into_iter().filter(|r| r.1 == "kel-c" && r.3 == "released").map(|r| r.0).collect();
+    // The job whose blank jammed went back to ready and was released with
+    // the others.
     assert!(taken.is_subset(&released), "kel-c took {taken:?}, released {released:?}");
 }
 
@@ -369,7 +382,7 @@ fn an_urgent_job_is_the_next_card_even_when_the_buffer_is_full() {
     assert!(at <= before + 1, "urgent card came out {} cards after its import", at - before);
 }
 
-fn state_at(st: &StationProcess, job: &str) -> Option<cetak::journal::JobState> {
+pub fn state_at(st: &StationProcess, job: &str) -> Option<cetak::journal::JobState> {
     st.journal().job(job).expect("job").map(|j| j.state)
 }
 
@@ -467,16 +480,24 @@ fn payloads_past_retention_are_released_and_destroyed_on_both_sides() {
     wait_until(Duration::from_secs(30), "the district destroys printed PRRs", || {
         f.db.count("SELECT count(*) FROM jobs WHERE state = 'done' AND prr IS NULL") == printable.len() as i64
     });
-    a.stop();
-    c.stop();
     let journal = c.journal();
     for job in journal.all_jobs().expect("jobs") {
-        assert_eq!(job.state, cetak::journal::JobState::Purged, "{}", job.job_id);
+        // Given back, not finished: `released`, with nothing personal left.
+        assert_eq!(job.state, cetak::journal::JobState::Released, "{}", job.job_id);
         assert!(journal.payload(&job.job_id).is_err(), "{}: payload kept", job.job_id);
     }
     assert!(c.printed().is_empty());
-    // Released jobs wait, with their PRR, for another station.
+    // Released jobs wait, with their PRR, for a station that can print:
+    // kel-c, the region's only one, once its printer has blanks again.
     assert_eq!(f.db.count("SELECT count(*) FROM jobs WHERE state = 'pending' AND prr IS NOT NULL"), stuck.len() as i64);
+    c.emulator.clerk("load 50");
+    f.wait_done(printable.len() + stuck.len(), Duration::from_secs(60), "kel-c prints the jobs it gave back", &[&a, &c]);
+    a.stop();
+    c.stop();
+    let printed_by = judge_printed_once(&[&a, &c], &[printable, stuck.clone()].concat());
+    for job in ids(&stuck) {
+        assert_eq!(printed_by.get(&job).map(String::as_str), Some("kel-c"), "{job}");
+    }
 }
 
 #[test]
@@ -513,19 +534,19 @@ impl Db {
     }
 }
 
-fn pause(f: &Fleet, st: &StationProcess, on: bool) {
+pub fn pause(f: &Fleet, st: &StationProcess, on: bool) {
     f.district.cli(&["command", "--station", &st.name, if on { "pause" } else { "resume" }]);
     wait_until(Duration::from_secs(10), "the station hears the command", || {
         st.journal().pause_of(crate::support::PRINTER).expect("pause").is_some() == on
     });
 }
 
-fn hold(st: &StationProcess, n: u32) {
+pub fn hold(st: &StationProcess, n: u32) {
     wait_until(Duration::from_secs(15), "the station holds its jobs", || st.journal().buffered().expect("buffered") >= n);
 }
 
 #[test]
-fn rotated_keys_keep_working_and_a_revoked_key_is_refused_before_the_card() {
+fn rotated_keys_keep_working_and_jobs_of_a_revoked_key_are_signed_anew_not_stranded() {
     let f = Fleet::start();
     let jobs: Vec<String> = region_lines("17.71.01.1001").into_iter().take(5).collect();
     let mut a = f.station(StationSetup { name: "kel-a", regions: &["17.71.01.1001"], ..Default::default() });
@@ -554,24 +575,22 @@ fn rotated_keys_keep_working_and_a_revoked_key_is_refused_before_the_card() {
     wait_until(Duration::from_secs(10), "the revocation reaches the station", || {
         a.journal().enrolment().expect("e").is_some_and(|e| e.keys.iter().any(|k| k.key_id == k2 && k.revoked))
     });
-    pause(&f, &a, false);
-    let until = std::time::Instant::now() + Duration::from_secs(30);
-    // Refused when checked on arrival (rejected) or right before the card
-    // (released): either way reported with the reason.
-    while f.db.count("SELECT count(*) FROM results WHERE outcome IN ('rejected', 'released') AND code = 'envelope.revoked_key'") != 2 {
-        assert!(std::time::Instant::now() < until, "the refusals were not reported: {:?}\n{}", f.db.results(), a.log_tail());
-        std::thread::sleep(Duration::from_millis(100));
+    // The district signed both anew with its current key: the station took
+    // the new envelopes and prints them; nothing is stranded, nothing printed
+    // under the revoked key.
+    for job in ids(&jobs[3..5]) {
+        assert_ne!(f.db.key_of(&job), k2, "{job} still carries the revoked key");
     }
+    assert_eq!(f.db.count("SELECT count(*) FROM audit WHERE action = 'resign'"), 2);
+    pause(&f, &a, false);
+    f.wait_done(5, Duration::from_secs(30), "the re-signed jobs printed", &[&a]);
     a.stop();
     let printed = judge_printed_once(&[&a], &jobs);
-    assert_eq!(printed.len(), 3, "{printed:?}");
-    for refused in ids(&jobs[3..5]) {
-        assert!(!printed.contains_key(&refused), "{refused}: printed under a revoked key");
-    }
-    // The refusals are logged with the job id and the code, and nothing
-    // personal of any job appears in the agent's log.
+    assert_eq!(printed.len(), 5, "{printed:?}");
+    assert_eq!(f.db.count("SELECT count(*) FROM results WHERE code LIKE 'envelope.%'"), 0, "{:?}\n{}", f.db.results(), a.log_tail());
+    // Nothing personal of any job appears in the agent's log.
     let log = std::fs::read_to_string(a.dir.path().join("agent.log")).expect("log");
-    assert!(log.contains("envelope refused") && log.contains("revoked"), "{log}");
+    assert!(log.contains("signed the job anew"), "{log}");
     for line in &jobs {
         let v: serde_json::Value = serde_json::from_str(line).expect("json");
         for key in ["nik", "nama", "alamat"] {

@@ -26,4 +26,5 @@ mod stock;
 mod stock_properties;
 mod transitions;
 mod validation;
+mod villages;
 mod wire;

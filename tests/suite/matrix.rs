@@ -63,6 +63,10 @@ mod with_failpoints {
         /// or, with `all`, on every printer.
         between: Option<&'static str>,
         all: bool,
+        /// The village: the station alone in its region, its release limit
+        /// 1 s; after a power cut (office mode) its printers stay off 3 s
+        /// while the agent runs again and the district is down.
+        village: bool,
     }
 
     #[derive(Default)]
@@ -130,7 +134,7 @@ mod with_failpoints {
                     name: &name,
                     regions: &[REGION],
                     time_scale: 0.0,
-                    district: "buffer = 3",
+                    district: if run.office.village { "buffer = 3\nprinter_broken_release_s = 1" } else { "buffer = 3" },
                     second_printer: run.office.two_printers.then_some(eject),
                     ..Default::default()
                 },
@@ -140,6 +144,7 @@ mod with_failpoints {
                 lines.iter().map(|l| cetak_model::RawPrr::parse(l).expect("prr").job_id().expect("id").to_string()).collect();
             let stages: Vec<Option<&str>> = run.stages.iter().map(|s| Some(s.as_str())).chain([None]).collect();
             let mut done = false;
+            let mut power_back: Option<Instant> = None;
             for stage in stages {
                 if done {
                     // Finished without reaching this stage's point: nothing
@@ -154,10 +159,25 @@ mod with_failpoints {
                 let limit = Instant::now() + Duration::from_secs(60);
                 let mut finished_at: Option<Instant> = None;
                 loop {
+                    if power_back.is_some_and(|t| Instant::now() >= t) {
+                        power_back = None;
+                        for (_, e) in st.printers_mut() {
+                            e.restart();
+                        }
+                        self.district.restart();
+                    }
                     if let Some(status) = st.exited() {
                         if status.signal() == Some(9) && stage.is_some() {
                             out.reached += 1;
-                            if run.mode == Mode::Office {
+                            if run.mode == Mode::Office && run.office.village {
+                                // Off for the night; the district is down
+                                // when the power comes back.
+                                for (_, e) in st.printers_mut() {
+                                    e.kill();
+                                }
+                                self.district.kill();
+                                power_back = Some(Instant::now() + Duration::from_secs(3));
+                            } else if run.mode == Mode::Office {
                                 for (_, e) in st.printers_mut() {
                                     e.restart();
                                 }
@@ -229,6 +249,10 @@ mod with_failpoints {
                 }
             };
             check("blanks and twice", &mut || st.judge_printers());
+            check("kept", &mut || {
+                let released: Vec<_> = self.db.results().into_iter().filter(|r| ids.contains(&r.0) && r.3 == "released").collect();
+                assert!(released.is_empty(), "a station alone in its region gave work back: {released:?}");
+            });
             check("district", &mut || {
                 let printed_by = judge_printed_once(&[st], lines);
                 assert_eq!(printed_by.len(), lines.len(), "every job printed once");
@@ -383,11 +407,14 @@ mod with_failpoints {
     /// The offices' topologies and the clerk: a station with two printers,
     /// one of them counting at eject; a test card pressed, a jammed card
     /// pulled out by hand, and a service reset of the counter, each between
-    /// a crash and the restart.
+    /// a crash and the restart; a village's only station whose printer stays
+    /// off past its release limit while the district is down. (Every run's
+    /// station is alone in its region: the stations of earlier runs said
+    /// goodbye, so none is a ready sister; no run may release its work.)
     #[test]
-    fn crash_matrix_two_printers_and_the_clerk_between_a_crash_and_the_restart() {
+    fn crash_matrix_two_printers_the_clerk_and_the_village() {
         let two = Office { two_printers: true, ..Office::default() };
-        let rows: [(&str, &str, Office); 8] = [
+        let rows: [(&str, &str, Office); 10] = [
             ("two printers: driver.after_feed", "driver.after_feed", two),
             ("two printers: driver.after_panel.2", "driver.after_panel.2", two),
             ("two printers: driver.after_eject", "driver.after_eject", two),
@@ -397,14 +424,26 @@ mod with_failpoints {
             (
                 "jam pulled out by hand, two printers: driver.after_panel.2",
                 "driver.after_panel.2",
-                Office { two_printers: true, between: Some("remove-card"), all: true },
+                Office { two_printers: true, between: Some("remove-card"), all: true, village: false },
             ),
             ("counter reset: driver.after_eject", "driver.after_eject", Office { between: Some("reset-counter 0"), ..Office::default() }),
+            (
+                "village, off past the release limit: driver.after_panel.2",
+                "driver.after_panel.2",
+                Office { village: true, ..Office::default() },
+            ),
+            (
+                "village, off past the release limit: driver.after_eject",
+                "driver.after_eject",
+                Office { village: true, ..Office::default() },
+            ),
         ];
         let mut m = Matrix::start();
         for seed in 0..seeds() {
             for (i, (label, point, office)) in rows.iter().enumerate() {
-                for mode in [Mode::Agent, Mode::Office] {
+                // A village's night is a power cut: the office mode only.
+                let modes: &[Mode] = if office.village { &[Mode::Office] } else { &[Mode::Agent, Mode::Office] };
+                for &mode in modes {
                     let n = 1 + (seed + i as u64) % CARD;
                     let run = Run { label: label.to_string(), stages: vec![format!("{point}@{n}")], mode, seed, office: *office };
                     let o = m.run_caught(&run);
@@ -412,6 +451,6 @@ mod with_failpoints {
                 }
             }
         }
-        m.report("two printers, and the clerk between a crash and the restart");
+        m.report("two printers, the clerk between a crash and the restart, and the village");
     }
 }

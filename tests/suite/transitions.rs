@@ -19,6 +19,9 @@ const ALLOWED: &[(&str, &str)] = &[
     ("uncertain", "failed"),
     ("assigned", "released"),
     ("ready", "released"),
+    // "The district assigns again a job this station gave back, under a
+    // new epoch" (the district side of the offices).
+    ("released", "assigned"),
     ("printed", "reported"),
     ("failed", "reported"),
     ("rejected", "reported"),
