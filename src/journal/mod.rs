@@ -115,6 +115,8 @@ pub struct AttemptRow {
     pub feed_sent: bool,
     /// The printer's counter epoch (stepped by each booked service reset).
     pub counter_epoch: u32,
+    /// The printer's panel counter before the card (`None`: not known).
+    pub panels_before: Option<u64>,
 }
 
 /// What the journal knows of a printer.
@@ -452,7 +454,14 @@ impl Journal {
     /// Write-ahead of a card: the job moves to `printing` and the attempt
     /// (number, printer serial, card counter before, K-panel hash) is on
     /// disk before the printer is asked to feed.
-    pub fn begin_attempt(&mut self, job_id: &str, printer: &str, serial: &str, counter_before: u64, k_hash: Option<&str>) -> Result<u32> {
+    pub fn begin_attempt(
+        &mut self,
+        job_id: &str,
+        printer: &str,
+        serial: &str,
+        before: cetak_drivers::Counters,
+        k_hash: Option<&str>,
+    ) -> Result<u32> {
         let tx = self.ctx.begin(&mut self.conn)?;
         self.ctx.transition(&tx, job_id, JobState::Ready, JobState::Printing, printer)?;
         let n: u32 = tx
@@ -464,9 +473,19 @@ impl Journal {
             .map_err(self.ctx.sql())?
             .unwrap_or(0);
         tx.execute(
-            "INSERT INTO attempts (job_id, attempt, printer, printer_serial, counter_before, k_hash, started_at, counter_epoch)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![job_id, n, printer, serial, counters::counter_i64(counter_before)?, k_hash, now(), epoch],
+            "INSERT INTO attempts (job_id, attempt, printer, printer_serial, counter_before, k_hash, started_at, counter_epoch, panels_before)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                job_id,
+                n,
+                printer,
+                serial,
+                counters::counter_i64(before.cards)?,
+                k_hash,
+                now(),
+                epoch,
+                counters::counter_i64(before.panels)?
+            ],
         )
         .map_err(self.ctx.sql())?;
         self.ctx.commit(tx)?;
@@ -1004,7 +1023,7 @@ impl Ctx {
 
 const JOB_SELECT: &str = "SELECT job_id, kode_wilayah, priority, state, spoils, approved, reject_code, reject_field FROM jobs";
 const ATTEMPT_SELECT: &str = "SELECT a.job_id, a.attempt, a.printer, a.printer_serial, a.counter_before, a.k_hash, a.outcome, a.fault,
-    a.counter_after, a.feed_sent, a.counter_epoch FROM attempts a";
+    a.counter_after, a.feed_sent, a.counter_epoch, a.panels_before FROM attempts a";
 
 fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<JobRow, String>> {
     let state: String = r.get(3)?;
@@ -1034,6 +1053,7 @@ fn attempt_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AttemptRow> {
         counter_after: r.get::<_, Option<i64>>(8)?.map(|c| c.max(0).unsigned_abs()),
         feed_sent: r.get(9)?,
         counter_epoch: r.get(10)?,
+        panels_before: r.get::<_, Option<i64>>(11)?.map(|c| c.max(0).unsigned_abs()),
     })
 }
 

@@ -164,4 +164,12 @@ pub const MIGRATIONS: &[&str] = &[
            AND to_state IN ('printed', 'failed', 'rejected', 'released') ORDER BY id DESC LIMIT 1) = 'released';
     ALTER TABLE outbox ADD COLUMN flag TEXT;
     "#,
+    // 7: the write-ahead also records the printer's panel counter, a second
+    // witness beside the card counter: a service reset of the card counter
+    // between a crash and the restart can bring it back to exactly the
+    // value before the card, but the panels printed still show (NULL:
+    // written by an older version, unknown).
+    r#"
+    ALTER TABLE attempts ADD COLUMN panels_before INTEGER;
+    "#,
 ];

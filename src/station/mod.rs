@@ -515,7 +515,7 @@ impl<P: Printer> Station<P> {
             }
         };
         let k_hash = panels.k_hash();
-        let attempt = self.journal.begin_attempt(&job.job_id, &self.opts.name, &identity.serial, counters.cards, k_hash.as_deref())?;
+        let attempt = self.journal.begin_attempt(&job.job_id, &self.opts.name, &identity.serial, counters, k_hash.as_deref())?;
         self.status("printing", &job.job_id);
         tracing::info!(job_id = %job.job_id, attempt, printer = %self.opts.name, "printing");
         // Print this card and, meanwhile, render the next.

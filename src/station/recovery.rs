@@ -5,7 +5,8 @@
 //! card is inside, eject it to the reject box; read serial and card counter
 //! and settle the attempt in flight, if any. `before` is the counter the
 //! attempt wrote ahead; "fed" says the write-ahead recorded that the feed
-//! command was sent.
+//! command was sent; the panel counter, written ahead too, is the second
+//! witness (a service reset of the card counter does not touch it).
 //!
 //! | what recovery finds | outcome |
 //! |---|---|
@@ -13,6 +14,7 @@
 //! | card inside, the running agent knows no panel was sent | spoiled, retried |
 //! | card inside | `uncertain` |
 //! | counter unchanged, not fed | not fed: no blank used, `ready` |
+//! | counter unchanged, fed, panels printed since | `uncertain`: a card was printed and the counter reset behind it |
 //! | counter unchanged, fed, printer counts at pick | not fed (its pick would have counted) |
 //! | counter unchanged, fed, printer counts at eject | `uncertain`: a card pulled out by hand is never counted |
 //! | counter advanced, not fed | not fed; the step is a blank unaccounted |
@@ -50,9 +52,13 @@ fn settle(
     same_serial: bool,
     card_inside: Option<bool>,
     knew_no_panel: bool,
-    found: u64,
+    found: cetak_drivers::Counters,
 ) -> (AttemptEnd, Option<u64>) {
     let before = a.counter_before;
+    // Panels printed since the write-ahead: a card certainly left the
+    // feeder, whatever its counter says now.
+    let panels_printed = a.panels_before.is_some_and(|p| found.panels > p);
+    let found = found.cards;
     if !same_serial {
         return (AttemptEnd::Uncertain { fault: "serial_changed".into(), counter_after: None, panels_done: 0 }, None);
     }
@@ -71,6 +77,7 @@ fn settle(
     let fed_uncertain =
         |fault: &str, after: u64| (AttemptEnd::Uncertain { fault: fault.into(), counter_after: Some(after), panels_done: 0 }, Some(after));
     match (found.cmp(&before), a.feed_sent) {
+        (std::cmp::Ordering::Equal, true) if panels_printed && counts_at == CountsAt::Pick => fed_uncertain("counter_reset", before + 1),
         (std::cmp::Ordering::Equal, true) if counts_at == CountsAt::Eject => fed_uncertain("fed_not_counted", before),
         (std::cmp::Ordering::Equal, _) => not_fed,
         (_, false) => not_fed,
@@ -101,7 +108,7 @@ impl<P: Printer> Station<P> {
             }
             return Ok(None);
         };
-        let (end, expected) = settle(self.counts_at(), &a, identity.serial == a.printer_serial, card_inside, knew_no_panel, counters.cards);
+        let (end, expected) = settle(self.counts_at(), &a, identity.serial == a.printer_serial, card_inside, knew_no_panel, counters);
         tracing::warn!(job_id = %a.job_id, attempt = a.attempt, outcome = ?end, "recovery settled the card in flight");
         let to = self.journal.end_attempt(&a.job_id, a.attempt, &end, self.opts.spoil_retries)?;
         if let Some(gap) = expected.and_then(|e| CounterGap::of(e, counters.cards)) {
@@ -125,7 +132,10 @@ fn station_to_recovery(e: super::StationError) -> RecoveryError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cetak_drivers::Counters;
 
+    /// An attempt written ahead at card counter `before` and panel counter
+    /// 50.
     fn attempt(before: u64, fed: bool) -> crate::journal::AttemptRow {
         crate::journal::AttemptRow {
             job_id: "j".into(),
@@ -139,6 +149,7 @@ mod tests {
             counter_after: None,
             feed_sent: fed,
             counter_epoch: 0,
+            panels_before: Some(50),
         }
     }
 
@@ -154,7 +165,8 @@ mod tests {
     #[test]
     fn the_decision_table_is_the_code() {
         use CountsAt::{Eject, Pick};
-        // (counts at, fed, card inside (left?), knew no panel, found) -> outcome, counter expected
+        // (counts at, fed, card inside (left?), knew no panel, cards found) -> outcome, counter expected;
+        // the panel counter found is the one written ahead (50)
         type Row = (CountsAt, bool, Option<bool>, bool, u64, &'static str, Option<u64>);
         let rows: [Row; 12] = [
             (Pick, true, Some(true), false, 11, "uncertain", Some(11)),
@@ -171,10 +183,25 @@ mod tests {
             (Eject, false, None, false, 3, "not_fed", Some(10)),
         ];
         for (counts, fed, inside, knew, found, want, expected) in rows {
-            let (end, after) = settle(counts, &attempt(10, fed), true, inside, knew, found);
+            let (end, after) = settle(counts, &attempt(10, fed), true, inside, knew, Counters { cards: found, panels: 50 });
             assert_eq!((outcome(&end), after), (want, expected), "{counts:?} fed {fed} inside {inside:?} found {found}");
         }
-        let (end, after) = settle(Pick, &attempt(10, true), false, None, false, 500);
+        let (end, after) = settle(Pick, &attempt(10, true), false, None, false, Counters { cards: 500, panels: 50 });
         assert_eq!((outcome(&end), after), ("uncertain", None), "another serial");
+    }
+
+    /// A card printed, then its counter reset to the value before it while
+    /// the agent was down: the panels show it, the card is `uncertain` and
+    /// the counter a reset (the crash matrix found it: the job printed
+    /// twice).
+    #[test]
+    fn panels_printed_under_an_unchanged_counter_are_a_card_and_a_reset() {
+        let (end, after) = settle(CountsAt::Pick, &attempt(0, true), true, None, false, Counters { cards: 0, panels: 55 });
+        assert_eq!((outcome(&end), after), ("uncertain", Some(1)));
+        assert!(CounterGap::of(1, 0).is_some(), "the counter below the card is a gap to book");
+        // Written by an older version (no panel counter): as before.
+        let old = crate::journal::AttemptRow { panels_before: None, ..attempt(0, true) };
+        let (end, _) = settle(CountsAt::Pick, &old, true, None, false, Counters { cards: 0, panels: 55 });
+        assert_eq!(outcome(&end), "not_fed");
     }
 }
