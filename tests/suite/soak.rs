@@ -143,9 +143,17 @@ fn service_reset(st: &mut StationProcess, rng: &mut impl Rng) -> bool {
     if !act(st, &["pause", "--printer", &name]) {
         return false;
     }
+    // Paused by this pause, not still showing an earlier one (a counter gap
+    // just booked): the loop shows `pause.operator` only at the start of a
+    // step, so no card is under way. (A reset between the agent's counter
+    // read and the pick would name that card in the old epoch; the 10,000-
+    // card soak found this race in the test, not in the agent.)
     let until = Instant::now() + Duration::from_secs(20);
-    let paused =
-        |st: &StationProcess| st.journal().station_status().is_ok_and(|s| s.iter().any(|(p, state, _)| *p == name && state == "paused"));
+    let paused = |st: &StationProcess| {
+        st.journal()
+            .station_status()
+            .is_ok_and(|s| s.iter().any(|(p, state, detail)| *p == name && state == "paused" && detail == "pause.operator"))
+    };
     while !paused(st) && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -231,7 +231,12 @@ pub fn assert_printer_matches(
                 assert!(booked("blank_spoiled", a), "{who}: no blank_spoiled");
             }
             Some("uncertain") => {
-                assert!(take(&|_| true).is_some(), "{who}: uncertain, but no card {key:?} left the feeder");
+                assert!(
+                    take(&|_| true).is_some(),
+                    "{who}: uncertain, but no card {key:?} left the feeder; the attempt {a:?}; near it: {around}; the printer now: epoch {} counter {}",
+                    state.counter_generation,
+                    state.card_counter
+                );
             }
             // In flight: a card may or may not have been taken.
             None => {
