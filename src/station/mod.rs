@@ -35,7 +35,7 @@ use std::sync::Arc;
 use cetak_drivers::{CardPosition, CountsAt, Fault, PrintFailure, Printer};
 
 use self::claims::{Claim, Claims};
-use crate::journal::counters::CounterGap;
+use crate::journal::counters::{self, CounterGap};
 use crate::journal::{AttemptEnd, JobState, Journal, JournalError};
 use crate::messages::{self, Lang};
 use crate::render::{self, RenderError};
@@ -444,7 +444,21 @@ impl<P: Printer> Station<P> {
             }
         }
         if let Some((reason, _)) = self.journal.pause_of(&self.opts.name)? {
-            self.status("paused", &format!("pause.{reason}"));
+            let detail = format!("pause.{reason}");
+            // A paused printer's counter is read too, when the pause is
+            // first seen and then as when idle: a test card pressed just
+            // before a pause, or during it, would otherwise be absorbed by
+            // a service reset of the counter made while paused (a counter
+            // pause then takes the operator's place: it is lifted only by
+            // its booking).
+            let counter_pause = reason == counters::BLANK_UNACCOUNTED || reason == counters::COUNTER_RESET;
+            let newly = self.shown.as_ref().is_none_or(|(s, d)| s != "paused" || *d != detail);
+            if !counter_pause && (newly || self.counter_check_due()) {
+                if let Some(step) = self.check_counter_now(false)? {
+                    return Ok(step);
+                }
+            }
+            self.status("paused", &detail);
             return Ok(Step::Paused(reason));
         }
         // A standing fault is shown even with nothing to print, so the
@@ -460,13 +474,8 @@ impl<P: Printer> Station<P> {
         let Some((job, _claim)) = self.claim_next()? else {
             // A test card pressed while nothing prints is caught now, not
             // when the next job comes.
-            if self.counter_checked.is_none_or(|t| t.elapsed() >= IDLE_COUNTER_CHECK) {
-                self.counter_checked = Some(std::time::Instant::now());
-                let (identity, counters) = match (self.printer.identify(), self.printer.counters()) {
-                    (Ok(i), Ok(c)) => (i, c),
-                    _ => return Ok(self.lost()),
-                };
-                if let Some(step) = self.check_continuity(&identity, counters.cards)? {
+            if self.counter_check_due() {
+                if let Some(step) = self.check_counter_now(true)? {
                     return Ok(step);
                 }
             }
@@ -478,6 +487,22 @@ impl<P: Printer> Station<P> {
         match self.print_next(job) {
             Err(_) if self.released_meanwhile(&job_id) => Ok(Step::Idle),
             other => other,
+        }
+    }
+
+    fn counter_check_due(&self) -> bool {
+        self.counter_checked.is_none_or(|t| t.elapsed() >= IDLE_COUNTER_CHECK)
+    }
+
+    /// Reads the printer's counter against the journal's with no card under
+    /// way. A printer that does not answer is lost, or (`lose` false, a
+    /// paused printer, which may be switched off) checked again later.
+    fn check_counter_now(&mut self, lose: bool) -> Result<Option<Step>, StationError> {
+        self.counter_checked = Some(std::time::Instant::now());
+        match (self.printer.identify(), self.printer.counters()) {
+            (Ok(identity), Ok(c)) => self.check_continuity(&identity, c.cards),
+            _ if lose => Ok(Some(self.lost())),
+            _ => Ok(None),
         }
     }
 

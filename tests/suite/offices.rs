@@ -335,3 +335,42 @@ fn a_printer_that_keeps_its_stored_images_is_logged_reported_and_failed_by_docto
     let report = String::from_utf8_lossy(&doctor.stdout);
     assert!(!doctor.status.success() && report.contains("keeps the images"), "{report}");
 }
+
+/// A service visit: the printer paused, the technician prints a test card
+/// and resets the counter before the pause is lifted. The paused loop reads
+/// the counter too, so the test card is a blank unaccounted, not absorbed
+/// by the reset's booking (the 10,000-card soak found it: one card of 16
+/// left the feeder with no attempt and no booking).
+#[test]
+fn a_test_card_pressed_while_paused_is_caught_before_a_counter_reset_can_hide_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut emu = EmulatorProcess::start_timed(&dir.path().join("printer"), Link::Tcp, 0.0, &[]);
+    let rig = ProcessRig::with_printer(2, &emu.config_entry());
+    let daemon = Daemon::spawn({
+        let mut c = rig.cetak();
+        c.arg("run");
+        c
+    });
+    let printed = || rig.journal().attempts().expect("a").iter().filter(|a| a.outcome.as_deref() == Some("printed")).count();
+    wait_until(Duration::from_secs(30), "two cards printed", || printed() == 2);
+    ok(&rig.cetak().args(["pause", "--printer", PRINTER]).output().expect("pause"), "pause");
+    let status = || rig.journal().station_status().expect("status").into_iter().find(|(p, _, _)| p == PRINTER).map(|(_, s, d)| (s, d));
+    wait_until(Duration::from_secs(30), "the printer shows the pause", || status() == Some(("paused".into(), "pause.operator".into())));
+    emu.clerk("test-card");
+    let reason = || rig.journal().pause_of(PRINTER).expect("p").map(|(r, _)| r);
+    wait_until(Duration::from_secs(20), "the test card seen while paused", || reason().as_deref() == Some("blank_unaccounted"));
+    // The technician resets the counter; each is booked once.
+    emu.clerk("reset-counter 0");
+    let explain = |args: &[&str]| rig.cetak().args(["stock", "explain", "--printer", PRINTER]).args(args).output().expect("explain");
+    ok(&explain(&["--reason", "test card by the technician"]), "explain the test card");
+    wait_until(Duration::from_secs(30), "the reset seen", || reason().as_deref() == Some("counter_reset"));
+    ok(&explain(&["--reset", "--reason", "board replaced by the service"]), "book the reset");
+    let more = rig.dir.path().join("more.jsonl");
+    std::fs::write(&more, &sample_lines("prr-valid.jsonl")[2]).expect("more");
+    ok(&rig.cetak().arg("import").arg(&more).output().expect("import"), "import");
+    wait_until(Duration::from_secs(30), "the third job printed", || printed() == 3);
+    assert_eq!(daemon.terminate().code(), Some(0));
+    let (state, log) = emu.memory();
+    assert_eq!(log.len(), 4, "three jobs and the test card left the feeder");
+    assert_printer_matches(&rig.journal(), PRINTER, &state, &log);
+}
