@@ -419,6 +419,35 @@ impl StationProcess {
         super::book_counter_gaps(&self.journal(), &names, || self.cetak())
     }
 
+    /// Waits until the journal accounts for every card each printer has
+    /// counted (its counter is the printer's, in the same epoch, with no
+    /// counter pause left), booking each gap as the agent finds it; a fixed
+    /// wait raced the agent's 5 s counter check under a loaded CI machine.
+    /// Returns the bookings.
+    pub fn settle_counters(&self, within: Duration) -> usize {
+        let until = Instant::now() + within;
+        let mut booked = 0;
+        loop {
+            booked += self.book_counter_gaps();
+            let journal = self.journal();
+            let behind: Vec<String> = self
+                .printers()
+                .filter_map(|(name, e)| {
+                    let device = e.state().map(|s| (s.counter_generation, s.card_counter));
+                    let known = journal.printer(name).ok().flatten().map(|p| (p.counter_epoch, p.last_counter));
+                    let paused = journal.counter_gap(name).ok().flatten();
+                    (device.is_none() || device != known || paused.is_some())
+                        .then(|| format!("{name}: printer {device:?}, journal {known:?}, pause {paused:?}"))
+                })
+                .collect();
+            if behind.is_empty() {
+                return booked;
+            }
+            assert!(Instant::now() < until, "{}: the journal never caught up with its printers' counters: {behind:?}", self.name);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Every printer of the station: its name in the config and its emulator.
     pub fn printers(&self) -> impl Iterator<Item = (&str, &EmulatorProcess)> {
         std::iter::once((PRINTER, &self.emulator)).chain(self.more.iter().map(|(n, e)| (n.as_str(), e)))
@@ -435,7 +464,20 @@ impl StationProcess {
         let mut all = Vec::new();
         for (name, e) in self.printers() {
             let (state, log) = e.memory();
-            super::assert_printer_matches(&journal, name, &state, &log);
+            let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                super::assert_printer_matches(&journal, name, &state, &log);
+            }));
+            if let Err(panic) = judged {
+                // What the agent said about its counters and pauses, to read
+                // beside the verdict.
+                let text = std::fs::read_to_string(self.dir.path().join("agent.log")).unwrap_or_default();
+                let said: Vec<&str> = text
+                    .lines()
+                    .filter(|l| l.contains(name) && (l.contains("counter") || l.contains("pause") || l.contains("settled")))
+                    .collect();
+                eprintln!("--- {} {name}, the agent on its counter:\n{}", self.name, said[said.len().saturating_sub(60)..].join("\n"));
+                std::panic::resume_unwind(panic);
+            }
             all.extend(log);
         }
         super::assert_no_record_twice(&all);

@@ -253,9 +253,25 @@ pub fn assert_printer_matches(
     if pending_pause {
         assert!(unmatched >= adjusted, "more adjustments than unexplained cards");
     } else {
+        let loose: Vec<(&Key, &Card)> = cards.iter().flat_map(|(k, cs)| cs.iter().filter(|c| !c.used).map(move |c| (k, c))).collect();
+        let near: Vec<String> = attempts
+            .iter()
+            .filter(|a| loose.iter().any(|(k, _)| k.1 == a.counter_epoch && k.2.abs_diff(a.counter_before + 1) <= 3))
+            .map(|a| format!("{a:?}"))
+            .collect();
+        let loose: Vec<String> =
+            loose.iter().map(|(k, c)| format!("{k:?} {:?} {} panels, K panel {}", c.dest, c.panels, c.k_hash.is_some())).collect();
+        let bookings: Vec<String> = ledger
+            .iter()
+            .filter(|l| l.location == hopper && (l.kind == "adjustment" || l.kind == "counter_reset"))
+            .map(|l| format!("{l:?}"))
+            .collect();
         assert_eq!(
-            unmatched, adjusted,
-            "{printer}: cards that left the feeder without an attempt or a booked adjustment: {unmatched} vs {adjusted} booked"
+            unmatched,
+            adjusted,
+            "{printer}: cards that left the feeder without an attempt or a booked adjustment: {unmatched} vs {adjusted} booked\n\
+             the cards: {loose:?}\nattempts near them: {near:#?}\nbookings: {bookings:#?}\npause now: {:?}",
+            journal.pause_of(printer).ok().flatten()
         );
     }
     assert_eq!(journal.verify_ledger().expect("verify"), None, "ledger chain broken");
