@@ -22,17 +22,9 @@ use std::time::{Duration, Instant};
 
 use cetak::queue::{Client, Trust};
 use cetak_model::wire::*;
-use support::fleet::DistrictProcess;
+use support::fleet::{raise_open_files, DistrictProcess};
 
 const THROUGHPUT_STATIONS: usize = 20;
-
-fn raise_open_files(want: u64) -> u64 {
-    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
-    let cur = getrlimit(Resource::Nofile);
-    let hard = cur.maximum.unwrap_or(u64::MAX).max(want);
-    let _ = setrlimit(Resource::Nofile, Rlimit { current: Some(want), maximum: Some(hard) });
-    getrlimit(Resource::Nofile).current.unwrap_or(0)
-}
 
 fn rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -53,7 +45,10 @@ fn main() {
     let cluster = cetak_district::pgtemp::TempCluster::start().expect("a throw-away PostgreSQL (apt-get install postgresql)");
     let tmp = tempfile::tempdir().expect("tmp");
     let plain = args.iter().any(|a| a == "--plain-http");
-    let mut serve_args = vec!["--max-wait-s", "300"];
+    // Every simulated station connects from this one address: the caps on
+    // connections are raised to fit them all.
+    let cap = (stations * 2 + 1000).to_string();
+    let mut serve_args = vec!["--max-wait-s", "300", "--max-connections", &cap, "--max-connections-per-address", &cap];
     if plain {
         serve_args.push("--plain-http");
     }

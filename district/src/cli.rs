@@ -76,6 +76,15 @@ enum Command {
         /// The longest long poll a station may ask for, in seconds.
         #[arg(long, default_value_t = 60)]
         max_wait_s: u64,
+        /// Open connections at most (stations hold two each: a long poll
+        /// and a report); past it new ones are refused at once. Keep it
+        /// well below the unit's LimitNOFILE.
+        #[arg(long, default_value_t = cetak_serve::Limits::DISTRICT.max_connections)]
+        max_connections: usize,
+        /// Open connections at most from one address (a kecamatan's
+        /// stations behind one NAT hold a few each).
+        #[arg(long, default_value_t = cetak_serve::Limits::DISTRICT.per_address)]
+        max_connections_per_address: usize,
     },
     /// A one-time code with which a station enrols for its region codes.
     EnrollCode {
@@ -191,12 +200,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("Ctrl-C stops both and removes the cluster");
             crate::server::serve(pool, listener, Some(tls), crate::server::ServeOptions::default(), shutdown()).await?;
         }
-        Command::Serve { listen, tls_dir, tls_names, plain_http: _, payload_retention_days, max_wait_s } => {
+        Command::Serve {
+            listen,
+            tls_dir,
+            tls_names,
+            plain_http: _,
+            payload_retention_days,
+            max_wait_s,
+            max_connections,
+            max_connections_per_address,
+        } => {
             let pool = crate::connect(&url()?).await?;
             let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
             let opts = crate::server::ServeOptions {
                 payload_retention: std::time::Duration::from_secs_f64(payload_retention_days.max(0.0) * 86_400.0),
                 max_wait: std::time::Duration::from_secs(*max_wait_s),
+                limits: cetak_serve::Limits {
+                    max_connections: *max_connections,
+                    per_address: *max_connections_per_address,
+                    ..cetak_serve::Limits::DISTRICT
+                },
                 ..Default::default()
             };
             tracing::info!(address = %listener.local_addr()?, "serving /v1");

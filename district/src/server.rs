@@ -29,11 +29,18 @@ pub struct ServeOptions {
     pub poll_tick: Duration,
     /// PRRs are destroyed this long after their final result.
     pub payload_retention: Duration,
+    /// Deadlines and the cap on connections (`cetak_serve`).
+    pub limits: cetak_serve::Limits,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        Self { max_wait: Duration::from_secs(60), poll_tick: Duration::from_secs(30), payload_retention: Duration::from_secs(30 * 86_400) }
+        Self {
+            max_wait: Duration::from_secs(60),
+            poll_tick: Duration::from_secs(30),
+            payload_retention: Duration::from_secs(30 * 86_400),
+            limits: cetak_serve::Limits::DISTRICT,
+        }
     }
 }
 
@@ -231,6 +238,10 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     prepare(&pool, tls.as_ref()).await?;
+    // A socket per station: the soft limit (1,024 by default) is lifted to
+    // the hard one, and the cap on connections stays below what is left.
+    let open_files = cetak_serve::raise_descriptor_limit(1 << 20);
+    tracing::info!(open_files = ?open_files, max_connections = opts.limits.effective_cap(), "connection limits");
     let sweeper = {
         let (pool, retention) = (pool.clone(), opts.payload_retention);
         tokio::spawn(async move {
@@ -247,6 +258,7 @@ pub async fn serve(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (wake, _) = tokio::sync::broadcast::channel(4096);
     let listener_task = tokio::spawn(listen(pool.clone(), wake.clone()));
+    let limits = opts.limits;
     let app = app(pool, opts, stop_rx.clone(), wake);
     let mut stopped = stop_rx;
     tokio::spawn(async move {
@@ -258,10 +270,10 @@ pub async fn serve(
     };
     let r = match tls {
         Some(t) => {
-            let acceptor = t.acceptor().map_err(std::io::Error::other)?;
-            axum::serve(crate::tls::TlsListener::new(listener, acceptor)?, app).with_graceful_shutdown(graceful).await
+            let tls = crate::tls::TlsHandshake(t.acceptor().map_err(std::io::Error::other)?);
+            cetak_serve::serve(listener, tls, app, limits, graceful).await
         }
-        None => axum::serve(listener, app).with_graceful_shutdown(graceful).await,
+        None => cetak_serve::serve(listener, cetak_serve::Plain, app, limits, graceful).await,
     };
     sweeper.abort();
     listener_task.abort();

@@ -116,7 +116,11 @@ pub fn spawn(addr: SocketAddr, state: Arc<HealthState>, stop: Arc<AtomicBool>) -
                     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                 }
             };
-            if let Err(e) = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await {
+            // Bounded (`cetak_serve`): idle and half-sent connections are
+            // cut at a deadline and at most 64 are open, so sockets never
+            // take the descriptors the journal and the keys need.
+            let limits = cetak_serve::Limits::HEALTH;
+            if let Err(e) = cetak_serve::serve(listener, cetak_serve::Plain, router(state), limits, shutdown).await {
                 tracing::error!(error = %e, "health endpoint stopped");
             }
         });

@@ -60,8 +60,13 @@ impl Client {
     pub fn new(base: &str, token: Option<&str>, trust: Trust<'_>) -> Result<Self, QueueError> {
         install_crypto();
         let bad = |reason: String| QueueError::Unreachable { url: base.into(), reason };
-        let mut builder =
-            reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).user_agent(concat!("cetak/", env!("CARGO_PKG_VERSION")));
+        // An idle connection is given up before the district closes it (20 s
+        // after its last answer, `cetak_serve::Limits::DISTRICT`), so a
+        // request never starts on a socket the server is closing.
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(15))
+            .user_agent(concat!("cetak/", env!("CARGO_PKG_VERSION")));
         let tls = match trust {
             Trust::Ca(pem) => Some(super::tls::trusting(pem).map_err(bad)?),
             Trust::Pinned(p) => Some(p.config().map_err(bad)?),

@@ -185,9 +185,14 @@ impl Fleet {
     }
 
     pub fn start_with(args: &[&str]) -> Self {
+        Self::start_limited(args, None)
+    }
+
+    /// The same, the district under a hard limit of `open_files`.
+    pub fn start_limited(args: &[&str], open_files: Option<u64>) -> Self {
         let cluster = TempCluster::start().expect("a throw-away PostgreSQL");
         let tmp = tempfile::tempdir().expect("tmp");
-        let district = DistrictProcess::start_with(&cluster.url(), tmp.path(), args);
+        let district = DistrictProcess::start_limited(&cluster.url(), tmp.path(), args, open_files);
         let db = Db::open(&cluster.url());
         Self { _cluster: cluster, tmp, district, db }
     }

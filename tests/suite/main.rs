@@ -12,6 +12,7 @@ mod district;
 pub mod envelopes;
 mod faults;
 mod fleet;
+mod hostile;
 mod journal;
 mod matrix;
 mod offices;

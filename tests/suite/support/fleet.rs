@@ -25,6 +25,30 @@ fn kill9(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// Lifts this process's soft limit on open files to `want` (the hard one
+/// too where it may): a test that opens sockets by the thousand. Returns
+/// the limit now.
+pub fn raise_open_files(want: u64) -> u64 {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let cur = getrlimit(Resource::Nofile);
+    let hard = cur.maximum.unwrap_or(u64::MAX).max(want);
+    let _ = setrlimit(Resource::Nofile, Rlimit { current: Some(want), maximum: Some(hard) });
+    getrlimit(Resource::Nofile).current.unwrap_or(0)
+}
+
+/// `program`, under a hard limit of `open_files` descriptors when given
+/// (util-linux's `prlimit`, in every Debian).
+pub fn limited(program: &str, open_files: Option<u64>) -> Command {
+    match open_files {
+        Some(n) => {
+            let mut c = Command::new("prlimit");
+            c.arg(format!("--nofile={n}:{n}")).arg("--").arg(program);
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
 /// `cetak-district serve` on a fixed port, so a restart after SIGKILL is
 /// found at the same address.
 pub struct DistrictProcess {
@@ -35,6 +59,9 @@ pub struct DistrictProcess {
     pub args: Vec<String>,
     pub port: u16,
     pub log: PathBuf,
+    /// A limit on open files the process cannot lift (`prlimit`), as a
+    /// unit without `LimitNOFILE` would have; `None`: the test's own.
+    pub open_files: Option<u64>,
     child: Option<Child>,
 }
 
@@ -44,12 +71,18 @@ impl DistrictProcess {
     }
 
     pub fn start_with(db_url: &str, log_dir: &Path, args: &[&str]) -> Self {
+        Self::start_limited(db_url, log_dir, args, None)
+    }
+
+    /// The same, under a hard limit of `open_files` descriptors.
+    pub fn start_limited(db_url: &str, log_dir: &Path, args: &[&str], open_files: Option<u64>) -> Self {
         let mut d = Self {
             db_url: db_url.into(),
             tls_dir: log_dir.join("district-tls"),
             args: args.iter().map(|a| a.to_string()).collect(),
             port: free_port(),
             log: log_dir.join("district.log"),
+            open_files,
             child: None,
         };
         d.spawn();
@@ -88,7 +121,7 @@ impl DistrictProcess {
 
     fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("district log");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cetak-district"))
+        let mut child = limited(env!("CARGO_BIN_EXE_cetak-district"), self.open_files)
             .args(["serve", "--listen", &self.addr()])
             .args(if self.plain() { vec![] } else { vec!["--tls-dir".into(), self.tls_dir.display().to_string()] })
             .args(if self.args.iter().any(|a| a == "--max-wait-s") { &[][..] } else { &["--max-wait-s", "5"][..] })

@@ -1,0 +1,252 @@
+//! Hostile clients: sockets opened by the thousand and left idle or half
+//! sent, against the district and against an agent's health endpoint,
+//! while real stations print. Each service runs under a descriptor limit
+//! it cannot lift (systemd's default soft limit for the district, a low one
+//! for the agent); the attacker connects from another loopback address
+//! (127.0.0.2), as a host that is not a station would.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::envelopes::region_lines;
+use crate::fleet::{judge_printed_once, Fleet};
+use crate::support::fleet::{free_port, limited, raise_open_files, StationSetup};
+use crate::support::{Daemon, ProcessRig};
+
+/// What an attacking socket does once connected.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// Nothing at all.
+    Silent,
+    /// Half a request line, in clear.
+    HalfRequest,
+    /// A finished TLS handshake, then half a request line.
+    HalfRequestTls,
+}
+
+/// One attacking socket, as the attacker holds it.
+enum Held {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Held {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Held::Plain(s) => s,
+            Held::Tls(s) => &s.sock,
+        }
+    }
+
+    /// Whether the server has closed it (or said anything: it has nothing
+    /// to answer an unfinished request with but a closing word).
+    fn closed(&self) -> bool {
+        let tcp = self.tcp();
+        if tcp.set_nonblocking(true).is_err() {
+            return true;
+        }
+        let mut b = [0u8; 1];
+        let closed = !matches!(tcp.peek(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+        let _ = tcp.set_nonblocking(false);
+        closed
+    }
+}
+
+/// Keeps up to `per_kind` sockets of each kind open against `target`,
+/// opening again those the server closes, until dropped.
+struct Attacker {
+    stop: Arc<AtomicBool>,
+    open: Arc<AtomicUsize>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Attacker {
+    fn start(target: SocketAddr, kinds: &[Kind], per_kind: usize, tls: Option<Arc<rustls::ClientConfig>>) -> Self {
+        let (stop, open) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+        let threads = kinds
+            .iter()
+            .map(|&kind| {
+                let (stop, open, tls) = (Arc::clone(&stop), Arc::clone(&open), tls.clone());
+                std::thread::spawn(move || {
+                    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                    let mut held: Vec<Option<Held>> = (0..per_kind).map(|_| None).collect();
+                    while !stop.load(Ordering::SeqCst) {
+                        let mut opened = 0;
+                        for slot in held.iter_mut() {
+                            if slot.as_ref().is_some_and(Held::closed) {
+                                *slot = None;
+                                open.fetch_sub(1, Ordering::SeqCst);
+                            }
+                            // A few new ones a round: refused sockets are
+                            // tried again, not in a tight loop.
+                            if slot.is_none() && opened < 100 {
+                                opened += 1;
+                                *slot = connect(&rt, target, kind, tls.as_ref());
+                                if slot.is_some() {
+                                    open.fetch_add(1, Ordering::SeqCst);
+                                }
+                            }
+                        }
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                })
+            })
+            .collect();
+        Self { stop, open, threads }
+    }
+
+    /// Waits until at least `n` sockets are open (or `limit` passes);
+    /// returns how many are.
+    fn wait_open(&self, n: usize, limit: Duration) -> usize {
+        let until = Instant::now() + limit;
+        while self.open.load(Ordering::SeqCst) < n && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.open.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Attacker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A socket from 127.0.0.2, in the state `kind` leaves it; `None` when the
+/// server refused or dropped it.
+fn connect(rt: &tokio::runtime::Runtime, target: SocketAddr, kind: Kind, tls: Option<&Arc<rustls::ClientConfig>>) -> Option<Held> {
+    let socket = connect_from_another_address(rt, target)?;
+    socket.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    socket.set_write_timeout(Some(Duration::from_secs(2))).ok()?;
+    match kind {
+        Kind::Silent => Some(Held::Plain(socket)),
+        Kind::HalfRequest => {
+            let mut s = socket;
+            s.write_all(b"GET /status HT").ok()?;
+            Some(Held::Plain(s))
+        }
+        Kind::HalfRequestTls => {
+            let config = Arc::clone(tls?);
+            let name = rustls::pki_types::ServerName::try_from("127.0.0.1").ok()?;
+            let conn = rustls::ClientConnection::new(config, name).ok()?;
+            let mut s = rustls::StreamOwned::new(conn, socket);
+            while s.conn.is_handshaking() {
+                s.conn.complete_io(&mut s.sock).ok()?;
+            }
+            s.write_all(b"POST /v1/poll HT").ok()?;
+            s.flush().ok()?;
+            Some(Held::Tls(Box::new(s)))
+        }
+    }
+}
+
+/// A TCP connection to `target` from 127.0.0.2 (std cannot bind before
+/// connecting; tokio's socket can).
+fn connect_from_another_address(rt: &tokio::runtime::Runtime, target: SocketAddr) -> Option<TcpStream> {
+    let stream = rt.block_on(async {
+        let s = tokio::net::TcpSocket::new_v4().ok()?;
+        s.bind("127.0.0.2:0".parse().ok()?).ok()?;
+        tokio::time::timeout(Duration::from_secs(2), s.connect(target)).await.ok()?.ok()
+    })?;
+    let std = stream.into_std().ok()?;
+    std.set_nonblocking(false).ok()?;
+    Some(std)
+}
+
+/// How long a fresh connection's `GET path` takes to answer, from
+/// 127.0.0.1; `None`: no answer within 10 s.
+fn answered_in(get: impl Fn() -> bool) -> Option<Duration> {
+    let t = Instant::now();
+    get().then(|| t.elapsed())
+}
+
+#[test]
+fn two_thousand_idle_and_half_sent_sockets_leave_the_district_answering_its_stations() {
+    assert!(raise_open_files(8192) >= 4096, "the test needs room for its own sockets");
+    // As under systemd with no LimitNOFILE: 1,024 descriptors, not raised.
+    let f = Fleet::start_limited(&[], Some(1024));
+    let lines: Vec<String> = region_lines("17.71.01.1001").into_iter().take(12).collect();
+    f.import("jobs.jsonl", &lines);
+    let mut st = f.station(StationSetup { name: "kel-a", regions: &["17.71.01.1001"], time_scale: 0.05, ..Default::default() });
+
+    let addr: SocketAddr = f.district.addr().parse().expect("addr");
+    cetak::queue::client::install_crypto();
+    let tls = Arc::new(cetak::queue::tls::trusting(&f.district.ca_pem()).expect("tls config"));
+    let attacker = Attacker::start(addr, &[Kind::Silent, Kind::HalfRequestTls], 1000, Some(tls));
+    let held = attacker.wait_open(400, Duration::from_secs(30));
+    st.start();
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let url = format!("{}/v1/openapi.json", f.district.url());
+    let probe = || {
+        // A new client each time: a new connection, as a station's first.
+        let client = f.district.http();
+        rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), client.get(&url).send()).await })
+            .is_ok_and(|r| r.is_ok_and(|r| r.status().is_success()))
+    };
+    let mut slowest = Duration::ZERO;
+    let until = Instant::now() + Duration::from_secs(90);
+    while f.db.done() < lines.len() {
+        assert!(Instant::now() < until, "the station's jobs are not done: {:?}\n{}", f.db.jobs(), st.log_tail());
+        let took = answered_in(probe).unwrap_or_else(|| panic!("no answer to a genuine request (attacker holds {held})"));
+        slowest = slowest.max(took);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // The attack went on throughout: the deadlines cut sockets and the
+    // attacker opened them again.
+    let still = attacker.open.load(Ordering::SeqCst);
+    drop(attacker);
+    st.stop();
+    eprintln!("district: the attack held {held} sockets at its start, {still} at its end; the slowest genuine request took {slowest:?}");
+    assert!(slowest < Duration::from_secs(2), "a genuine request took {slowest:?}");
+    assert_eq!(judge_printed_once(&[&st], &lines).len(), lines.len());
+    assert!(held >= 400 && still >= 1, "the attack held {held} sockets at its start, {still} at its end");
+    let log = std::fs::read_to_string(&f.district.log).unwrap_or_default();
+    assert!(log.contains("connections refused"), "refusals are logged");
+}
+
+#[test]
+fn five_hundred_idle_sockets_on_the_health_endpoint_leave_the_agent_printing_and_answering() {
+    assert!(raise_open_files(4096) >= 1024, "the test needs room for its own sockets");
+    let port = free_port();
+    let rig = ProcessRig::with_printer(20, &format!("kind = \"emulator\"\ntime_scale = 0.02\n[health]\nlisten = \"127.0.0.1:{port}\"\n"));
+    let mut cmd = limited(env!("CARGO_BIN_EXE_cetak"), Some(256));
+    cmd.env_remove("CETAK_FAILPOINT").env_remove("RUST_LOG").arg("--config").arg(&rig.config).arg("run");
+    let mut daemon = Daemon::spawn(cmd);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    crate::support::fleet::wait_until(Duration::from_secs(20), "the health endpoint listens", || TcpStream::connect(addr).is_ok());
+    let attacker = Attacker::start(addr, &[Kind::Silent, Kind::HalfRequest], 250, None);
+    let held = attacker.wait_open(16, Duration::from_secs(10));
+    assert!(held >= 16, "the attack holds {held} sockets");
+
+    let healthz = || {
+        let Ok(mut s) = TcpStream::connect(addr) else { return false };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+        let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out.starts_with("HTTP/1.1 200")
+    };
+    let printed = || rig.journal().attempts().map(|a| a.iter().filter(|a| a.outcome.as_deref() == Some("printed")).count()).unwrap_or(0);
+    let mut slowest = Duration::ZERO;
+    let until = Instant::now() + Duration::from_secs(90);
+    while printed() < 20 {
+        assert!(daemon.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none()), "the agent ended under the attack");
+        assert!(Instant::now() < until, "the agent did not print its jobs: {} printed", printed());
+        let took = answered_in(healthz).unwrap_or_else(|| panic!("no answer from /healthz"));
+        slowest = slowest.max(took);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    drop(attacker);
+    eprintln!("agent: the attack held {held} sockets; the slowest /healthz took {slowest:?}");
+    assert!(slowest < Duration::from_secs(2), "/healthz took {slowest:?}");
+    let status = daemon.terminate();
+    assert!(status.success(), "the agent stopped with {status}");
+    crate::support::assert_no_card_printed_twice(&rig.device());
+}
