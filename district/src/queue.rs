@@ -261,7 +261,9 @@ pub async fn release_asked(pool: &PgPool, station: &str) -> Result<Vec<JobRef>, 
 }
 
 /// Of the jobs a station says it holds, those that are no longer its own
-/// assignment (reassigned, cancelled): it drops them.
+/// assignment (reassigned, cancelled): it drops them. A job the district
+/// does not know is dropped too, so the answer never tells a station
+/// whether another region's job id exists.
 pub async fn no_longer_yours(pool: &PgPool, station: &str, holding: &[JobRef]) -> Result<Vec<JobRef>, DistrictError> {
     if holding.is_empty() {
         return Ok(Vec::new());
@@ -269,8 +271,8 @@ pub async fn no_longer_yours(pool: &PgPool, station: &str, holding: &[JobRef]) -
     let ids: Vec<String> = holding.iter().map(|h| h.job_id.clone()).collect();
     let epochs: Vec<i64> = holding.iter().map(|h| h.epoch).collect();
     let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT h.job_id, h.epoch FROM unnest($1::text[], $2::bigint[]) AS h(job_id, epoch) JOIN jobs j ON j.job_id = h.job_id
-         WHERE NOT (j.state IN ('assigned', 'done') AND j.station = $3 AND j.epoch = h.epoch)",
+        "SELECT h.job_id, h.epoch FROM unnest($1::text[], $2::bigint[]) AS h(job_id, epoch) LEFT JOIN jobs j ON j.job_id = h.job_id
+         WHERE j.job_id IS NULL OR NOT (j.state IN ('assigned', 'done') AND j.station = $3 AND j.epoch = h.epoch)",
     )
     .bind(&ids)
     .bind(&epochs)
@@ -359,7 +361,7 @@ pub async fn store_results(pool: &PgPool, station: &str, results: &[JobResult]) 
         .bind(&r.job_id)
         .bind(station)
         .bind(r.epoch)
-        .bind(r.attempt as i32)
+        .bind(i64::from(r.attempt))
         .bind(r.outcome.as_str())
         .bind(&r.code)
         .bind(flag)
@@ -449,8 +451,36 @@ async fn apply(tx: &mut sqlx::PgConnection, station: &str, r: &JobResult) -> Res
     Ok(())
 }
 
-/// Jobs waiting for the station's operator: the card may exist.
-pub async fn store_held(pool: &PgPool, station: &str, jobs: &[HeldJob]) -> Result<(), DistrictError> {
+/// What became of a held report.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Held {
+    Stored,
+    /// Jobs the station was never given at that epoch (another station's,
+    /// another region's, or none at all): nothing of the report is stored.
+    NotYours(Vec<String>),
+}
+
+/// Jobs waiting for the station's operator: the card may exist. Only for
+/// assignments this station had (the job at that epoch, given to it); any
+/// other item refuses the whole report, and the answer is the same whether
+/// such a job exists or not.
+pub async fn store_held(pool: &PgPool, station: &str, jobs: &[HeldJob]) -> Result<Held, DistrictError> {
+    let ids: Vec<String> = jobs.iter().map(|h| h.job_id.clone()).collect();
+    let epochs: Vec<i64> = jobs.iter().map(|h| h.epoch).collect();
+    let mut tx = pool.begin().await?;
+    let foreign: Vec<(String,)> = sqlx::query_as(
+        "SELECT h.job_id FROM unnest($1::text[], $2::bigint[]) AS h(job_id, epoch)
+         WHERE NOT EXISTS (SELECT 1 FROM assignments a WHERE a.job_id = h.job_id AND a.epoch = h.epoch AND a.station = $3)",
+    )
+    .bind(&ids)
+    .bind(&epochs)
+    .bind(station)
+    .fetch_all(&mut *tx)
+    .await?;
+    if !foreign.is_empty() {
+        tracing::warn!(station, jobs = foreign.len(), "held report for assignments the station never had: refused");
+        return Ok(Held::NotYours(foreign.into_iter().map(|(j,)| j).collect()));
+    }
     for h in jobs {
         sqlx::query(
             "INSERT INTO held_reports (job_id, station, epoch, attempt, fault) VALUES ($1, $2, $3, $4, $5)
@@ -459,12 +489,13 @@ pub async fn store_held(pool: &PgPool, station: &str, jobs: &[HeldJob]) -> Resul
         .bind(&h.job_id)
         .bind(station)
         .bind(h.epoch)
-        .bind(h.attempt as i32)
+        .bind(i64::from(h.attempt))
         .bind(&h.fault)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
     }
-    Ok(())
+    tx.commit().await?;
+    Ok(Held::Stored)
 }
 
 pub async fn store_events(pool: &PgPool, station: &str, events: &[StationEvent]) -> Result<(), DistrictError> {

@@ -420,12 +420,32 @@ async fn results(State(st): State<AppState>, me: Station, Body(req): Body<Result
     Ok(Json(ResultsResponse { time_ms: time_ms(), items }))
 }
 
-/// Jobs waiting for the station's operator (`uncertain`).
+/// Jobs waiting for the station's operator (`uncertain`), each for an
+/// assignment this station had; any other refuses the report whole (403,
+/// `not_yours`, nothing stored). A fault is a code (`[a-z0-9_.]`, at most
+/// 64 characters), not free text.
 #[utoipa::path(post, path = "/v1/held", request_body = HeldReport,
-    responses((status = 200, body = Ack), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Ack), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "a job this station was never given at that epoch", body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn held(State(st): State<AppState>, me: Station, Body(req): Body<HeldReport>) -> ApiResult<Ack> {
-    queue::store_held(&st.pool, &me.name, &req.jobs).await?;
-    Ok(Json(Ack { time_ms: time_ms() }))
+    if let Some(h) = req.jobs.iter().find(|h| !is_code(&h.fault)) {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("fault of {} is not a code", h.job_id)));
+    }
+    match queue::store_held(&st.pool, &me.name, &req.jobs).await? {
+        queue::Held::Stored => Ok(Json(Ack { time_ms: time_ms() })),
+        queue::Held::NotYours(jobs) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_yours",
+            format!("not this station's assignments: {}; nothing was stored", jobs.join(", ")),
+        )),
+    }
+}
+
+/// A fault or refusal code as stations send them: short, lowercase, no
+/// free text (nothing personal can ride in it).
+fn is_code(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
 }
 
 /// Station events: a blank unaccounted, a pause, an operator's booking.

@@ -81,7 +81,7 @@ pub async fn store(pool: &PgPool, station: &str, events: &[LedgerEvent]) -> Resu
         .bind(&e.item)
         .bind(e.quantity)
         .bind(&e.job_id)
-        .bind(e.attempt.map(|a| a as i32))
+        .bind(e.attempt.map(i64::from))
         .bind(&e.detail)
         .bind(chain)
         .execute(&mut *tx)

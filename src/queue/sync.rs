@@ -474,7 +474,25 @@ async fn send_held(journal: &mut Journal, client: &super::Client, held: &[(i64, 
     }
     let req = HeldReport { jobs: held.iter().map(|(_, h)| h.clone()).collect() };
     cetak_drivers::failpoint::hit("outbox.held.before");
-    let _: (Ack, _) = client.post("/v1/held", &req, t).await?;
+    match client.post::<_, Ack>("/v1/held", &req, t).await {
+        Ok(_) => {}
+        // The district refuses a report whole when one job in it was never
+        // this station's (an assignment it has no record of): each is sent
+        // alone, and those refused are kept flagged, so one never holds
+        // back the others for ever.
+        Err(QueueError::Refused { status: 403, .. }) if held.len() > 1 => {
+            for one in held {
+                Box::pin(send_held(journal, client, std::slice::from_ref(one), t)).await?;
+            }
+            return Ok(true);
+        }
+        Err(QueueError::Refused { status: 403, code, .. }) => {
+            tracing::error!(job_id = %held[0].1.job_id, code, "the district says this station never had the job: held report kept flagged");
+            journal.ack_flagged(&[held[0].0], "not_yours")?;
+            return Ok(true);
+        }
+        Err(e) => return Err(e.into()),
+    }
     cetak_drivers::failpoint::hit("outbox.held.after");
     journal.ack_outbox(&held.iter().map(|(id, _)| *id).collect::<Vec<_>>())?;
     Ok(true)

@@ -853,3 +853,37 @@ fn every_assignment_result_and_stock_report_is_audited_and_the_audit_cannot_be_c
     assert_eq!(f.db.count("SELECT count(*) FROM audit"), before);
     assert_eq!(f.db.count("SELECT count(*) FROM audit WHERE actor = 'someone else'"), 0);
 }
+
+/// A held report the district refuses (a job it never gave this station:
+/// here a row written into the journal by hand) is kept flagged at the
+/// station; the station's own held report in the same batch is taken, and
+/// nothing waits behind the refused one.
+#[test]
+fn a_held_report_the_district_refuses_is_kept_flagged_and_holds_back_nothing() {
+    let f = Fleet::start();
+    let jobs: Vec<String> = region_lines("17.71.01.1001").into_iter().take(1).collect();
+    f.import("jobs.jsonl", &jobs);
+    // No blanks: the station holds its job and prints nothing.
+    let mut a = f.station(StationSetup { name: "kel-a", regions: &["17.71.01.1001"], feeder: 0, ..Default::default() });
+    a.start();
+    hold(&a, 1);
+    a.stop();
+    let (own, epoch) = a.journal().holding().expect("holding").remove(0);
+    let db = rusqlite::Connection::open(a.state_dir().join("journal.db")).expect("journal");
+    for (job, epoch) in [(own.as_str(), epoch), ("no-such-job", 1)] {
+        let body = serde_json::json!({"job_id": job, "state": "uncertain", "fault": "jam", "attempt": 1, "epoch": epoch});
+        db.execute(
+            "INSERT INTO outbox (kind, job_id, body, created_at) VALUES ('held', ?1, ?2, 0)",
+            rusqlite::params![job, body.to_string()],
+        )
+        .expect("a held row");
+    }
+    drop(db);
+    a.start();
+    wait_until(Duration::from_secs(30), "both held reports are settled", || {
+        a.journal().pending_outbox().expect("outbox").iter().all(|m| m.kind != "held")
+    });
+    assert_eq!(f.db.count("SELECT count(*) FROM held_reports"), 1, "the station's own is taken");
+    assert_eq!(a.journal().flagged_outbox().expect("flagged"), [(Some("no-such-job".to_string()), "not_yours".to_string())]);
+    a.stop();
+}

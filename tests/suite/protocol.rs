@@ -275,3 +275,86 @@ fn doctor_checks_the_district_link_token_and_clock() {
     let (line, out) = doctor(&[]);
     assert!(line.starts_with("[FAILED]") && out.contains("VPN"), "{out}");
 }
+
+/// Every station route that names a job, against four kinds of job: the
+/// caller's own assignment, another station's, one that does not exist,
+/// and another region's job still pending. Only its own is taken; every
+/// other is refused and answered alike (no answer says whether it exists),
+/// and nothing of a refused report is stored.
+#[test]
+fn every_station_route_takes_only_the_callers_own_assignments_and_answers_alike_for_any_other_job() {
+    let cluster = TempCluster::start().expect("PostgreSQL");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = DistrictProcess::start(&cluster.url(), tmp.path());
+    let db = crate::fleet::Db::open(&cluster.url());
+    let rt = rt();
+    let mut lines: Vec<String> = region_lines("17.71.01.1001").into_iter().take(2).collect();
+    lines.extend(region_lines("17.71.02.1002").into_iter().take(3));
+    let f = tmp.path().join("jobs.jsonl");
+    std::fs::write(&f, lines.join("\n")).expect("write");
+    d.cli(&["import", f.to_str().expect("path"), "--regency", "17.71"]);
+    let first_line = |out: String| out.lines().next().expect("code").trim().to_string();
+    let x = enrol(&rt, &d, &first_line(d.cli(&["enroll-code", "--station", "kel-x", "--wilayah", "17.71.01.1001"]))).expect("x");
+    let y = enrol(&rt, &d, &first_line(d.cli(&["enroll-code", "--station", "kel-y", "--wilayah", "17.71.02.1002"]))).expect("y");
+    let px = poll(&rt, &d, &x.token, 1).expect("poll x");
+    let py = poll(&rt, &d, &y.token, 1).expect("poll y");
+    let own = JobRef { job_id: px.jobs[0].job_id.clone(), epoch: px.jobs[0].epoch };
+    let theirs = JobRef { job_id: py.jobs[0].job_id.clone(), epoch: py.jobs[0].epoch };
+    let pending = db
+        .jobs()
+        .into_iter()
+        .find(|j| j.1 == "pending" && !lines[..2].iter().any(|l| l.contains(&j.0)))
+        .expect("a pending job of 17.71.02");
+    let others = [
+        ("another station's", theirs.clone()),
+        ("unknown", JobRef { job_id: "no-such-job".into(), epoch: 1 }),
+        ("another region's", JobRef { job_id: pending.0.clone(), epoch: 1 }),
+    ];
+    let cx = Client::new(&d.url(), Some(&x.token), Trust::Ca(&d.ca_pem())).expect("client");
+    let held = |j: &[&JobRef]| HeldReport {
+        jobs: j.iter().map(|r| HeldJob { job_id: r.job_id.clone(), epoch: r.epoch, attempt: 1, fault: "jam".into() }).collect(),
+    };
+    let refusal = |r: Result<(Ack, Duration), QueueError>| match r {
+        Err(QueueError::Refused { status, code, .. }) => (status, code),
+        other => panic!("not refused: {other:?}"),
+    };
+
+    // /v1/held
+    for (what, j) in &others {
+        assert_eq!(refusal(rt.block_on(cx.post::<_, Ack>("/v1/held", &held(&[j]), T))), (403, "not_yours".into()), "held, {what}");
+        assert_eq!(
+            refusal(rt.block_on(cx.post::<_, Ack>("/v1/held", &held(&[&own, j]), T))),
+            (403, "not_yours".into()),
+            "held with {what}: the whole report"
+        );
+    }
+    assert_eq!(db.count("SELECT count(*) FROM held_reports"), 0, "nothing of a refused report is stored");
+    rt.block_on(cx.post::<_, Ack>("/v1/held", &held(&[&own]), T)).expect("its own held job is taken");
+    assert_eq!(db.count("SELECT count(*) FROM held_reports"), 1);
+    let free_text = HeldReport {
+        jobs: vec![HeldJob { job_id: own.job_id.clone(), epoch: own.epoch, attempt: 1, fault: "Ibu Siti, NIK 1771...".into() }],
+    };
+    assert_eq!(refusal(rt.block_on(cx.post::<_, Ack>("/v1/held", &free_text, T))).0, 400, "a fault is a code, not free text");
+
+    // /v1/poll: the holding list gets the same answer for each other job,
+    // existing or not; a confirmation of another's job changes nothing.
+    let holding: Vec<JobRef> = std::iter::once(own.clone()).chain(others.iter().map(|(_, j)| j.clone())).collect();
+    let req = PollRequest { max_jobs: 0, holding, confirm: vec![theirs.clone()], ..Default::default() };
+    let answer = rt.block_on(cx.post::<_, PollResponse>("/v1/poll", &req, T)).expect("poll").0;
+    let mut dropped: Vec<&str> = answer.drop_jobs.iter().map(|j| j.job_id.as_str()).collect();
+    dropped.sort_unstable();
+    let mut want: Vec<&str> = others.iter().map(|(_, j)| j.job_id.as_str()).collect();
+    want.sort_unstable();
+    assert_eq!(dropped, want, "every job not its own is answered alike, its own is kept");
+    assert_eq!(db.count("SELECT count(*) FROM jobs WHERE delivered"), 0, "kel-x confirmed kel-y's job: nothing changed");
+
+    // /v1/results, item by item; an attempt number past i32 is stored whole.
+    let result =
+        |j: &JobRef, attempt| JobResult { job_id: j.job_id.clone(), epoch: j.epoch, attempt, outcome: Outcome::Printed, code: None };
+    let mut batch: Vec<JobResult> = others.iter().map(|(_, j)| result(j, 1)).collect();
+    batch.push(result(&own, u32::MAX));
+    let r = rt.block_on(cx.post::<_, ResultsResponse>("/v1/results", &ResultsRequest { results: batch }, T)).expect("results").0;
+    assert_eq!(r.items, [ResultStatus::NotYours, ResultStatus::NotYours, ResultStatus::NotYours, ResultStatus::Applied]);
+    assert_eq!(db.count("SELECT count(*) FROM results WHERE attempt = 4294967295"), 1, "the attempt is stored as sent");
+    assert_eq!(db.count("SELECT count(*) FROM results"), 1, "nothing stored for the others");
+}
