@@ -458,6 +458,9 @@ fn stock(env: &Env) -> anyhow::Result<()> {
     for o in &s.on_hand {
         println!("  {:<24} {:<8} {:>6}", o.location, o.item, o.quantity);
     }
+    for n in &s.not_booked {
+        println!("  ! {}", text(lang, "stock.not_booked", &[("item", &n.item), ("location", &n.location), ("used", &n.used)]));
+    }
     println!("{}", text(lang, "stock.used", &[("today", &s.blanks_today), ("week", &s.blanks_week)]));
     for (reason, n) in &s.spoiled {
         println!("  {}", text(lang, "stock.spoiled", &[("reason", reason), ("count", n)]));

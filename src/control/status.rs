@@ -110,6 +110,10 @@ pub fn render(journal: &Journal, lang: Lang, warn_days: f64, colour: bool) -> Re
         for o in &summary.on_hand {
             let _ = writeln!(w, "  {:<24} {:<8} {:>6}", o.location, o.item, o.quantity);
         }
+        for n in &summary.not_booked {
+            let line = text(lang, "stock.not_booked", &[("item", &n.item), ("location", &n.location), ("used", &n.used)]);
+            let _ = writeln!(w, "  {}", paint.tone(Tone::Warn, &format!("! {line}")));
+        }
         for (item, days) in &summary.days_left {
             let Some(d) = days else { continue };
             let line = text(lang, "stock.days_left", &[("item", item), ("days", &format!("{d:.1}"))]);

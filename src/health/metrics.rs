@@ -65,10 +65,19 @@ pub fn render(journal: &Journal, printers: &[String]) -> Result<String, JournalE
     for s in &stock.on_hand {
         o.sample("cetak_stock", &[("location", &s.location), ("item", &s.item)], s.quantity);
     }
-    o.family("cetak_stock_days_left", "gauge", "Days until an item runs out at the last 7 days' rate.");
+    o.family(
+        "cetak_stock_not_booked",
+        "gauge",
+        "Consumables used beyond what was booked into a location (printing goes on; book the delivery).",
+    );
+    for n in &stock.not_booked {
+        o.sample("cetak_stock_not_booked", &[("location", &n.location), ("item", &n.item)], n.used);
+    }
+    // In the base unit (seconds), as Prometheus names want: days x 86,400.
+    o.family("cetak_stock_remaining_seconds", "gauge", "Seconds until an item runs out at the last 7 days' rate.");
     for (item, days) in &stock.days_left {
         if let Some(d) = days {
-            o.sample("cetak_stock_days_left", &[("item", item)], format!("{d:.2}"));
+            o.sample("cetak_stock_remaining_seconds", &[("item", item)], format!("{:.0}", d * 86_400.0));
         }
     }
 

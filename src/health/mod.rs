@@ -63,6 +63,9 @@ pub struct Readiness {
     /// The names of the failing checks.
     pub failing: Vec<String>,
     pub checks: Vec<Check>,
+    /// What does not stop printing but needs a person (stock used that was
+    /// never booked): named here, `ready` stays true.
+    pub warnings: Vec<String>,
 }
 
 /// Runs every readiness check against the journal.
@@ -90,7 +93,18 @@ pub fn readiness(journal: &Journal, printers: &[String]) -> Readiness {
         checks.push(Check { name: format!("stock:{}:{}", o.location, o.item), ok: false, detail: "none left".into() });
     }
     let failing: Vec<String> = checks.iter().filter(|c| !c.ok).map(|c| c.name.clone()).collect();
-    Readiness { ready: failing.is_empty(), failing, checks }
+    let warnings = not_booked_warnings(&journal.ledger_rows().unwrap_or_default());
+    Readiness { ready: failing.is_empty(), failing, checks, warnings }
+}
+
+/// `stock not booked: LOCATION ITEM (N used)`, one per location and item
+/// used beyond its bookings.
+pub fn not_booked_warnings(rows: &[crate::journal::LedgerRow]) -> Vec<String> {
+    crate::stock::summary(rows, crate::journal::now())
+        .not_booked
+        .iter()
+        .map(|n| format!("stock not booked: {} {} ({} used)", n.location, n.item, n.used))
+        .collect()
 }
 
 /// Serves the endpoint on a thread of its own until `stop` is set. A
@@ -182,6 +196,8 @@ struct StatusBody {
     jobs: std::collections::BTreeMap<String, u64>,
     uncertain: Vec<String>,
     stock: Vec<crate::stock::OnHand>,
+    /// Use beyond the bookings (never shown as a negative stock).
+    not_booked: Vec<crate::stock::NotBooked>,
     days_left: std::collections::BTreeMap<String, Option<f64>>,
     district: Option<DistrictStatus>,
 }
@@ -222,6 +238,7 @@ async fn status(State(state): State<Arc<HealthState>>) -> Response {
             jobs: j.counts()?.into_iter().map(|(s, n)| (s.to_string(), n)).collect(),
             uncertain: j.jobs_in(crate::journal::JobState::Uncertain)?.into_iter().map(|r| r.job_id).collect(),
             stock: summary.on_hand,
+            not_booked: summary.not_booked,
             days_left: summary.days_left,
             district,
         })

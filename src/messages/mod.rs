@@ -65,6 +65,7 @@ pub const KEYS: &[&str] = &[
     "stock.spoiled",
     "stock.days_left",
     "stock.warn",
+    "stock.not_booked",
     "stock.done",
     "stock.verify_ok",
     "stock.verify_broken",

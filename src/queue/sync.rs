@@ -334,7 +334,12 @@ async fn reporter(opts: &SyncOptions, clock: &Clock, drained: &AtomicBool) {
                 if beat_due && sent.is_some() {
                     last_beat = Some(Instant::now());
                     match journal.ledger_rows() {
-                        Ok(rows) => crate::stock::log_warnings(&rows, opts.warn_days, &mut warned),
+                        Ok(rows) => {
+                            crate::stock::log_warnings(&rows, opts.warn_days, &mut warned);
+                            if let Err(e) = crate::stock::report_not_booked(&mut journal, &rows) {
+                                tracing::warn!(error = %e, "cannot queue the stock-not-booked event");
+                            }
+                        }
                         Err(e) => tracing::warn!(error = %e, "cannot read the ledger for the stock forecast"),
                     }
                 }

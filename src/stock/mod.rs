@@ -16,10 +16,23 @@ pub struct OnHand {
     pub quantity: i64,
 }
 
+/// A consumable used beyond what was booked into its location (an office
+/// that prints before it books its delivery): printing goes on, the stock
+/// shows zero, and this is said by name, never as a negative stock.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct NotBooked {
+    pub location: String,
+    pub item: String,
+    /// Used beyond the bookings.
+    pub used: i64,
+}
+
 /// What `cetak stock` shows.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Summary {
+    /// Never below zero: use beyond the bookings is in `not_booked`.
     pub on_hand: Vec<OnHand>,
+    pub not_booked: Vec<NotBooked>,
     /// Blanks used or spoiled since the start of today (UTC) and in the
     /// last 7 days.
     pub blanks_today: i64,
@@ -57,6 +70,20 @@ pub fn log_warnings(rows: &[LedgerRow], warn_days: f64, last: &mut Vec<String>) 
     }
 }
 
+/// Raises a `stock_not_booked` event for the district at most once a day
+/// while stock is used beyond its bookings; printing goes on.
+pub fn report_not_booked(journal: &mut crate::journal::Journal, rows: &[LedgerRow]) -> Result<(), crate::journal::JournalError> {
+    let now = crate::journal::now();
+    let not_booked = summary(rows, now).not_booked;
+    if not_booked.is_empty() || !journal.recent_events("stock_not_booked", now - DAY)?.is_empty() {
+        return Ok(());
+    }
+    for n in &not_booked {
+        tracing::warn!(location = %n.location, item = %n.item, used = n.used, "stock used that was never booked: printing goes on, book the delivery");
+    }
+    journal.record_event(serde_json::json!({"event": "stock_not_booked", "items": not_booked}))
+}
+
 /// Folds the ledger as of `now` (Unix seconds).
 pub fn summary(rows: &[LedgerRow], now: i64) -> Summary {
     let mut s = Summary::default();
@@ -84,7 +111,10 @@ pub fn summary(rows: &[LedgerRow], now: i64) -> Summary {
     let mut per_item: BTreeMap<String, i64> = BTreeMap::new();
     for ((location, item), quantity) in totals {
         *per_item.entry(item.clone()).or_default() += quantity;
-        s.on_hand.push(OnHand { location, item, quantity });
+        if quantity < 0 {
+            s.not_booked.push(NotBooked { location: location.clone(), item: item.clone(), used: -quantity });
+        }
+        s.on_hand.push(OnHand { location, item, quantity: quantity.max(0) });
     }
     for (item, total) in per_item {
         let used = used_week.get(&item).copied().unwrap_or(0);
@@ -111,6 +141,18 @@ pub fn exhausted(rows: &[LedgerRow], now: i64) -> Vec<OnHand> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Ten cards printed before any delivery was booked: zero on hand, ten
+    /// named as used without a booking, never a stock of -10.
+    #[test]
+    fn cards_printed_with_no_stock_booked_are_named_and_the_stock_is_never_negative() {
+        let rows: Vec<LedgerRow> = (1..=10).map(|i| row(i, "blank_used", "hopper:p", "blanko", -1)).collect();
+        let s = summary(&rows, 20);
+        assert_eq!(s.on_hand, [OnHand { location: "hopper:p".into(), item: "blanko".into(), quantity: 0 }]);
+        assert_eq!(s.not_booked, [NotBooked { location: "hopper:p".into(), item: "blanko".into(), used: 10 }]);
+        let booked: Vec<LedgerRow> = std::iter::once(row(0, "blank_loaded", "hopper:p", "blanko", 100)).chain(rows).collect();
+        assert!(summary(&booked, 20).not_booked.is_empty());
+    }
 
     #[test]
     fn only_stocked_locations_can_be_exhausted() {
@@ -156,8 +198,11 @@ mod tests {
         // Older use does not count toward the rate.
         rows.push(row(now - 20 * DAY, "blank_used", "hopper:p", "blanko", -1));
         let s = summary(&rows, now);
+        // No load into the hopper was booked: it shows zero and the 143
+        // taken from it are named; the forecast counts them (557 left).
         let total: i64 = s.on_hand.iter().filter(|o| o.item == "blanko").map(|o| o.quantity).sum();
-        assert_eq!(total, 700 - 140 - 2 - 1);
+        assert_eq!(total, 700);
+        assert_eq!(s.not_booked, [NotBooked { location: "hopper:p".into(), item: "blanko".into(), used: 140 + 2 + 1 }]);
         assert_eq!(s.blanks_week, 142);
         assert_eq!(s.blanks_today, 22);
         assert_eq!(s.spoiled.get("jam"), Some(&2));

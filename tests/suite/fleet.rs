@@ -887,3 +887,22 @@ fn a_held_report_the_district_refuses_is_kept_flagged_and_holds_back_nothing() {
     assert_eq!(a.journal().flagged_outbox().expect("flagged"), [(Some("no-such-job".to_string()), "not_yours".to_string())]);
     a.stop();
 }
+
+/// An office that prints before it books its delivery of blanks: printing
+/// goes on, and the district hears of it once a day, not at every
+/// heartbeat (the stock never shows as negative: `service::metrics_...`).
+#[test]
+fn printing_with_no_stock_booked_goes_on_and_tells_the_district_once_a_day() {
+    let f = Fleet::start();
+    let jobs: Vec<String> = region_lines("17.71.01.1001").into_iter().take(3).collect();
+    f.import("jobs.jsonl", &jobs);
+    let mut a = f.station(StationSetup { name: "kel-a", regions: &["17.71.01.1001"], ..Default::default() });
+    a.start();
+    f.wait_done(3, Duration::from_secs(30), "printed with no stock booked", &[&a]);
+    let said = || f.db.count("SELECT count(*) FROM station_events WHERE station = 'kel-a' AND body->>'event' = 'stock_not_booked'");
+    wait_until(Duration::from_secs(20), "the district told", || said() == 1);
+    // Many heartbeats later (one a second here), still once.
+    std::thread::sleep(Duration::from_secs(4));
+    a.stop();
+    assert_eq!(said(), 1, "once a day");
+}

@@ -241,9 +241,28 @@ fn metrics_parse_as_prometheus_text_and_match_the_journal() {
     assert_eq!(value("cetak_printer_state", &[("printer", PRINTER), ("state", "offline")]), Some(0.0));
     assert_eq!(value("cetak_build_info", &[("version", env!("CARGO_PKG_VERSION"))]), Some(1.0));
     assert!(scrape.docs.contains_key("cetak_stock"), "the stock family is described");
+    assert_eq!(promtool_check_metrics(&text), "", "promtool check metrics");
+    // No delivery was booked: the stock shows zero, never -4, and the four
+    // blanks taken (three cards, one spoiled) and three ribbon prints are
+    // named as not booked.
+    for s in scrape.samples.iter().filter(|s| s.metric == "cetak_stock") {
+        assert!(matches!(s.value, prometheus_parse::Value::Gauge(v) if v >= 0.0), "a negative stock: {s:?}");
+    }
+    assert_eq!(value("cetak_stock_not_booked", &[("location", &format!("hopper:{PRINTER}")), ("item", "blanko")]), Some(4.0));
+    let (code, ready) = rig.get("/readyz");
+    assert_eq!(code, 200, "printing goes on with no stock booked: {ready}");
+    let ready: serde_json::Value = serde_json::from_str(&ready).expect("readyz json");
+    assert_eq!(
+        ready["warnings"],
+        serde_json::json!([
+            format!("stock not booked: hopper:{PRINTER} blanko (4 used)"),
+            format!("stock not booked: printer:{PRINTER} ribbon (3 used)")
+        ])
+    );
     let (_, status) = rig.get("/status");
     let v: serde_json::Value = serde_json::from_str(&status).expect("status json");
     assert_eq!(v["printers"][0]["state"], "idle", "{status}");
+    assert_eq!(v["not_booked"][0]["used"], 4, "{status}");
     assert!(rig.terminate().success());
 }
 
@@ -550,4 +569,20 @@ fn a_hung_loop_is_named_while_its_sibling_is_fed_and_the_restart_waits_for_the_s
     let d = cetak_drivers::emulator::Device::open(&rig.state_dir().join("emulator").join(PRINTER), &Default::default()).expect("device");
     assert!(d.state().card_inside.is_none(), "no card cut off inside printer-1");
     crate::support::assert_physical_log_matches(&journal, &d);
+}
+
+/// `promtool check metrics` on `text` (Debian's `prometheus` package, which
+/// the test script installs): what it complains of, empty when clean.
+fn promtool_check_metrics(text: &str) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (apt-get install prometheus; scripts/test installs it)");
+    child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write");
+    let out = child.wait_with_output().expect("promtool");
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)).trim().to_string()
 }
