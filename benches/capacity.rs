@@ -48,7 +48,20 @@ fn main() {
     // Every simulated station connects from this one address: the caps on
     // connections are raised to fit them all.
     let cap = (stations * 2 + 1000).to_string();
-    let mut serve_args = vec!["--max-wait-s", "300", "--max-connections", &cap, "--max-connections-per-address", &cap];
+    // And the throughput stations report as fast as they can: their rates
+    // are raised too.
+    let mut serve_args = vec![
+        "--max-wait-s",
+        "300",
+        "--max-connections",
+        &cap,
+        "--max-connections-per-address",
+        &cap,
+        "--station-polls-per-s",
+        "100000",
+        "--station-reports-per-s",
+        "100000",
+    ];
     if plain {
         serve_args.push("--plain-http");
     }

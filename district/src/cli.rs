@@ -85,6 +85,18 @@ enum Command {
         /// stations behind one NAT hold a few each).
         #[arg(long, default_value_t = cetak_serve::Limits::DISTRICT.per_address)]
         max_connections_per_address: usize,
+        /// Long polls a second one station may make (a burst of ten times
+        /// as many is allowed); past it `429` with Retry-After.
+        #[arg(long, default_value_t = crate::limits::Rates::default().polls_per_s)]
+        station_polls_per_s: u32,
+        /// Reports (results, held, events, stock, heartbeat) a second one
+        /// station may send (a burst of ten times as many).
+        #[arg(long, default_value_t = crate::limits::Rates::default().reports_per_s)]
+        station_reports_per_s: u32,
+        /// Events one station may have stored in all; past it `429`
+        /// `over_quota`, nothing stored.
+        #[arg(long, default_value_t = crate::limits::Quotas::default().events_per_station)]
+        events_per_station: i64,
     },
     /// A one-time code with which a station enrols for its region codes.
     EnrollCode {
@@ -209,6 +221,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             max_wait_s,
             max_connections,
             max_connections_per_address,
+            station_polls_per_s,
+            station_reports_per_s,
+            events_per_station,
         } => {
             let pool = crate::connect(&url()?).await?;
             let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
@@ -220,6 +235,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     per_address: *max_connections_per_address,
                     ..cetak_serve::Limits::DISTRICT
                 },
+                rates: crate::limits::Rates {
+                    polls_per_s: *station_polls_per_s,
+                    poll_burst: station_polls_per_s.saturating_mul(10),
+                    reports_per_s: *station_reports_per_s,
+                    report_burst: station_reports_per_s.saturating_mul(10),
+                    ..crate::limits::Rates::default()
+                },
+                quotas: crate::limits::Quotas { events_per_station: *events_per_station, ..crate::limits::Quotas::default() },
                 ..Default::default()
             };
             tracing::info!(address = %listener.local_addr()?, "serving /v1");

@@ -8,6 +8,7 @@ pub mod db;
 pub mod fleet;
 pub mod import;
 pub mod keys;
+pub mod limits;
 pub mod pgtemp;
 pub mod queue;
 pub mod server;

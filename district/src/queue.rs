@@ -348,12 +348,34 @@ pub async fn store_results(pool: &PgPool, station: &str, results: &[JobResult]) 
                 .bind(&r.job_id)
                 .fetch_one(&mut *tx)
                 .await?;
-        let current = state == "assigned" && cur_station.as_deref() == Some(station) && cur_epoch == r.epoch;
+        let ours = cur_station.as_deref() == Some(station) && cur_epoch == r.epoch;
+        let current = state == "assigned" && ours;
         let flag = match (current, state.as_str()) {
             (true, _) => None,
             (false, "cancelled") => Some("cancelled"),
             (false, _) => Some("reassigned"),
         };
+        // At most one late row per assignment: a station cannot fill the
+        // table with new attempt numbers for a job already settled (a job
+        // this assignment finished is a duplicate, a late one is flagged
+        // once).
+        let settled: Option<(i32,)> = if flag.is_some() {
+            sqlx::query_as(
+                "SELECT 1 FROM results WHERE job_id = $1 AND station = $2 AND epoch = $3 AND (flagged IS NOT NULL OR $4) LIMIT 1",
+            )
+            .bind(&r.job_id)
+            .bind(station)
+            .bind(r.epoch)
+            .bind(state == "done" && ours)
+            .fetch_optional(&mut *tx)
+            .await?
+        } else {
+            None
+        };
+        if settled.is_some() {
+            out.push(ResultStatus::Duplicate);
+            continue;
+        }
         let inserted = sqlx::query(
             "INSERT INTO results (job_id, station, epoch, attempt, outcome, code, flagged) VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT DO NOTHING",
@@ -498,28 +520,62 @@ pub async fn store_held(pool: &PgPool, station: &str, jobs: &[HeldJob]) -> Resul
     Ok(Held::Stored)
 }
 
-pub async fn store_events(pool: &PgPool, station: &str, events: &[StationEvent]) -> Result<(), DistrictError> {
+/// What became of an events report.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Events {
+    Stored,
+    /// The station's events would pass its quota: none of the report is
+    /// stored.
+    OverQuota {
+        stored: i64,
+        quota: i64,
+    },
+}
+
+/// Stores a station's events once each (by its id), within its quota.
+pub async fn store_events(pool: &PgPool, station: &str, events: &[StationEvent], quota: i64) -> Result<Events, DistrictError> {
+    let mut tx = pool.begin().await?;
+    // One report at a time per station, so two cannot both fit the quota.
+    sqlx::query("SELECT 1 FROM stations WHERE station = $1 FOR UPDATE").bind(station).execute(&mut *tx).await?;
+    let (stored,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM station_events WHERE station = $1").bind(station).fetch_one(&mut *tx).await?;
+    let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+    let (known,): (i64,) = sqlx::query_as("SELECT count(*) FROM station_events WHERE station = $1 AND id = ANY($2)")
+        .bind(station)
+        .bind(&ids)
+        .fetch_one(&mut *tx)
+        .await?;
+    let fresh = i64::try_from(ids.len()).unwrap_or(i64::MAX).saturating_sub(known);
+    if stored.saturating_add(fresh) > quota {
+        tracing::warn!(station, stored, quota, "a station's events would pass its quota: refused");
+        return Ok(Events::OverQuota { stored, quota });
+    }
     for e in events {
         sqlx::query("INSERT INTO station_events (station, id, body) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(station)
             .bind(e.id)
             .bind(&e.body)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
     }
-    Ok(())
+    tx.commit().await?;
+    Ok(Events::Stored)
 }
 
-pub async fn store_stock(
+/// Keeps a stock report that raised a chain alarm, once, as the alarm's
+/// evidence (later copies of the same report add nothing).
+pub async fn keep_alarm_evidence(
     pool: &PgPool,
     station: &str,
+    bad_hash: &str,
     head: &str,
     events: &[cetak_model::ledger::LedgerEvent],
 ) -> Result<(), DistrictError> {
-    sqlx::query("INSERT INTO stock_reports (station, head, events) VALUES ($1, $2, $3)")
+    let evidence = serde_json::json!({"head": head, "events": events});
+    sqlx::query("UPDATE stock_alarms SET evidence = $3 WHERE station = $1 AND bad_hash = $2 AND evidence IS NULL")
         .bind(station)
-        .bind(head)
-        .bind(serde_json::to_value(events).map_err(|e| DistrictError::Refused(e.to_string()))?)
+        .bind(bad_hash)
+        .bind(evidence)
         .execute(pool)
         .await?;
     Ok(())

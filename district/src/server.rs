@@ -31,6 +31,10 @@ pub struct ServeOptions {
     pub payload_retention: Duration,
     /// Deadlines and the cap on connections (`cetak_serve`).
     pub limits: cetak_serve::Limits,
+    /// Request rates per station and per address (`limits`).
+    pub rates: crate::limits::Rates,
+    /// What one station may store (`limits`).
+    pub quotas: crate::limits::Quotas,
 }
 
 impl Default for ServeOptions {
@@ -40,6 +44,8 @@ impl Default for ServeOptions {
             poll_tick: Duration::from_secs(30),
             payload_retention: Duration::from_secs(30 * 86_400),
             limits: cetak_serve::Limits::DISTRICT,
+            rates: crate::limits::Rates::default(),
+            quotas: crate::limits::Quotas::default(),
         }
     }
 }
@@ -54,6 +60,7 @@ struct AppState {
     /// Topics notified by any district process (`queue::notify`): waiting
     /// long polls wake when one concerns them.
     wake: tokio::sync::broadcast::Sender<String>,
+    limiters: Arc<crate::limits::Limiters>,
 }
 
 pub fn time_ms() -> i64 {
@@ -66,25 +73,41 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// Seconds for `Retry-After` (429 and 503).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self { status, code, message: message.into(), retry_after: None }
+    }
+
+    /// 429: this caller is past its rate; it may come back after `wait`.
+    fn too_many(wait: Duration) -> Self {
+        let s = crate::limits::retry_after_s(wait);
+        Self {
+            retry_after: Some(s),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("too many requests: retry in {s} s"))
+        }
     }
 }
 
 impl From<DistrictError> for ApiError {
     fn from(e: DistrictError) -> Self {
         tracing::error!(error = %e, "request failed");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the district could not complete the request; retry later")
+        let e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the district could not complete the request; retry later");
+        ApiError { retry_after: Some(5), ..e }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody { code: self.code.into(), error: self.message, time_ms: time_ms() };
-        (self.status, Json(body)).into_response()
+        let mut r = (self.status, Json(body)).into_response();
+        if let Some(s) = self.retry_after {
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(s));
+        }
+        r
     }
 }
 
@@ -109,20 +132,36 @@ impl FromRequestParts<AppState> for Station {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let unauthorized = || ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid station token is needed");
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(unauthorized)?;
-        match fleet::station_of(&state.pool, token).await? {
-            Some((name, regions)) => Ok(Station { name, regions, token: token.to_string() }),
-            None => Err(unauthorized()),
-        }
+        let token =
+            parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        let Some(token) = token else {
+            state.limiters.refused_token(cetak_serve::peer(parts).map(|a| a.ip())).map_err(ApiError::too_many)?;
+            return Err(unauthorized());
+        };
+        let Some((name, regions)) = fleet::station_of(&state.pool, token).await? else {
+            // Guessing tokens is limited per address (a station with a
+            // valid token is never counted here).
+            state.limiters.refused_token(cetak_serve::peer(parts).map(|a| a.ip())).map_err(ApiError::too_many)?;
+            return Err(unauthorized());
+        };
+        let kind = if parts.uri.path() == "/v1/poll" { crate::limits::Kind::Poll } else { crate::limits::Kind::Report };
+        state.limiters.station(&name, kind).map_err(ApiError::too_many)?;
+        Ok(Station { name, regions, token: token.to_string() })
     }
 }
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// The caller's IP address, as the connection gave it (`cetak_serve`).
+struct Peer(Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(cetak_serve::peer(parts).map(|a| a.ip())))
+    }
+}
 
 /// The largest request body taken: a batch of results or a stock report
 /// is a few kilobytes; anything near this is not a station speaking.
@@ -192,6 +231,7 @@ pub fn app(
     opts: ServeOptions,
     stopping: tokio::sync::watch::Receiver<bool>,
     wake: tokio::sync::broadcast::Sender<String>,
+    limiters: Arc<crate::limits::Limiters>,
 ) -> Router {
     let (router, doc) = routes().split_for_parts();
     // Serialized once and shared: the router is cloned for every
@@ -208,7 +248,7 @@ pub fn app(
         )
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route in /v1") })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .with_state(AppState { pool, opts: Arc::new(opts), stopping, wake })
+        .with_state(AppState { pool, limiters, opts: Arc::new(opts), stopping, wake })
 }
 
 /// What must exist before the service says it listens: the signing key,
@@ -259,7 +299,17 @@ pub async fn serve(
     let (wake, _) = tokio::sync::broadcast::channel(4096);
     let listener_task = tokio::spawn(listen(pool.clone(), wake.clone()));
     let limits = opts.limits;
-    let app = app(pool, opts, stop_rx.clone(), wake);
+    let limiters = Arc::new(crate::limits::Limiters::new(&opts.rates));
+    let forgetting = {
+        let limiters = Arc::clone(&limiters);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                limiters.forget_idle();
+            }
+        })
+    };
+    let app = app(pool, opts, stop_rx.clone(), wake, limiters);
     let mut stopped = stop_rx;
     tokio::spawn(async move {
         shutdown.await;
@@ -276,6 +326,7 @@ pub async fn serve(
         None => cetak_serve::serve(listener, cetak_serve::Plain, app, limits, graceful).await,
     };
     sweeper.abort();
+    forgetting.abort();
     listener_task.abort();
     r
 }
@@ -317,8 +368,10 @@ async fn listen(pool: PgPool, wake: tokio::sync::broadcast::Sender<String>) {
 /// Exchanges a one-time enrolment code for a station token and the
 /// district's public keys.
 #[utoipa::path(post, path = "/v1/enroll", request_body = EnrollRequest,
-    responses((status = 200, body = EnrollResponse), (status = 401, description = "unknown, used or expired code", body = ErrorBody)))]
-async fn enroll(State(st): State<AppState>, Body(req): Body<EnrollRequest>) -> ApiResult<EnrollResponse> {
+    responses((status = 200, body = EnrollResponse), (status = 401, description = "unknown, used or expired code", body = ErrorBody),
+        (status = 429, description = "too many enrolments from this address or in all: see Retry-After", body = ErrorBody)))]
+async fn enroll(State(st): State<AppState>, Peer(peer): Peer, Body(req): Body<EnrollRequest>) -> ApiResult<EnrollResponse> {
+    st.limiters.enrolment(peer).map_err(ApiError::too_many)?;
     let Some((station, token, regions)) = fleet::enroll(&st.pool, &req.code).await? else {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "bad_code", "the enrolment code is unknown, used or expired"));
     };
@@ -331,7 +384,7 @@ async fn enroll(State(st): State<AppState>, Body(req): Body<EnrollRequest>) -> A
 /// Long poll for work and commands. Confirms, by sending `confirm`, the
 /// assignments the station now holds.
 #[utoipa::path(post, path = "/v1/poll", request_body = PollRequest,
-    responses((status = 200, body = PollResponse), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = PollResponse), (status = 401, body = ErrorBody), (status = 429, description = "past this station's rate: see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 async fn poll(State(st): State<AppState>, me: Station, Body(req): Body<PollRequest>) -> Result<Json<PollResponse>, ApiError> {
     let mut woken = st.wake.subscribe();
     // The database work runs in boxed futures: a waiting poll (thousands of
@@ -402,7 +455,7 @@ async fn look(st: &AppState, me: &Station, req: &PollRequest, last: bool) -> Res
 
 /// The station's status for the fleet view.
 #[utoipa::path(post, path = "/v1/heartbeat", request_body = Heartbeat,
-    responses((status = 200, body = Ack), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Ack), (status = 401, body = ErrorBody), (status = 429, description = "past this station's rate: see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 async fn heartbeat(State(st): State<AppState>, me: Station, Body(hb): Body<Heartbeat>) -> ApiResult<Ack> {
     fleet::heartbeat(&st.pool, &me.name, &hb).await?;
     Ok(Json(Ack { time_ms: time_ms() }))
@@ -413,9 +466,10 @@ async fn heartbeat(State(st): State<AppState>, me: Station, Body(hb): Body<Heart
 /// station never had is `not_yours` (nothing stored for it), the others
 /// are taken.
 #[utoipa::path(post, path = "/v1/results", request_body = ResultsRequest,
-    responses((status = 200, description = "one status per result, in order", body = ResultsResponse), (status = 401, body = ErrorBody)),
+    responses((status = 200, description = "one status per result, in order", body = ResultsResponse), (status = 401, body = ErrorBody), (status = 429, description = "past this station's rate: see Retry-After", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn results(State(st): State<AppState>, me: Station, Body(req): Body<ResultsRequest>) -> ApiResult<ResultsResponse> {
+    too_many_items(req.results.len(), st.opts.quotas.items_per_request)?;
     let items = queue::store_results(&st.pool, &me.name, &req.results).await?;
     Ok(Json(ResultsResponse { time_ms: time_ms(), items }))
 }
@@ -425,10 +479,11 @@ async fn results(State(st): State<AppState>, me: Station, Body(req): Body<Result
 /// `not_yours`, nothing stored). A fault is a code (`[a-z0-9_.]`, at most
 /// 64 characters), not free text.
 #[utoipa::path(post, path = "/v1/held", request_body = HeldReport,
-    responses((status = 200, body = Ack), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    responses((status = 200, body = Ack), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, description = "past this station's rate: see Retry-After", body = ErrorBody),
         (status = 403, description = "a job this station was never given at that epoch", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn held(State(st): State<AppState>, me: Station, Body(req): Body<HeldReport>) -> ApiResult<Ack> {
+    too_many_items(req.jobs.len(), st.opts.quotas.items_per_request)?;
     if let Some(h) = req.jobs.iter().find(|h| !is_code(&h.fault)) {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("fault of {} is not a code", h.job_id)));
     }
@@ -450,21 +505,51 @@ fn is_code(s: &str) -> bool {
 
 /// Station events: a blank unaccounted, a pause, an operator's booking.
 #[utoipa::path(post, path = "/v1/events", request_body = EventsReport,
-    responses((status = 200, body = Ack), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Ack), (status = 401, body = ErrorBody), (status = 429, description = "past this station's rate: see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 async fn events(State(st): State<AppState>, me: Station, Body(req): Body<EventsReport>) -> ApiResult<Ack> {
-    queue::store_events(&st.pool, &me.name, &req.events).await?;
-    Ok(Json(Ack { time_ms: time_ms() }))
+    let q = st.opts.quotas;
+    too_many_items(req.events.len(), q.items_per_request)?;
+    if let Some(e) = req.events.iter().find(|e| !e.body.is_object() || e.body.to_string().len() > q.event_bytes) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("event {}: the body must be an object of at most {} bytes", e.id, q.event_bytes),
+        ));
+    }
+    match queue::store_events(&st.pool, &me.name, &req.events, q.events_per_station).await? {
+        queue::Events::Stored => Ok(Json(Ack { time_ms: time_ms() })),
+        queue::Events::OverQuota { stored, quota } => Err(ApiError {
+            retry_after: Some(3600),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "over_quota",
+                format!(
+                    "this station has {stored} events stored, its quota is {quota}: nothing stored; the district's officers are to look"
+                ),
+            )
+        }),
+    }
+}
+
+/// A batch longer than a station ever sends is refused (400).
+fn too_many_items(n: usize, max: usize) -> Result<(), ApiError> {
+    if n > max {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("{n} items in one request: at most {max}")));
+    }
+    Ok(())
 }
 
 /// Consumables: the station's ledger events since the last head. The
 /// answer names the head the district holds, so a station whose chain it
 /// does not hold sends its whole chain next time.
 #[utoipa::path(post, path = "/v1/stock", request_body = StockReport,
-    responses((status = 200, body = StockAck), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = StockAck), (status = 401, body = ErrorBody), (status = 429, description = "past this station's rate: see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 async fn stock(State(st): State<AppState>, me: Station, Body(req): Body<StockReport>) -> ApiResult<StockAck> {
-    // The raw report is kept as received; the events go into the chain.
-    queue::store_stock(&st.pool, &me.name, &req.head, &req.events).await?;
-    crate::stock::store(&st.pool, &me.name, &req.events).await?;
+    // The events go into the chain; a report that raises an alarm is kept
+    // once, as its evidence.
+    if let crate::stock::StockOutcome::Rewritten { at_hash } = crate::stock::store(&st.pool, &me.name, &req.events).await? {
+        queue::keep_alarm_evidence(&st.pool, &me.name, &at_hash, &req.head, &req.events).await?;
+    }
     let head = crate::stock::head(&st.pool, &me.name).await?;
     Ok(Json(StockAck { time_ms: time_ms(), head }))
 }

@@ -250,3 +250,143 @@ fn five_hundred_idle_sockets_on_the_health_endpoint_leave_the_agent_printing_and
     assert!(status.success(), "the agent stopped with {status}");
     crate::support::assert_no_card_printed_twice(&rig.device());
 }
+
+/// An HTTP client that trusts `district`'s CA, connecting from `from`.
+fn client_from(district: &crate::support::fleet::DistrictProcess, from: &str) -> reqwest::Client {
+    cetak::queue::client::install_crypto();
+    let config = cetak::queue::tls::trusting(&district.ca_pem()).expect("tls config");
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .local_address(from.parse::<std::net::IpAddr>().expect("address"))
+        .build()
+        .expect("client")
+}
+
+/// (status, Retry-After) of `n` POSTs of `body` to `path`.
+fn flood(client: &reqwest::Client, url: &str, token: Option<&str>, body: &serde_json::Value, n: usize) -> Vec<(u16, Option<String>)> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut req = client.post(url).json(body);
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            let r = req.send().await.expect("answered");
+            let retry = r.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+            out.push((r.status().as_u16(), retry));
+        }
+        out
+    })
+}
+
+fn tally(answers: &[(u16, Option<String>)], status: u16) -> usize {
+    answers.iter().filter(|(s, _)| *s == status).count()
+}
+
+/// Guessed enrolment codes and tokens from one address are throttled there
+/// (429 with Retry-After), while a genuine enrolment from another address
+/// goes through; one station flooding its reports is throttled without
+/// touching another station.
+#[test]
+fn guessing_and_flooding_are_throttled_at_their_source_and_nowhere_else() {
+    let f = Fleet::start();
+    let base = f.district.url();
+    let attacker = client_from(&f.district, "127.0.0.2");
+
+    let codes = flood(&attacker, &format!("{base}/v1/enroll"), None, &serde_json::json!({"code": "AAAAAAAAAAAA"}), 200);
+    assert!(tally(&codes, 401) <= 10 && tally(&codes, 429) >= 190, "bad codes: {} 401, {} 429", tally(&codes, 401), tally(&codes, 429));
+    assert!(codes.iter().filter(|(s, _)| *s == 429).all(|(_, r)| r.as_deref().is_some_and(|r| r.parse::<u64>().is_ok_and(|s| s >= 1))));
+    let tokens = flood(&attacker, &format!("{base}/v1/heartbeat"), Some("not-a-token"), &serde_json::json!({}), 120);
+    assert!(tally(&tokens, 429) >= 50, "guessed tokens: {} 401, {} 429", tally(&tokens, 401), tally(&tokens, 429));
+
+    // The office enrols from its own address meanwhile, and prints.
+    let lines: Vec<String> = region_lines("17.71.01.1001").into_iter().take(2).collect();
+    f.import("jobs.jsonl", &lines);
+    let mut a = f.station(StationSetup { name: "kel-a", regions: &["17.71.01.1001"], ..Default::default() });
+    let b = f.station(StationSetup { name: "kel-b", regions: &["17.71.01.1001"], ..Default::default() });
+
+    // kel-b's token floods /v1/events: throttled; kel-a prints on.
+    let token_b = b.journal().enrolment().expect("enrolment").expect("enrolled").token;
+    let events = serde_json::json!({"events": [{"id": 1, "body": {"event": "x"}}]});
+    a.start();
+    let flooded = flood(&attacker, &format!("{base}/v1/events"), Some(&token_b), &events, 400);
+    assert!(tally(&flooded, 429) >= 100, "a station's flood: {} 200, {} 429", tally(&flooded, 200), tally(&flooded, 429));
+    f.wait_done(2, Duration::from_secs(30), "kel-a prints while kel-b's token floods", &[&a]);
+    a.stop();
+    eprintln!(
+        "throttled: bad codes {} of 200, guessed tokens {} of 120, a station's flood {} of 400",
+        tally(&codes, 429),
+        tally(&tokens, 429),
+        tally(&flooded, 429)
+    );
+}
+
+/// One station's flood of words stops at its quota and nothing past it is
+/// stored, while another station prints and is heard; a finished job's
+/// extra results are duplicates, stored once; a chain-alarm report sent
+/// again and again is kept once, as the alarm's evidence.
+#[test]
+fn one_station_s_flood_stops_at_its_quota_and_the_others_are_untouched() {
+    let f = Fleet::start_with(&["--events-per-station", "300"]);
+    let base = f.district.url();
+    let lines: Vec<String> = region_lines("17.71.01.1001").into_iter().take(2).collect();
+    f.import("jobs.jsonl", &lines);
+    let mut a = f.station(StationSetup { name: "kel-a", regions: &["17.71.01.1001"], ..Default::default() });
+    let b = f.station(StationSetup { name: "kel-b", regions: &["17.71.02.1002"], ..Default::default() });
+    let token_b = b.journal().enrolment().expect("enrolment").expect("enrolled").token;
+    let http = client_from(&f.district, "127.0.0.2");
+    let post = |path: &str, token: &str, body: serde_json::Value| flood(&http, &format!("{base}{path}"), Some(token), &body, 1)[0].0;
+
+    // Events: a hundred new ones a request, until the quota (300).
+    let answers: Vec<u16> = (0..6)
+        .map(|r| {
+            let events: Vec<serde_json::Value> =
+                (0..100).map(|i| serde_json::json!({"id": r * 100 + i, "body": {"event": "noise", "n": i}})).collect();
+            post("/v1/events", &token_b, serde_json::json!({ "events": events }))
+        })
+        .collect();
+    assert_eq!(answers, [200, 200, 200, 429, 429, 429], "stopped at the quota");
+    let count_b = || f.db.count("SELECT count(*) FROM station_events WHERE station = 'kel-b'");
+    assert_eq!(count_b(), 300);
+    let big = serde_json::json!({"events": [{"id": 9999, "body": {"pad": "x".repeat(10_000)}}]});
+    assert_eq!(post("/v1/events", &token_b, big), 400, "an event of 10 kB");
+    let many: Vec<serde_json::Value> = (0..600).map(|i| serde_json::json!({"id": 10_000 + i, "body": {}})).collect();
+    assert_eq!(post("/v1/events", &token_b, serde_json::json!({ "events": many })), 400, "600 items in one request");
+    assert_eq!(count_b(), 300, "nothing past the quota stored");
+
+    // A stock report whose chain does not grow from the district's head,
+    // twenty times: one alarm, its evidence kept once.
+    let bogus = serde_json::json!({"head": "h", "events": [{"at": 0, "kind": "blank_used", "location": "hopper:p", "item": "blanko",
+        "quantity": -1, "detail": "{}", "prev_hash": "not-the-head", "hash": "h"}]});
+    for _ in 0..20 {
+        assert_eq!(post("/v1/stock", &token_b, bogus.clone()), 200);
+    }
+    assert_eq!(f.db.count("SELECT count(*) FROM stock_alarms WHERE station = 'kel-b' AND evidence IS NOT NULL"), 1);
+
+    // The other station prints, and its words are taken.
+    a.start();
+    f.wait_done(2, Duration::from_secs(30), "kel-a prints", &[&a]);
+    crate::support::fleet::wait_until(Duration::from_secs(20), "kel-a's event taken", || {
+        f.db.count("SELECT count(*) FROM station_events WHERE station = 'kel-a'") >= 1
+    });
+    a.stop();
+
+    // Extra results for kel-a's finished job, fifty attempt numbers: each
+    // a duplicate, the job's results stored once.
+    let journal = a.journal();
+    let job = journal.attempts().expect("attempts").into_iter().find(|x| x.outcome.as_deref() == Some("printed")).expect("a card").job_id;
+    let epoch = journal.epoch_of(&job).expect("epoch").expect("an epoch");
+    let token_a = journal.enrolment().expect("enrolment").expect("enrolled").token;
+    let results: Vec<serde_json::Value> =
+        (2..52).map(|n| serde_json::json!({"job_id": job, "epoch": epoch, "attempt": n, "outcome": "printed"})).collect();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let answer: serde_json::Value = rt.block_on(async {
+        let r = http.post(format!("{base}/v1/results")).bearer_auth(&token_a).json(&serde_json::json!({ "results": results })).send().await;
+        r.expect("answered").json().await.expect("json")
+    });
+    let items = answer["items"].as_array().expect("items");
+    assert!(items.len() == 50 && items.iter().all(|i| i == "duplicate"), "{answer}");
+    let stored = f.db.results().iter().filter(|r| r.0 == job).count();
+    assert_eq!(stored, 1, "the finished job's results: stored once");
+}
