@@ -140,9 +140,13 @@ impl Device {
             },
         };
         // A card logged as out but still marked inside: the power went
-        // between the two writes. The log is the later truth.
+        // between the two writes. The log is the later truth. A card is
+        // named by its count too: after a service reset of the counter a
+        // card of the old count carries the same number (the soak lost a
+        // card inside at a power cut that way).
         if let Some(card) = &st.card_inside {
-            if log.read()?.iter().any(|r| r.serial == st.serial && r.counter == card.counter) {
+            let (serial, generation) = (&st.serial, st.counter_generation);
+            if log.read()?.iter().any(|r| r.serial == *serial && r.generation == generation && r.counter == card.counter) {
                 st.card_inside = None;
             }
         }
@@ -685,5 +689,30 @@ impl Printer for EmulatedPrinter {
     /// In process there is no link: the mechanical time, twice over.
     fn card_deadline(&self) -> std::time::Duration {
         self.device.card_time() * 2 + std::time::Duration::from_secs(2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> DeviceOptions {
+        DeviceOptions { time_scale: 0.0, durable: false, ..DeviceOptions::default() }
+    }
+
+    /// A card inside at a power cut after a service reset of the counter,
+    /// whose number a card of the old count already carries, is still
+    /// inside at power-on.
+    #[test]
+    fn a_card_inside_after_a_counter_reset_survives_a_power_cut() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = Device::open(dir.path(), &options()).expect("open");
+        d.front_panel_test_card().expect("card 1 of the first count");
+        d.reset_counter(0).expect("service reset");
+        d.feed(5).expect("card 1 of the second count, inside");
+        drop(d);
+        let d = Device::open(dir.path(), &options()).expect("power on");
+        let inside = d.lock().state.card_inside.clone();
+        assert_eq!(inside.map(|c| c.counter), Some(1), "the card inside was lost at power-on");
     }
 }
