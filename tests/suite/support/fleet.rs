@@ -506,7 +506,11 @@ impl StationProcess {
                 let text = std::fs::read_to_string(self.dir.path().join("agent.log")).unwrap_or_default();
                 let said: Vec<&str> = text
                     .lines()
-                    .filter(|l| l.contains(name) && (l.contains("counter") || l.contains("pause") || l.contains("settled")))
+                    .filter(|l| {
+                        (l.contains(name) && (l.contains("counter") || l.contains("pause")))
+                            || l.contains("settled")
+                            || l.contains("uncertain")
+                    })
                     .collect();
                 eprintln!("--- {} {name}, the agent on its counter:\n{}", self.name, said[said.len().saturating_sub(60)..].join("\n"));
                 std::panic::resume_unwind(panic);
