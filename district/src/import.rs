@@ -61,7 +61,7 @@ pub async fn import_file(
         let refuse = |code: &str, field: &str| {
             sqlx::query("INSERT INTO import_refusals (file, line, job_id, code, field) VALUES ($1, $2, $3, $4, $5)")
                 .bind(name.clone())
-                .bind(line_no as i32)
+                .bind(i32::try_from(line_no).unwrap_or(i32::MAX))
                 .bind(id.clone())
                 .bind(code.to_string())
                 .bind(field.to_string())

@@ -98,7 +98,8 @@ pub async fn notify(conn: &mut sqlx::PgConnection, topic: &str) -> Result<(), Di
 /// sister's is.
 pub async fn take_jobs(pool: &PgPool, want: &Want<'_>) -> Result<Vec<Assignment>, DistrictError> {
     let mut out = unconfirmed(pool, want.station).await?;
-    let mut room = if want.urgent_only { 1 } else { (want.max_jobs as usize).saturating_sub(out.len()) as i64 };
+    let unconfirmed = i64::try_from(out.len()).unwrap_or(i64::MAX);
+    let mut room = if want.urgent_only { 1 } else { i64::from(want.max_jobs).saturating_sub(unconfirmed).max(0) };
     if room == 0 {
         return Ok(out);
     }
@@ -218,10 +219,27 @@ pub async fn ready_sisters(pool: &PgPool, station: &str, regions: &[String]) -> 
 /// holding two or more unprinted jobs of a shared region to give back half
 /// of them, newest first; the sister hears it on its next poll.
 pub async fn ask_sisters(pool: &PgPool, station: &str, regions: &[String]) -> Result<u64, DistrictError> {
-    // Only a station that can print takes work from a sister.
-    let ready: Option<(bool,)> = sqlx::query_as("SELECT ready FROM stations WHERE station = $1").bind(station).fetch_optional(pool).await?;
-    if ready != Some((true,)) {
-        return Ok(0);
+    // Only a station that can print takes work from a sister, and only one
+    // dry by the district's own records, not by its word alone: it may
+    // hold no more assignments than its heartbeat names printers to be
+    // printing them on (its results not yet in). A token that takes jobs
+    // and polls saying it holds none would otherwise make its sisters give
+    // work away again and again.
+    let me: Option<(bool, i32, i64)> = sqlx::query_as(
+        "SELECT s.ready, COALESCE(jsonb_array_length(s.last_status->'printers'), 0)::int,
+                (SELECT count(*) FROM jobs j WHERE j.station = s.station AND j.state = 'assigned')
+         FROM stations s WHERE s.station = $1",
+    )
+    .bind(station)
+    .fetch_optional(pool)
+    .await?;
+    match me {
+        Some((true, printers, held)) if held <= i64::from(printers) => {}
+        Some((true, _, held)) => {
+            tracing::info!(station, held, "a station polling as dry still holds assignments: its sisters are not asked");
+            return Ok(0);
+        }
+        _ => return Ok(0),
     }
     let mut tx = pool.begin().await?;
     let asked: Vec<(String,)> = sqlx::query_as(

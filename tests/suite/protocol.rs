@@ -358,3 +358,61 @@ fn every_station_route_takes_only_the_callers_own_assignments_and_answers_alike_
     assert_eq!(db.count("SELECT count(*) FROM results WHERE attempt = 4294967295"), 1, "the attempt is stored as sent");
     assert_eq!(db.count("SELECT count(*) FROM results"), 1, "nothing stored for the others");
 }
+
+/// A token that takes its share, confirms it and then polls saying it
+/// holds nothing is not dry on the district's records: its sister is not
+/// asked to give work back. Once its cards are reported it is dry, and the
+/// sister is asked.
+#[test]
+fn a_station_cannot_make_its_sisters_give_work_back_on_its_word_alone() {
+    let cluster = TempCluster::start().expect("PostgreSQL");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = DistrictProcess::start(&cluster.url(), tmp.path());
+    let db = crate::fleet::Db::open(&cluster.url());
+    let rt = rt();
+    let lines: Vec<String> = region_lines("17.71.01.1001").into_iter().take(8).collect();
+    let f = tmp.path().join("jobs.jsonl");
+    std::fs::write(&f, lines.join("\n")).expect("write");
+    d.cli(&["import", f.to_str().expect("path"), "--regency", "17.71"]);
+    let first_line = |out: String| out.lines().next().expect("code").trim().to_string();
+    let code = |name: &str| first_line(d.cli(&["enroll-code", "--station", name, "--wilayah", "17.71.01.1001"]));
+    let (sister, rogue) = (enrol(&rt, &d, &code("kel-s")).expect("s"), enrol(&rt, &d, &code("kel-r")).expect("r"));
+    let client = |token: &str| Client::new(&d.url(), Some(token), Trust::Ca(&d.ca_pem())).expect("client");
+    let (cs, cr) = (client(&sister.token), client(&rogue.token));
+    let one_printer = Heartbeat {
+        printers: vec![PrinterStatus { name: "printer-1".into(), state: "idle".into(), detail: String::new() }],
+        buffer: 0,
+        outbox_depth: 0,
+        uncertain: 0,
+        clock_skew_ms: 0,
+        version: String::new(),
+    };
+    let version = keys_version(&sister.keys);
+    let take = |c: &Client, max_jobs: u32| {
+        rt.block_on(c.post::<_, Ack>("/v1/heartbeat", &one_printer, T)).expect("heartbeat");
+        let got = rt.block_on(c.post::<_, PollResponse>(
+            "/v1/poll",
+            &PollRequest { max_jobs, keys_version: version.clone(), ..Default::default() },
+            T,
+        ));
+        let jobs: Vec<JobRef> = got.expect("poll").0.jobs.iter().map(|j| JobRef { job_id: j.job_id.clone(), epoch: j.epoch }).collect();
+        let confirm = PollRequest { max_jobs: 0, confirm: jobs.clone(), keys_version: version.clone(), ..Default::default() };
+        rt.block_on(c.post::<_, PollResponse>("/v1/poll", &confirm, T)).expect("confirm");
+        jobs
+    };
+    assert_eq!(take(&cs, 4).len(), 4, "the sister holds four");
+    let taken = take(&cr, 4);
+    assert_eq!(taken.len(), 4, "the rogue takes the rest");
+    // Dry by its word: holding nothing, asking for more, waiting a second.
+    let dry = PollRequest { max_jobs: 4, wait_s: 1, keys_version: version.clone(), ..Default::default() };
+    rt.block_on(cr.post::<_, PollResponse>("/v1/poll", &dry, T)).expect("poll");
+    assert_eq!(db.count("SELECT count(*) FROM jobs WHERE release_asked"), 0, "the sister was made to give work back");
+    // Its cards reported but one (the one its printer may be printing): dry.
+    let results = taken[..3]
+        .iter()
+        .map(|j| JobResult { job_id: j.job_id.clone(), epoch: j.epoch, attempt: 1, outcome: Outcome::Printed, code: None })
+        .collect();
+    rt.block_on(cr.post::<_, ResultsResponse>("/v1/results", &ResultsRequest { results }, T)).expect("results");
+    rt.block_on(cr.post::<_, PollResponse>("/v1/poll", &dry, T)).expect("poll");
+    assert_eq!(db.count("SELECT count(*) FROM jobs WHERE release_asked"), 2, "a station dry on the district's records asks its sister");
+}
