@@ -476,7 +476,18 @@ impl StationProcess {
             if behind.is_empty() {
                 return booked;
             }
-            assert!(Instant::now() < until, "{}: the journal never caught up with its printers' counters: {behind:?}", self.name);
+            if Instant::now() >= until {
+                let text = std::fs::read_to_string(self.dir.path().join("agent.log")).unwrap_or_default();
+                let said: Vec<&str> = text
+                    .lines()
+                    .filter(|l| ["counter", "pause", "adopted", "settled", "uncertain"].iter().any(|w| l.contains(w)))
+                    .collect();
+                panic!(
+                    "{}: the journal never caught up with its printers' counters: {behind:?}\nthe agent said:\n{}",
+                    self.name,
+                    said[said.len().saturating_sub(80)..].join("\n")
+                );
+            }
             std::thread::sleep(Duration::from_millis(200));
         }
     }
