@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use cetak_drivers::emulator::{Device, DeviceOptions};
 
 use crate::journal::{JobState, Journal};
-use crate::messages::{text, Lang};
+use crate::messages::{term, text, Lang, Term};
 use crate::station::{Station, StationOptions, Step};
 
 #[derive(Clone, Debug)]
@@ -40,6 +40,9 @@ pub struct DemoSummary {
     pub spoiled: usize,
     pub uncertain: usize,
     pub failed: usize,
+    /// Jobs not printed yet (held, ready or with a card in the printer):
+    /// `stopped_on` says why.
+    pub waiting: usize,
     pub blanks_left: u32,
     pub ribbon_left: u32,
     pub film_left: Option<u32>,
@@ -147,12 +150,15 @@ pub fn run(opts: &DemoOptions) -> Result<DemoSummary, DemoError> {
             .filter(|j| !matches!(j.state, JobState::Assigned | JobState::Ready | JobState::Printing))
             .count();
         bar.set_position(done as u64);
-        if !opts.faults.is_empty() && tend(&device, &mut station, &step, opts.spoil_retries)? {
+        if !opts.faults.is_empty() {
+            narrate_fault(&mut station, &step, opts.lang);
+        }
+        if !opts.faults.is_empty() && tend(&device, &mut station, &step, opts.spoil_retries, opts.lang)? {
             continue;
         }
         match step {
             Step::Idle => break,
-            Step::Waiting(_) | Step::Paused(_) | Step::Offline => {
+            Step::Waiting(_) | Step::Paused(_) | Step::Offline | Step::PrinterRefused { .. } => {
                 // Nobody tends the demo's printer: say what a clerk would do.
                 stopped_on = station.instruction(&step).or(Some(format!("{step:?}")));
                 break;
@@ -176,6 +182,9 @@ pub fn run(opts: &DemoOptions) -> Result<DemoSummary, DemoError> {
         if job.state == JobState::Uncertain {
             s.uncertain += 1;
         }
+        if matches!(job.state, JobState::Assigned | JobState::Ready | JobState::Printing) {
+            s.waiting += 1;
+        }
     }
     s.spoiled = journal.ledger_rows()?.iter().filter(|r| r.kind == "blank_spoiled").count();
     let st = device.state();
@@ -188,17 +197,45 @@ pub fn run(opts: &DemoOptions) -> Result<DemoSummary, DemoError> {
 /// The clerk and the operator of a demo with faults: a card stuck in the
 /// printer is taken out, a half-printed card declared spoiled. `true` when
 /// they did something and the demo goes on.
-fn tend<P: cetak_drivers::Printer>(device: &Device, station: &mut Station<P>, step: &Step, spoil_retries: u32) -> Result<bool, DemoError> {
+fn tend<P: cetak_drivers::Printer>(
+    device: &Device,
+    station: &mut Station<P>,
+    step: &Step,
+    spoil_retries: u32,
+    lang: Lang,
+) -> Result<bool, DemoError> {
     let mut acted = false;
-    if matches!(step, Step::Waiting(cetak_drivers::Fault::Jam | cetak_drivers::Fault::CardInside)) && device.state().card_inside.is_some() {
-        device.remove_card_by_hand()?;
-        acted = true;
+    if let Step::Waiting(f @ (cetak_drivers::Fault::Jam | cetak_drivers::Fault::CardInside)) = step {
+        if device.state().card_inside.is_some() {
+            eprintln!("  {}", text(lang, "demo.clerk_removes", &[("fault", &term(lang, Term::Fault, f.as_str()))]));
+            device.remove_card_by_hand()?;
+            acted = true;
+        }
     }
     for job in station.journal().jobs_in(JobState::Uncertain)? {
+        eprintln!("  {}", text(lang, "demo.operator_spoils", &[("job", &job.job_id)]));
         station.journal().resolve_uncertain(&job.job_id, false, 0, spoil_retries)?;
         acted = true;
     }
     Ok(acted)
+}
+
+/// What the printer just did to a card, told as the demo goes (with
+/// faults only: the card's number is what `--fault ...@CARD` counts).
+fn narrate_fault<P: cetak_drivers::Printer>(station: &mut Station<P>, step: &Step, lang: Lang) {
+    let journal = station.journal();
+    let card = journal.attempts().map(|a| a.len()).unwrap_or(0);
+    let fault = journal.last_failure().ok().flatten().map(|(_, _, _, f)| term(lang, Term::Fault, &f)).unwrap_or_default();
+    let last_fault = || fault.clone();
+    let said = match step {
+        Step::Spoiled { job_id, .. } => text(lang, "demo.card_spoiled", &[("card", &card), ("job", job_id), ("fault", &last_fault())]),
+        Step::Uncertain(job_id) => text(lang, "demo.card_uncertain", &[("card", &card), ("job", job_id), ("fault", &last_fault())]),
+        Step::NotFed { job_id, fault } => {
+            text(lang, "demo.card_not_fed", &[("job", job_id), ("fault", &term(lang, Term::Fault, fault.as_str()))])
+        }
+        _ => return,
+    };
+    eprintln!("{said}");
 }
 
 /// Prints the summary for a person.
@@ -207,12 +244,13 @@ pub fn print_summary(s: &DemoSummary, lang: Lang) {
     println!("\n{}", t("demo.summary"));
     println!("  {:<40} {}", t("demo.printed"), s.printed);
     println!("  {:<40} {}", t("demo.rejected"), s.rejected.len());
-    for (job, code, field) in &s.rejected {
-        println!("    {job}: {code} ({field})");
+    for (job, code, _) in &s.rejected {
+        println!("    {job}: {}", crate::messages::rejection(lang, code));
     }
     println!("  {:<40} {}", t("demo.spoiled"), s.spoiled);
     println!("  {:<40} {}", t("demo.uncertain"), s.uncertain);
     println!("  {:<40} {}", t("demo.failed"), s.failed);
+    println!("  {:<40} {}", t("demo.waiting"), s.waiting);
     println!("  {:<40} {}", t("demo.blanks_left"), s.blanks_left);
     println!("  {:<40} {}", t("demo.ribbon_left"), s.ribbon_left);
     println!("  {:<40} {}", t("demo.film_left"), s.film_left.map(|f| f.to_string()).unwrap_or_else(|| t("demo.not_fitted")));

@@ -1,8 +1,7 @@
 //! The `cetak` binary: parses the command line and hands over to the
 //! library.
 
-use clap::Parser;
-
 fn main() -> anyhow::Result<()> {
-    cetak::cli::main(cetak::cli::Cli::parse())
+    cetak::cli::quiet_on_closed_pipe();
+    cetak::cli::main(cetak::cli::help::parse())
 }

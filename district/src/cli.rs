@@ -21,31 +21,46 @@ struct Cli {
 enum Command {
     /// Imports a JSONL file of PRRs for the district of REGENCY (PP.KK).
     Import {
+        /// PRRs, one JSON object a line.
         file: PathBuf,
+        /// The regency this district serves, PP.KK (records of others are
+        /// refused).
         #[arg(long)]
         regency: String,
     },
     /// An officer approves jobs held for approval.
-    Approve { jobs: Vec<String> },
+    Approve {
+        /// The held jobs' ids.
+        jobs: Vec<String>,
+    },
     /// The jobs in the queue (no personal data).
     Jobs,
     /// Tries the system on one machine: a throw-away PostgreSQL cluster
     /// (its URL printed for the other commands) and the service on it,
     /// until Ctrl-C, which stops and removes both.
     Dev {
+        /// Address and port to serve on.
         #[arg(long, default_value = "127.0.0.1:8700")]
         listen: String,
+        #[command(flatten)]
+        serving: ServingArgs,
     },
     /// Prints the TLS CA's SHA-256 fingerprint (for `cetak enroll`).
     CaFingerprint,
     /// Revokes a station's token (audited): its next request and its
     /// waiting long polls fail with 401.
-    Revoke { station: String },
+    Revoke {
+        /// The station's name.
+        station: String,
+    },
     /// Gives a job to another station (audited, with a reason).
     Reassign {
+        /// The job's id.
         job: String,
+        /// The station that gets it.
         #[arg(long)]
         to: String,
+        /// Why, in words for the audit log.
         #[arg(long)]
         reason: String,
     },
@@ -56,6 +71,7 @@ enum Command {
     },
     /// Serves the `/v1` protocol until SIGTERM or Ctrl-C.
     Serve {
+        /// Address and port to serve on.
         #[arg(long, default_value = "127.0.0.1:8700")]
         listen: String,
         /// The TLS folder: the district's CA and server certificate,
@@ -70,36 +86,12 @@ enum Command {
         /// travel in clear).
         #[arg(long, conflicts_with = "tls_dir")]
         plain_http: bool,
-        /// Days a PRR is kept after its final result.
-        #[arg(long, default_value_t = 30.0)]
-        payload_retention_days: f64,
-        /// The longest long poll a station may ask for, in seconds.
-        #[arg(long, default_value_t = 60)]
-        max_wait_s: u64,
-        /// Open connections at most (stations hold two each: a long poll
-        /// and a report); past it new ones are refused at once. Keep it
-        /// well below the unit's LimitNOFILE.
-        #[arg(long, default_value_t = cetak_serve::Limits::DISTRICT.max_connections)]
-        max_connections: usize,
-        /// Open connections at most from one address (a kecamatan's
-        /// stations behind one NAT hold a few each).
-        #[arg(long, default_value_t = cetak_serve::Limits::DISTRICT.per_address)]
-        max_connections_per_address: usize,
-        /// Long polls a second one station may make (a burst of ten times
-        /// as many is allowed); past it `429` with Retry-After.
-        #[arg(long, default_value_t = crate::limits::Rates::default().polls_per_s)]
-        station_polls_per_s: u32,
-        /// Reports (results, held, events, stock, heartbeat) a second one
-        /// station may send (a burst of ten times as many).
-        #[arg(long, default_value_t = crate::limits::Rates::default().reports_per_s)]
-        station_reports_per_s: u32,
-        /// Events one station may have stored in all; past it `429`
-        /// `over_quota`, nothing stored.
-        #[arg(long, default_value_t = crate::limits::Quotas::default().events_per_station)]
-        events_per_station: i64,
+        #[command(flatten)]
+        serving: ServingArgs,
     },
     /// A one-time code with which a station enrols for its region codes.
     EnrollCode {
+        /// The new station's name (kel-..., kec-...).
         #[arg(long)]
         station: String,
         /// A kode_wilayah the station serves (repeat for several).
@@ -114,32 +106,40 @@ enum Command {
     },
     /// Sends a job a station refused back to the queue (audited).
     Reissue {
+        /// The job's id.
         job: String,
+        /// Why, in words for the audit log.
         #[arg(long)]
         reason: String,
     },
     /// Closes a refused, pending or held job for good (audited).
     Close {
+        /// The job's id.
         job: String,
+        /// Why, in words for the audit log.
         #[arg(long)]
         reason: String,
     },
     /// Takes a job back from the station holding it, to the queue (audited):
     /// after a print PC was replaced, say.
     Release {
+        /// The job's id.
         job: String,
+        /// Why, in words for the audit log.
         #[arg(long)]
         reason: String,
     },
-    /// Each station's blanks, burn rate and days left, who runs out first
-    /// first; ledger alarms.
+    /// Each station's blanks, burn rate and days left, the station that
+    /// runs out soonest first; ledger alarms.
     Stock,
     /// Sends a command to a station through its next poll (audited).
     #[command(name = "command")]
     Send {
+        /// The station's name.
         #[arg(long)]
         station: String,
-        /// pause, resume, drain, report-stock, cancel, release-held, purge
+        /// pause, resume, drain, report-stock, cancel, release-held or
+        /// purge.
         kind: String,
         /// The job, for cancel.
         #[arg(long)]
@@ -149,12 +149,77 @@ enum Command {
     Openapi,
 }
 
+/// How the service serves: `serve`'s and `dev`'s flags.
+#[derive(clap::Args, Debug)]
+struct ServingArgs {
+    /// Days a PRR is kept after its final result.
+    #[arg(long, default_value_t = 30.0)]
+    payload_retention_days: f64,
+    /// The longest long poll a station may ask for, in seconds.
+    #[arg(long, default_value_t = 60)]
+    max_wait_s: u64,
+    /// Open connections at most (stations hold two each: a long poll
+    /// and a report); past it new ones are refused at once. Keep it
+    /// well below the unit's LimitNOFILE.
+    #[arg(long, default_value_t = cetak_serve::Limits::DISTRICT.max_connections)]
+    max_connections: usize,
+    /// Open connections at most from one address (a kecamatan's
+    /// stations behind one NAT hold a few each).
+    #[arg(long, default_value_t = cetak_serve::Limits::DISTRICT.per_address)]
+    max_connections_per_address: usize,
+    /// Long polls a second one station may make (a burst of ten times
+    /// as many is allowed); past it `429` with Retry-After.
+    #[arg(long, default_value_t = crate::limits::Rates::default().polls_per_s)]
+    station_polls_per_s: u32,
+    /// Reports (results, held, events, stock, heartbeat) a second one
+    /// station may send (a burst of ten times as many).
+    #[arg(long, default_value_t = crate::limits::Rates::default().reports_per_s)]
+    station_reports_per_s: u32,
+    /// Events one station may have stored in all; past it `429`
+    /// `over_quota`, nothing stored.
+    #[arg(long, default_value_t = crate::limits::Quotas::default().events_per_station)]
+    events_per_station: i64,
+    /// Stock ledger events one station may have stored in all; past it
+    /// `429` `over_quota`, nothing stored.
+    #[arg(long, default_value_t = crate::limits::Quotas::default().stock.events)]
+    stock_events_per_station: i64,
+}
+
+impl ServingArgs {
+    fn options(&self) -> crate::server::ServeOptions {
+        crate::server::ServeOptions {
+            payload_retention: std::time::Duration::from_secs_f64(self.payload_retention_days.max(0.0) * 86_400.0),
+            max_wait: std::time::Duration::from_secs(self.max_wait_s),
+            limits: cetak_serve::Limits {
+                max_connections: self.max_connections,
+                per_address: self.max_connections_per_address,
+                ..cetak_serve::Limits::DISTRICT
+            },
+            rates: crate::limits::Rates {
+                polls_per_s: self.station_polls_per_s,
+                poll_burst: self.station_polls_per_s.saturating_mul(10),
+                reports_per_s: self.station_reports_per_s,
+                report_burst: self.station_reports_per_s.saturating_mul(10),
+                ..crate::limits::Rates::default()
+            },
+            quotas: crate::limits::Quotas {
+                events_per_station: self.events_per_station,
+                stock: crate::stock::StockQuota { events: self.stock_events_per_station, ..crate::limits::Quotas::default().stock },
+                ..crate::limits::Quotas::default()
+            },
+            ..Default::default()
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum StationsAction {
     /// A replaced print PC: accept a new ledger chain from zero for the
     /// station (audited), and list the jobs the old PC may hold.
     ResetStock {
+        /// The station's name.
         station: String,
+        /// Why, in words for the audit log.
         #[arg(long)]
         reason: String,
     },
@@ -165,7 +230,10 @@ enum KeysAction {
     /// A new key signs from now on; older jobs stay valid.
     Rotate,
     /// Stations refuse every unprinted job this key signed.
-    Revoke { key_id: String },
+    Revoke {
+        /// The key's id, as `cetak-district keys` lists it.
+        key_id: String,
+    },
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -192,7 +260,12 @@ fn actor() -> String {
 /// Parses the command line and runs the command.
 pub fn main() -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init();
+    // Colour only on a terminal: a log file or the journal gets plain text.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(filter)
+        .init();
     let cli = Cli::parse();
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(cli))
 }
@@ -200,7 +273,7 @@ pub fn main() -> anyhow::Result<()> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let url = || cli.database_url.clone().context("no database: give --database-url or CETAK_DISTRICT_DB (try 'cetak-district dev')");
     match &cli.command {
-        Command::Dev { listen } => {
+        Command::Dev { listen, serving } => {
             let cluster = crate::pgtemp::TempCluster::start()?;
             let pool = crate::connect(&cluster.url()).await?;
             let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
@@ -210,41 +283,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("throw-away cluster in {}; serving /v1 on https://{}", cluster.dir().display(), listener.local_addr()?);
             println!("CA fingerprint (for cetak enroll --ca-sha256): {}", crate::tls::fingerprint(&tls.ca_pem()?)?);
             println!("Ctrl-C stops both and removes the cluster");
-            crate::server::serve(pool, listener, Some(tls), crate::server::ServeOptions::default(), shutdown()).await?;
+            crate::server::serve(pool, listener, Some(tls), serving.options(), shutdown()).await?;
         }
-        Command::Serve {
-            listen,
-            tls_dir,
-            tls_names,
-            plain_http: _,
-            payload_retention_days,
-            max_wait_s,
-            max_connections,
-            max_connections_per_address,
-            station_polls_per_s,
-            station_reports_per_s,
-            events_per_station,
-        } => {
+        Command::Serve { listen, tls_dir, tls_names, plain_http: _, serving } => {
             let pool = crate::connect(&url()?).await?;
             let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
-            let opts = crate::server::ServeOptions {
-                payload_retention: std::time::Duration::from_secs_f64(payload_retention_days.max(0.0) * 86_400.0),
-                max_wait: std::time::Duration::from_secs(*max_wait_s),
-                limits: cetak_serve::Limits {
-                    max_connections: *max_connections,
-                    per_address: *max_connections_per_address,
-                    ..cetak_serve::Limits::DISTRICT
-                },
-                rates: crate::limits::Rates {
-                    polls_per_s: *station_polls_per_s,
-                    poll_burst: station_polls_per_s.saturating_mul(10),
-                    reports_per_s: *station_reports_per_s,
-                    report_burst: station_reports_per_s.saturating_mul(10),
-                    ..crate::limits::Rates::default()
-                },
-                quotas: crate::limits::Quotas { events_per_station: *events_per_station, ..crate::limits::Quotas::default() },
-                ..Default::default()
-            };
+            let opts = serving.options();
             tracing::info!(address = %listener.local_addr()?, "serving /v1");
             let tls = tls_dir.as_ref().map(|d| crate::tls::TlsDir::ensure(d, tls_names)).transpose()?;
             let scheme = if tls.is_some() { "https" } else { "http" };
@@ -316,7 +360,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Send { station, kind, job } => {
             let pool = crate::connect(&url()?).await?;
-            let k = cetak_model::wire::CommandKind::parse(kind).with_context(|| format!("unknown command {kind:?}"))?;
+            let k = cetak_model::wire::CommandKind::parse(kind).with_context(|| {
+                format!("unknown command {kind:?}: one of pause, resume, drain, report-stock, cancel, release-held, purge")
+            })?;
             let id = crate::fleet::command(&pool, station, k, job.as_deref(), &actor()).await?;
             println!("command {id} queued for {station}");
         }
@@ -377,8 +423,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 r.invalid.len(),
                 r.known.len()
             );
-            for (id, code, field) in &r.invalid {
-                println!("  refused {id}: {code} ({field})");
+            for (id, code, _) in &r.invalid {
+                println!("  refused {id}: {}", cetak_model::reasons::shown(code, cetak_model::reasons::Language::En));
             }
         }
         Command::Approve { jobs } => {
@@ -406,4 +452,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command and every option of `cetak-district --help` is
+    /// described (district IT reads it on a server with no other guide).
+    #[test]
+    fn every_command_and_option_is_described() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments().filter(|a| !matches!(a.get_id().as_str(), "help" | "version")) {
+                if a.get_help().is_none() {
+                    missing.push(format!("{path} --{}", a.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                if sub.get_about().is_none() {
+                    missing.push(format!("{path} {}", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "cetak-district", &mut missing);
+        assert!(missing.is_empty(), "without a description: {missing:#?}");
+    }
 }

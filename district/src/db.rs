@@ -1,6 +1,7 @@
 //! The connection pool and the migrations in `district/migrations/`.
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::Connection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DistrictError {
@@ -17,13 +18,34 @@ pub enum DistrictError {
     Refused(String),
     #[error("PostgreSQL: {0}")]
     Postgres(String),
+    /// The first connection found no database at the address.
+    #[error("the district's database: nothing answers at {at} ({reason}): is PostgreSQL running there, and is the address right?")]
+    Unreachable { at: String, reason: String },
 }
+
+/// How long the first connection may take before the address is named as
+/// unreachable (later ones wait longer: see [`connect`]).
+pub const FIRST_CONNECTION: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Connects and brings the schema up to date.
 pub async fn connect(url: &str) -> Result<PgPool, DistrictError> {
+    let opts: PgConnectOptions = url.parse()?;
+    let at = format!("{}:{}", opts.get_host(), opts.get_port());
     // Many stations' polls arrive together after an outage: they queue for
     // a connection rather than fail.
-    let pool = PgPoolOptions::new().max_connections(16).acquire_timeout(std::time::Duration::from_secs(120)).connect(url).await?;
+    let pool = PgPoolOptions::new().max_connections(16).acquire_timeout(std::time::Duration::from_secs(120));
+    // The first connection, though, is given seconds, and tried once: a
+    // database that is not there is said at once, with its address, not
+    // after two minutes of the pool's retries in silence. A database that
+    // answers and refuses (a password, a missing database) says so in its
+    // own words.
+    match tokio::time::timeout(FIRST_CONNECTION, sqlx::PgConnection::connect_with(&opts)).await {
+        Ok(Ok(first)) => first.close().await?,
+        Ok(Err(e @ (sqlx::Error::Io(_) | sqlx::Error::Tls(_)))) => return Err(DistrictError::Unreachable { at, reason: e.to_string() }),
+        Ok(Err(e)) => return Err(e.into()),
+        Err(_) => return Err(DistrictError::Unreachable { at, reason: format!("no answer within {} s", FIRST_CONNECTION.as_secs()) }),
+    }
+    let pool = pool.connect_with(opts).await?;
     sqlx::migrate!("./migrations").run(&pool).await?;
     Ok(pool)
 }

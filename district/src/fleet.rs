@@ -63,6 +63,17 @@ pub async fn enroll_code(pool: &PgPool, station: &str, regions: &[String], actor
 /// Exchanges a one-time code for a station's token. A used, expired or
 /// unknown code is refused the same way. Re-enrolling a station replaces
 /// its token.
+/// The station an unused, unexpired enrolment code is for (the code is
+/// not used).
+pub async fn code_station(pool: &PgPool, code: &str) -> Result<Option<String>, DistrictError> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT station FROM enroll_codes WHERE code_sha256 = $1 AND used_at IS NULL AND expires_at > now()")
+            .bind(sha256(code.trim()))
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|(s,)| s))
+}
+
 pub async fn enroll(pool: &PgPool, code: &str) -> Result<Option<(String, String, Vec<String>)>, DistrictError> {
     let mut tx = pool.begin().await?;
     let row: Option<(String, Vec<String>)> = sqlx::query_as(

@@ -3,6 +3,7 @@
 //! DESIGN §5 (assignment with epochs, results, held reports, events, stock,
 //! commands) and the envelope-signing key.
 
+pub mod body;
 pub mod cli;
 pub mod db;
 pub mod fleet;

@@ -26,6 +26,9 @@ pub struct Rates {
     pub enrolments_per_min_per_address: u32,
     /// Enrolments tried in all, per minute.
     pub enrolments_per_min: u32,
+    /// Enrolments of one station name (each replaces its token), per hour:
+    /// a print PC is replaced a few times in its life, not every minute.
+    pub enrolments_per_hour_per_station: u32,
     /// Requests with a token the district refuses, from one address, per
     /// minute.
     pub refused_tokens_per_min_per_address: u32,
@@ -40,6 +43,7 @@ impl Default for Rates {
             report_burst: 200,
             enrolments_per_min_per_address: 10,
             enrolments_per_min: 60,
+            enrolments_per_hour_per_station: 5,
             refused_tokens_per_min_per_address: 60,
         }
     }
@@ -58,6 +62,7 @@ pub struct Limiters {
     reports: DefaultKeyedRateLimiter<String>,
     enrolments_by_address: DefaultKeyedRateLimiter<IpAddr>,
     enrolments: DefaultDirectRateLimiter,
+    enrolments_by_station: DefaultKeyedRateLimiter<String>,
     refused_by_address: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
 }
@@ -78,6 +83,11 @@ impl Limiters {
                 r.enrolments_per_min_per_address,
             )),
             enrolments: DefaultDirectRateLimiter::direct(quota(Quota::per_minute, r.enrolments_per_min, r.enrolments_per_min)),
+            enrolments_by_station: DefaultKeyedRateLimiter::keyed(quota(
+                Quota::per_hour,
+                r.enrolments_per_hour_per_station,
+                r.enrolments_per_hour_per_station,
+            )),
             refused_by_address: DefaultKeyedRateLimiter::keyed(quota(
                 Quota::per_minute,
                 r.refused_tokens_per_min_per_address,
@@ -104,6 +114,12 @@ impl Limiters {
         self.enrolments.check().map_err(|n| n.wait_time_from(self.clock.now()))
     }
 
+    /// An enrolment with a valid code for `station`, before the code is
+    /// used: past the limit the code stays valid for a later try.
+    pub fn enrolment_of(&self, station: &str) -> Result<(), Duration> {
+        self.enrolments_by_station.check_key(&station.to_string()).map_err(|n| n.wait_time_from(self.clock.now()))
+    }
+
     /// A token refused, from `address`; `Err`: that address is to wait.
     pub fn refused_token(&self, address: Option<IpAddr>) -> Result<(), Duration> {
         match address {
@@ -115,7 +131,7 @@ impl Limiters {
     /// Forgets keys whose limits are back to full, so a flood of addresses
     /// or names leaves no memory behind.
     pub fn forget_idle(&self) {
-        for l in [&self.polls, &self.reports] {
+        for l in [&self.polls, &self.reports, &self.enrolments_by_station] {
             l.retain_recent();
             l.shrink_to_fit();
         }
@@ -138,11 +154,19 @@ pub struct Quotas {
     pub event_bytes: usize,
     /// Items in one request (results, held jobs, events).
     pub items_per_request: usize,
+    /// Stock ledger events and chain alarms stored per station.
+    pub stock: crate::stock::StockQuota,
 }
 
 impl Default for Quotas {
     fn default() -> Self {
-        Self { events_per_station: 50_000, event_bytes: 8 * 1024, items_per_request: 500 }
+        Self {
+            events_per_station: 50_000,
+            event_bytes: 8 * 1024,
+            items_per_request: cetak_model::wire::MAX_ITEMS,
+            // Years of a busy station's ledger (a few hundred events a day).
+            stock: crate::stock::StockQuota { events: 1_000_000, alarms: 20 },
+        }
     }
 }
 
@@ -176,5 +200,14 @@ mod tests {
         assert!(l.enrolment(Some(a)).is_err(), "one address past its limit");
         assert!(l.enrolment(Some(b)).is_ok(), "another address");
         assert!(l.enrolment(Some(c)).is_err(), "past the limit in all");
+    }
+
+    #[test]
+    fn enrolments_of_one_station_name_are_limited_and_another_name_is_not() {
+        let l = Limiters::new(&Rates { enrolments_per_hour_per_station: 2, ..Rates::default() });
+        assert!(l.enrolment_of("kel-a").is_ok() && l.enrolment_of("kel-a").is_ok());
+        let wait = l.enrolment_of("kel-a").expect_err("a third within the hour");
+        assert!(wait > Duration::from_secs(60), "{wait:?}");
+        assert!(l.enrolment_of("kel-b").is_ok());
     }
 }

@@ -357,7 +357,7 @@ pub async fn store_results(pool: &PgPool, station: &str, results: &[JobResult]) 
             .fetch_optional(&mut *tx)
             .await?;
         if mine.is_none() {
-            tracing::warn!(job_id = %r.job_id, station, epoch = r.epoch, "result for an assignment the station never had: refused");
+            tracing::warn!(job_id = ?r.job_id, station, epoch = r.epoch, "result for an assignment the station never had: refused");
             out.push(ResultStatus::NotYours);
             continue;
         }
@@ -553,10 +553,10 @@ pub enum Events {
 /// Stores a station's events once each (by its id), within its quota.
 pub async fn store_events(pool: &PgPool, station: &str, events: &[StationEvent], quota: i64) -> Result<Events, DistrictError> {
     let mut tx = pool.begin().await?;
-    // One report at a time per station, so two cannot both fit the quota.
-    sqlx::query("SELECT 1 FROM stations WHERE station = $1 FOR UPDATE").bind(station).execute(&mut *tx).await?;
+    // One report at a time per station, so two cannot both fit the quota;
+    // the count is kept beside the station (migration 0011), not counted.
     let (stored,): (i64,) =
-        sqlx::query_as("SELECT count(*) FROM station_events WHERE station = $1").bind(station).fetch_one(&mut *tx).await?;
+        sqlx::query_as("SELECT events_stored FROM stations WHERE station = $1 FOR UPDATE").bind(station).fetch_one(&mut *tx).await?;
     let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
     let (known,): (i64,) = sqlx::query_as("SELECT count(*) FROM station_events WHERE station = $1 AND id = ANY($2)")
         .bind(station)
@@ -568,14 +568,21 @@ pub async fn store_events(pool: &PgPool, station: &str, events: &[StationEvent],
         tracing::warn!(station, stored, quota, "a station's events would pass its quota: refused");
         return Ok(Events::OverQuota { stored, quota });
     }
+    let mut taken: u64 = 0;
     for e in events {
-        sqlx::query("INSERT INTO station_events (station, id, body) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        taken += sqlx::query("INSERT INTO station_events (station, id, body) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(station)
             .bind(e.id)
             .bind(&e.body)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
     }
+    sqlx::query("UPDATE stations SET events_stored = events_stored + $2 WHERE station = $1")
+        .bind(station)
+        .bind(i64::try_from(taken).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(Events::Stored)
 }

@@ -17,6 +17,7 @@ use sqlx::postgres::PgPool;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::body::{Body, MAX_BODY};
 use crate::{fleet, queue, DistrictError};
 
 /// How the service runs.
@@ -78,7 +79,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self { status, code, message: message.into(), retry_after: None }
     }
 
@@ -88,6 +89,23 @@ impl ApiError {
         Self {
             retry_after: Some(s),
             ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("too many requests: retry in {s} s"))
+        }
+    }
+}
+
+impl ApiError {
+    /// 429 `over_quota`: the station has `stored` of `what`, its quota is
+    /// `quota`; nothing was stored. An hour is asked: an officer is to look.
+    fn over_quota(what: &str, stored: i64, quota: i64) -> Self {
+        Self {
+            retry_after: Some(3600),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "over_quota",
+                format!(
+                    "this station has {stored} {what} stored, its quota is {quota}: nothing stored; the district's officers are to look"
+                ),
+            )
         }
     }
 }
@@ -134,14 +152,13 @@ impl FromRequestParts<AppState> for Station {
         let unauthorized = || ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid station token is needed");
         let token =
             parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        let Some(token) = token else {
-            state.limiters.refused_token(cetak_serve::peer(parts).map(|a| a.ip())).map_err(ApiError::too_many)?;
-            return Err(unauthorized());
-        };
+        // No token: nothing is looked up and nothing guessed, so the answer
+        // is 401 at once, never 429.
+        let Some(token) = token else { return Err(unauthorized()) };
         let Some((name, regions)) = fleet::station_of(&state.pool, token).await? else {
             // Guessing tokens is limited per address (a station with a
             // valid token is never counted here).
-            state.limiters.refused_token(cetak_serve::peer(parts).map(|a| a.ip())).map_err(ApiError::too_many)?;
+            state.limiters.refused_token(cetak_serve::peer(&parts.extensions).map(|a| a.ip())).map_err(ApiError::too_many)?;
             return Err(unauthorized());
         };
         let kind = if parts.uri.path() == "/v1/poll" { crate::limits::Kind::Poll } else { crate::limits::Kind::Report };
@@ -159,30 +176,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Peer(cetak_serve::peer(parts).map(|a| a.ip())))
-    }
-}
-
-/// The largest request body taken: a batch of results or a stock report
-/// is a few kilobytes; anything near this is not a station speaking.
-pub const MAX_BODY: usize = 1024 * 1024;
-
-/// A JSON body whose refusal is an [`ApiError`] like every other (with the
-/// district's time), not axum's plain text: `bad_request` (400) for JSON
-/// that does not parse or fit, `too_large` (413) past [`MAX_BODY`].
-struct Body<T>(T);
-
-impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for Body<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Body(v)),
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("request bodies are at most {MAX_BODY} bytes")))
-            }
-            Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text())),
-        }
+        Ok(Peer(cetak_serve::peer(&parts.extensions).map(|a| a.ip())))
     }
 }
 
@@ -191,7 +185,10 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
     info(
         title = "cetak district queue",
         version = "1",
-        description = "The protocol between print stations and their district (docs/protocol.md)."
+        description = "The protocol between print stations and their district (docs/protocol.md). Bodies are JSON \
+            (`Content-Type: application/json`, 1 MiB at most); a string never holds U+0000 (400); an integer may be written \
+            as a whole-number float within ±2^53 (`14655.0`); a field a body does not name is ignored, so a newer station's additions \
+            reach an older district unrefused (fields are only ever added within /v1)."
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth)
@@ -209,6 +206,49 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// The answers every route can give, added to each operation after the
+/// routes are merged (a route names only its own): `400` for a body that
+/// is not JSON of its schema (or sent without `Content-Type:
+/// application/json`), `413` past [`MAX_BODY`], `429` past a rate, `503`
+/// when the database fails, and on routes that need a token `401`. Both
+/// `429` and `503` carry `Retry-After`.
+struct CommonAnswers;
+
+impl utoipa::Modify for CommonAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{header::Header, schema::Ref, Content, ObjectBuilder, ResponseBuilder, Type};
+        let answer = |description: &str, retry_after: bool| {
+            let mut r = ResponseBuilder::new()
+                .description(description)
+                .content("application/json", Content::new(Some(Ref::from_schema_name("ErrorBody"))));
+            if retry_after {
+                let seconds = ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).build();
+                r = r.header("Retry-After", Header::new(seconds));
+            }
+            r.build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let Some(op) = item.post.as_mut() else { continue };
+            let needs_token = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let mut add = |status: &str, description: &str, retry_after: bool| {
+                op.responses.responses.entry(status.to_string()).or_insert_with(|| answer(description, retry_after).into());
+            };
+            add("400", "`bad_request`: not JSON of this body's schema, or sent without `Content-Type: application/json`", false);
+            add("413", "`too_large`: a body over 1 MiB", false);
+            add("503", "`unavailable`: the district could not complete the request; retry after `Retry-After`", true);
+            add(
+                "429",
+                "`rate_limited`: past this station's rate (enrolment: this address's or the district's); `over_quota` (events, \
+                 stock): past what the station may store; retry after `Retry-After`",
+                true,
+            );
+            if needs_token {
+                add("401", "`unauthorized`: no token, or one the district does not know or revoked", false);
+            }
+        }
+    }
+}
+
 fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(enroll))
@@ -220,9 +260,16 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(stock))
 }
 
-/// The OpenAPI document, generated from the handlers below.
+/// The router and its OpenAPI document, generated from the handlers below.
+fn router_and_document() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut doc) = routes().split_for_parts();
+    utoipa::Modify::modify(&CommonAnswers, &mut doc);
+    (router, doc)
+}
+
+/// The OpenAPI document of `/v1`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().split_for_parts().1
+    router_and_document().1
 }
 
 /// The service's routes, `/v1/openapi.json` included.
@@ -233,7 +280,7 @@ pub fn app(
     wake: tokio::sync::broadcast::Sender<String>,
     limiters: Arc<crate::limits::Limiters>,
 ) -> Router {
-    let (router, doc) = routes().split_for_parts();
+    let (router, doc) = router_and_document();
     // Serialized once and shared: the router is cloned for every
     // connection, and a captured document would be cloned with it (about
     // 380 KiB a waiting station, measured).
@@ -247,6 +294,7 @@ pub fn app(
             }),
         )
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route in /v1") })
+        .layer(axum::middleware::from_fn(crate::body::read_first))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(AppState { pool, limiters, opts: Arc::new(opts), stopping, wake })
 }
@@ -368,10 +416,14 @@ async fn listen(pool: PgPool, wake: tokio::sync::broadcast::Sender<String>) {
 /// Exchanges a one-time enrolment code for a station token and the
 /// district's public keys.
 #[utoipa::path(post, path = "/v1/enroll", request_body = EnrollRequest,
-    responses((status = 200, body = EnrollResponse), (status = 401, description = "unknown, used or expired code", body = ErrorBody),
-        (status = 429, description = "too many enrolments from this address or in all: see Retry-After", body = ErrorBody)))]
+    responses((status = 200, description = "the station's identity and token", body = EnrollResponse), (status = 401, description = "`bad_code`: unknown, used or expired code", body = ErrorBody)))]
 async fn enroll(State(st): State<AppState>, Peer(peer): Peer, Body(req): Body<EnrollRequest>) -> ApiResult<EnrollResponse> {
     st.limiters.enrolment(peer).map_err(ApiError::too_many)?;
+    // Each enrolment replaces the station's token: a burst for one name
+    // (codes leaked in a batch) is stopped before a code is used.
+    if let Some(station) = fleet::code_station(&st.pool, &req.code).await? {
+        st.limiters.enrolment_of(&station).map_err(ApiError::too_many)?;
+    }
     let Some((station, token, regions)) = fleet::enroll(&st.pool, &req.code).await? else {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "bad_code", "the enrolment code is unknown, used or expired"));
     };
@@ -384,7 +436,7 @@ async fn enroll(State(st): State<AppState>, Peer(peer): Peer, Body(req): Body<En
 /// Long poll for work and commands. Confirms, by sending `confirm`, the
 /// assignments the station now holds.
 #[utoipa::path(post, path = "/v1/poll", request_body = PollRequest,
-    responses((status = 200, body = PollResponse), (status = 401, body = ErrorBody), (status = 429, description = "past this station's rate: see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, description = "work, commands and news, or nothing when the wait ran out", body = PollResponse)), security(("bearer" = [])))]
 async fn poll(State(st): State<AppState>, me: Station, Body(req): Body<PollRequest>) -> Result<Json<PollResponse>, ApiError> {
     let mut woken = st.wake.subscribe();
     // The database work runs in boxed futures: a waiting poll (thousands of
@@ -455,7 +507,7 @@ async fn look(st: &AppState, me: &Station, req: &PollRequest, last: bool) -> Res
 
 /// The station's status for the fleet view.
 #[utoipa::path(post, path = "/v1/heartbeat", request_body = Heartbeat,
-    responses((status = 200, body = Ack), (status = 401, body = ErrorBody), (status = 429, description = "past this station's rate: see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, description = "stored", body = Ack)), security(("bearer" = [])))]
 async fn heartbeat(State(st): State<AppState>, me: Station, Body(hb): Body<Heartbeat>) -> ApiResult<Ack> {
     fleet::heartbeat(&st.pool, &me.name, &hb).await?;
     Ok(Json(Ack { time_ms: time_ms() }))
@@ -466,7 +518,7 @@ async fn heartbeat(State(st): State<AppState>, me: Station, Body(hb): Body<Heart
 /// station never had is `not_yours` (nothing stored for it), the others
 /// are taken.
 #[utoipa::path(post, path = "/v1/results", request_body = ResultsRequest,
-    responses((status = 200, description = "one status per result, in order", body = ResultsResponse), (status = 401, body = ErrorBody), (status = 429, description = "past this station's rate: see Retry-After", body = ErrorBody)),
+    responses((status = 200, description = "one status per result, in order", body = ResultsResponse)),
     security(("bearer" = [])))]
 async fn results(State(st): State<AppState>, me: Station, Body(req): Body<ResultsRequest>) -> ApiResult<ResultsResponse> {
     too_many_items(req.results.len(), st.opts.quotas.items_per_request)?;
@@ -479,7 +531,7 @@ async fn results(State(st): State<AppState>, me: Station, Body(req): Body<Result
 /// `not_yours`, nothing stored). A fault is a code (`[a-z0-9_.]`, at most
 /// 64 characters), not free text.
 #[utoipa::path(post, path = "/v1/held", request_body = HeldReport,
-    responses((status = 200, body = Ack), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, description = "past this station's rate: see Retry-After", body = ErrorBody),
+    responses((status = 200, description = "stored", body = Ack),
         (status = 403, description = "a job this station was never given at that epoch", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn held(State(st): State<AppState>, me: Station, Body(req): Body<HeldReport>) -> ApiResult<Ack> {
@@ -505,7 +557,7 @@ fn is_code(s: &str) -> bool {
 
 /// Station events: a blank unaccounted, a pause, an operator's booking.
 #[utoipa::path(post, path = "/v1/events", request_body = EventsReport,
-    responses((status = 200, body = Ack), (status = 401, body = ErrorBody), (status = 429, description = "past this station's rate: see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, description = "stored", body = Ack)), security(("bearer" = [])))]
 async fn events(State(st): State<AppState>, me: Station, Body(req): Body<EventsReport>) -> ApiResult<Ack> {
     let q = st.opts.quotas;
     too_many_items(req.events.len(), q.items_per_request)?;
@@ -518,16 +570,7 @@ async fn events(State(st): State<AppState>, me: Station, Body(req): Body<EventsR
     }
     match queue::store_events(&st.pool, &me.name, &req.events, q.events_per_station).await? {
         queue::Events::Stored => Ok(Json(Ack { time_ms: time_ms() })),
-        queue::Events::OverQuota { stored, quota } => Err(ApiError {
-            retry_after: Some(3600),
-            ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "over_quota",
-                format!(
-                    "this station has {stored} events stored, its quota is {quota}: nothing stored; the district's officers are to look"
-                ),
-            )
-        }),
+        queue::Events::OverQuota { stored, quota } => Err(ApiError::over_quota("events", stored, quota)),
     }
 }
 
@@ -543,12 +586,16 @@ fn too_many_items(n: usize, max: usize) -> Result<(), ApiError> {
 /// answer names the head the district holds, so a station whose chain it
 /// does not hold sends its whole chain next time.
 #[utoipa::path(post, path = "/v1/stock", request_body = StockReport,
-    responses((status = 200, body = StockAck), (status = 401, body = ErrorBody), (status = 429, description = "past this station's rate: see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, description = "the events are in the station's chain", body = StockAck)), security(("bearer" = [])))]
 async fn stock(State(st): State<AppState>, me: Station, Body(req): Body<StockReport>) -> ApiResult<StockAck> {
     // The events go into the chain; a report that raises an alarm is kept
     // once, as its evidence.
-    if let crate::stock::StockOutcome::Rewritten { at_hash } = crate::stock::store(&st.pool, &me.name, &req.events).await? {
-        queue::keep_alarm_evidence(&st.pool, &me.name, &at_hash, &req.head, &req.events).await?;
+    match crate::stock::store(&st.pool, &me.name, &req.events, st.opts.quotas.stock).await? {
+        crate::stock::StockOutcome::Stored(_) => {}
+        crate::stock::StockOutcome::Rewritten { at_hash } => {
+            queue::keep_alarm_evidence(&st.pool, &me.name, &at_hash, &req.head, &req.events).await?
+        }
+        crate::stock::StockOutcome::OverQuota { stored, quota } => return Err(ApiError::over_quota("ledger events", stored, quota)),
     }
     let head = crate::stock::head(&st.pool, &me.name).await?;
     Ok(Json(StockAck { time_ms: time_ms(), head }))

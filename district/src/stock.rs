@@ -18,16 +18,33 @@ pub enum StockOutcome {
     Rewritten {
         at_hash: String,
     },
+    /// The events would take the station past its quota: nothing stored.
+    OverQuota {
+        stored: i64,
+        quota: i64,
+    },
 }
 
-pub async fn store(pool: &PgPool, station: &str, events: &[LedgerEvent]) -> Result<StockOutcome, DistrictError> {
+/// What one station may keep of its ledger at the district.
+#[derive(Clone, Copy, Debug)]
+pub struct StockQuota {
+    /// Ledger events, in all (a busy station writes a few hundred a day).
+    pub events: i64,
+    /// Chain alarms of its current chain; past it an alarm is logged but
+    /// not stored (its officers have that many to look at already).
+    pub alarms: i64,
+}
+
+pub async fn store(pool: &PgPool, station: &str, events: &[LedgerEvent], quota: StockQuota) -> Result<StockOutcome, DistrictError> {
     let mut tx = pool.begin().await?;
-    let row: Option<(Option<String>, i32)> = sqlx::query_as("SELECT stock_head, stock_chain FROM stations WHERE station = $1 FOR UPDATE")
-        .bind(station)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let row: Option<(Option<String>, i32, i64)> =
+        sqlx::query_as("SELECT stock_head, stock_chain, stock_events_stored FROM stations WHERE station = $1 FOR UPDATE")
+            .bind(station)
+            .fetch_optional(&mut *tx)
+            .await?;
     let chain = row.as_ref().map_or(0, |r| r.1);
-    let head = row.and_then(|(h, _)| h).unwrap_or_else(|| ZERO_HASH.to_string());
+    let stored = row.as_ref().map_or(0, |r| r.2);
+    let head = row.and_then(|(h, _, _)| h).unwrap_or_else(|| ZERO_HASH.to_string());
     // A report sent again (its answer lost) starts with events we hold.
     let mut fresh = events;
     while let Some(first) = fresh.first() {
@@ -45,6 +62,11 @@ pub async fn store(pool: &PgPool, station: &str, events: &[LedgerEvent]) -> Resu
     if fresh.is_empty() {
         return Ok(StockOutcome::Stored(0));
     }
+    let taking = i64::try_from(fresh.len()).unwrap_or(i64::MAX);
+    if stored.saturating_add(taking) > quota.events {
+        tracing::warn!(station, stored, quota = quota.events, "stock report past the station's quota: nothing stored");
+        return Ok(StockOutcome::OverQuota { stored, quota: quota.events });
+    }
     let new_head = match verify_chain(&head, fresh) {
         Ok(h) => h,
         Err(i) => {
@@ -54,15 +76,22 @@ pub async fn store(pool: &PgPool, station: &str, events: &[LedgerEvent]) -> Resu
             } else {
                 format!("event {i} of the report does not hash to its chain")
             };
-            sqlx::query("INSERT INTO stock_alarms (station, bad_hash, reason, chain) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+            let (alarms,): (i64,) = sqlx::query_as("SELECT count(*) FROM stock_alarms WHERE station = $1 AND chain = $2")
                 .bind(station)
-                .bind(&bad)
-                .bind(&reason)
                 .bind(chain)
-                .execute(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await?;
-            tx.commit().await?;
-            tracing::error!(station, reason = %reason, "ALARM: a station's ledger history was rewritten");
+            if alarms < quota.alarms {
+                sqlx::query("INSERT INTO stock_alarms (station, bad_hash, reason, chain) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+                    .bind(station)
+                    .bind(&bad)
+                    .bind(&reason)
+                    .bind(chain)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+            tracing::error!(station, reason = %reason, alarms_held = alarms, "ALARM: a station's ledger history was rewritten");
             return Ok(StockOutcome::Rewritten { at_hash: bad });
         }
     };
@@ -87,7 +116,12 @@ pub async fn store(pool: &PgPool, station: &str, events: &[LedgerEvent]) -> Resu
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query("UPDATE stations SET stock_head = $2 WHERE station = $1").bind(station).bind(&new_head).execute(&mut *tx).await?;
+    sqlx::query("UPDATE stations SET stock_head = $2, stock_events_stored = stock_events_stored + $3 WHERE station = $1")
+        .bind(station)
+        .bind(&new_head)
+        .bind(taking)
+        .execute(&mut *tx)
+        .await?;
     let detail = serde_json::json!({"events": fresh.len(), "head": new_head});
     crate::db::audit(&mut tx, &format!("station:{station}"), "stock_report", None, detail).await?;
     tx.commit().await?;
@@ -119,7 +153,7 @@ impl StationStock {
     }
 }
 
-/// Every station's blanks, burn rate and alarms, who runs out first first.
+/// Every station's blanks, burn rate and alarms, the station that runs out soonest first.
 pub async fn fleet(pool: &PgPool) -> Result<Vec<StationStock>, DistrictError> {
     let mut rows: Vec<StationStock> = sqlx::query_as(
         "SELECT s.station,

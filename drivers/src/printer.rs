@@ -185,6 +185,11 @@ pub enum PrinterError {
     Fault(Fault),
     #[error("printer protocol error: {0}")]
     Protocol(String),
+    /// The printer answered, and refused: a command its firmware does not
+    /// take or a setting it does not allow. Not a lost printer: power and
+    /// cable are fine, its setup is not.
+    #[error("printer refused {command}: it answered {answer}")]
+    Refused { command: String, answer: String },
     #[error("printer I/O error: {0}")]
     Io(#[from] std::io::Error),
 }

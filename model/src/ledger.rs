@@ -26,6 +26,7 @@ pub struct LedgerEvent {
     #[serde(default)]
     pub job_id: Option<String>,
     #[serde(default)]
+    #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u64)]
     pub attempt: Option<u32>,
     /// JSON text: batch, version, serials, reason, operator.
     pub detail: String,

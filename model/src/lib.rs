@@ -9,6 +9,7 @@ pub mod envelope;
 pub mod generator;
 pub mod ledger;
 pub mod prr;
+pub mod reasons;
 pub mod validate;
 pub mod wire;
 

@@ -12,6 +12,10 @@ use utoipa::ToSchema;
 
 use crate::envelope::Envelope;
 
+/// Items in one batch (results, held jobs, events) at most: a station
+/// sends a few dozen; the document publishes this bound as `maxItems`.
+pub const MAX_ITEMS: usize = 500;
+
 /// A station exchanges a one-time code for its identity.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct EnrollRequest {
@@ -44,9 +48,11 @@ pub struct PublicKey {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct PollRequest {
     /// How many jobs the station's buffer has room for.
+    #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u64)]
     pub max_jobs: u32,
     /// Seconds to wait for work before answering empty.
     #[serde(default)]
+    #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u64)]
     pub wait_s: u32,
     /// The buffer is full: only urgent jobs, which are exempt from it.
     #[serde(default)]
@@ -177,10 +183,13 @@ pub struct Heartbeat {
     #[serde(default)]
     pub printers: Vec<PrinterStatus>,
     /// Jobs held and not yet printed.
+    #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u64)]
     pub buffer: u32,
+    #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u64)]
     pub outbox_depth: u32,
     /// Jobs waiting for an operator (`uncertain`).
     #[serde(default)]
+    #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u64)]
     pub uncertain: u32,
     /// The station's system clock minus the district's, as last measured.
     #[serde(default)]
@@ -207,6 +216,7 @@ pub struct Ack {
 /// (job id, station, epoch, attempt).
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct ResultsRequest {
+    #[schema(max_items = 500)]
     pub results: Vec<JobResult>,
 }
 
@@ -215,6 +225,7 @@ pub struct JobResult {
     pub job_id: String,
     pub epoch: i64,
     /// The attempt that ended the job (0 when no card was tried).
+    #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u64)]
     pub attempt: u32,
     pub outcome: Outcome,
     /// A rejection's or failure's code, a release's reason.
@@ -277,6 +288,7 @@ pub enum ResultStatus {
 /// Jobs waiting for an operator's decision (`uncertain`).
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct HeldReport {
+    #[schema(max_items = 500)]
     pub jobs: Vec<HeldJob>,
 }
 
@@ -284,13 +296,18 @@ pub struct HeldReport {
 pub struct HeldJob {
     pub job_id: String,
     pub epoch: i64,
+    #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u64)]
     pub attempt: u32,
+    /// What the station's printer said, as a code (no free text, so
+    /// nothing personal can ride in it).
+    #[schema(pattern = "^[a-z0-9_.]{1,64}$")]
     pub fault: String,
 }
 
 /// Station events for the district (a blank unaccounted, a pause).
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct EventsReport {
+    #[schema(max_items = 500)]
     pub events: Vec<StationEvent>,
 }
 

@@ -2,5 +2,6 @@
 //! (the code lives in the `cetak-district` crate).
 
 fn main() -> anyhow::Result<()> {
+    cetak::cli::quiet_on_closed_pipe();
     cetak_district::cli::main()
 }

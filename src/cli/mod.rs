@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
+pub mod help;
+
 use crate::config::{Config, LogFormat};
 use crate::control;
 use crate::journal::Journal;
-use crate::messages::{text, Lang};
+use crate::messages::{term, text, Lang, Term};
 
 #[derive(Parser, Debug)]
 #[command(name = "cetak", version, about = "Print-station agent for e-KTP card printers")]
@@ -37,6 +39,7 @@ pub enum Command {
         /// PRRs as JSON lines; default: synthetic ones.
         #[arg(long)]
         jobs: Option<PathBuf>,
+        /// Seed of the synthetic people (the same seed, the same jobs).
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// How many synthetic jobs.
@@ -52,8 +55,13 @@ pub enum Command {
         /// pseudo-terminal instead of in process.
         #[arg(long)]
         wire: bool,
-        /// A printer fault, POINT:KIND[@CARD] (repeatable); the demo then
-        /// plays the clerk and the operator.
+        /// A printer fault, POINT:KIND[@CARD] (repeatable), such as
+        /// after_pick:jam@3; the demo then plays the clerk and the operator
+        /// and says what each does. Points: before_pick, after_pick,
+        /// after_panel.1 to after_panel.5, at_eject. Kinds: jam,
+        /// cover_open, ribbon_out, film_out, feeder_empty, gone, head_temp,
+        /// busy. CARD counts the printer's cards in print order (urgent
+        /// jobs first).
         #[arg(long = "fault", value_parser = cetak_drivers::emulator::serve::parse_fault)]
         faults: Vec<cetak_drivers::emulator::ScheduledFault>,
     },
@@ -71,13 +79,17 @@ pub enum Command {
         until_idle: bool,
     },
     /// Imports a local JSONL job file (local mode only).
-    Import { file: PathBuf },
+    Import {
+        /// PRRs, one JSON object a line.
+        file: PathBuf,
+    },
     /// Enrols this station with its district: exchanges the one-time code
     /// for a token and the district's keys. Ends local mode.
     Enroll {
         /// The district's address, such as http://district.example:8700
         #[arg(long)]
         district: String,
+        /// The one-time enrolment code the district officer gave.
         #[arg(long)]
         code: String,
         /// The SHA-256 fingerprint of the district's CA, as the officer
@@ -94,11 +106,13 @@ pub enum Command {
     },
     /// Pauses a printer after the card in it (through the daemon).
     Pause {
+        /// The printer's name in the config (as `cetak status` shows it).
         #[arg(long)]
         printer: String,
     },
     /// Lifts an operator's pause on a printer.
     Resume {
+        /// The printer's name in the config.
         #[arg(long)]
         printer: String,
     },
@@ -117,6 +131,7 @@ pub enum Command {
         /// Which line of the file (0-based).
         #[arg(long, default_value_t = 0)]
         index: usize,
+        /// The PNG to write.
         #[arg(long)]
         out: PathBuf,
     },
@@ -135,7 +150,6 @@ pub enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
-    /// Consumables.
     /// Consumables: on hand, use, days left; or an operator's booking.
     Stock {
         #[command(subcommand)]
@@ -147,9 +161,13 @@ pub enum Command {
 pub enum JobsAction {
     /// Settles an uncertain job: the good card is in hand, or it is spoiled.
     Resolve {
+        /// The uncertain job, as `cetak status` names it.
         job_id: String,
+        /// A good card is in hand: the job is printed.
         #[arg(long, conflicts_with = "spoiled", required_unless_present = "spoiled")]
         printed: bool,
+        /// The card is spoiled (kept for the destruction record): the job
+        /// prints again.
         #[arg(long)]
         spoiled: bool,
     },
@@ -168,6 +186,7 @@ pub enum StockAction {
     /// `--reset`, a counter that went down (a service reset). Answers the
     /// pause that reported it; a second booking is refused.
     Explain {
+        /// The paused printer, as the pause names it.
         #[arg(long)]
         printer: String,
         /// How many of the unaccounted cards this reason explains (default:
@@ -177,45 +196,63 @@ pub enum StockAction {
         /// The counter went down: a service reset (no blank moved).
         #[arg(long)]
         reset: bool,
+        /// What the service reset set the counter to (0 unless the
+        /// technician says otherwise). Cards the printer counted since are
+        /// blanks to explain next, not part of the reset.
+        #[arg(long, requires = "reset", default_value_t = 0)]
+        reset_to: u64,
+        /// Why, in words for the stock book (a test card, a service visit).
         #[arg(long)]
         reason: String,
     },
     /// Blanks received into the office safe.
     Receive {
+        /// How many blanks arrived.
         #[arg(long)]
         blanko: u32,
+        /// The batch printed on the box.
         #[arg(long)]
         batch: String,
         /// The blank version printed on the box.
         #[arg(long)]
         version: String,
+        /// The first blank's serial, when the box says it.
         #[arg(long)]
         serial_from: Option<String>,
+        /// The last blank's serial.
         #[arg(long)]
         serial_to: Option<String>,
     },
     /// Blanks moved from the safe into a printer's hopper.
     Load {
+        /// The printer whose hopper is filled.
         #[arg(long)]
         printer: String,
+        /// How many blanks went in.
         #[arg(long)]
         blanko: u32,
     },
     /// A new YMCKO ribbon in a printer (capacity in cards).
     Ribbon {
+        /// The printer the ribbon went into.
         #[arg(long)]
         printer: String,
+        /// How many cards the ribbon prints (its box says).
         #[arg(long)]
         cards: u32,
+        /// The lot printed on the box.
         #[arg(long)]
         lot: Option<String>,
     },
     /// A new retransfer/overlay film in a printer (capacity in cards).
     Film {
+        /// The printer the film went into.
         #[arg(long)]
         printer: String,
+        /// How many cards the film laminates (its box says).
         #[arg(long)]
         cards: u32,
+        /// The lot printed on the box.
         #[arg(long)]
         lot: Option<String>,
     },
@@ -225,8 +262,10 @@ pub enum StockAction {
         /// A printer's hopper; without it, the safe.
         #[arg(long)]
         printer: Option<String>,
+        /// How many blanks were counted.
         #[arg(long)]
         blanko: u32,
+        /// Why the count differs, in words for the stock book.
         #[arg(long)]
         reason: String,
     },
@@ -292,6 +331,23 @@ fn env(cli: &Cli) -> anyhow::Result<Env> {
     Ok(Env { config, state_dir, lang })
 }
 
+/// `cetak jobs | head`: when the reader closes the pipe first, `println!`
+/// panics ("failed printing to stdout: Broken pipe"), and a person saw a
+/// Rust panic. Such a panic ends the process quietly with status 141, as a
+/// process a shell's SIGPIPE ends; any other panic is reported as before.
+/// Both binaries install it first thing.
+pub fn quiet_on_closed_pipe() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload.downcast_ref::<String>().map(String::as_str).or_else(|| payload.downcast_ref::<&str>().copied());
+        if message.is_some_and(|m| m.starts_with("failed printing to stdout") && m.contains("Broken pipe")) {
+            std::process::exit(141);
+        }
+        report(info);
+    }));
+}
+
 /// Runs a parsed command line. A journal that cannot be written because of
 /// the disk is explained in the operator's language.
 pub fn main(cli: Cli) -> anyhow::Result<()> {
@@ -351,6 +407,11 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
             );
         }
         Command::Status => {
+            // Through the daemon when one answers; else from the journal,
+            // which must exist already.
+            if !operator_socket(&env).exists() {
+                existing_state(&env)?;
+            }
             let reply = operator(&env, &control::Request::Status { lang, colour: control::status::colour_here() })?;
             print!("{}", reply.state.unwrap_or_default());
         }
@@ -359,10 +420,12 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
         Command::Printers { action } => printers(&env, action.is_some())?,
         Command::Bench { cards, dir } => crate::bench::print(&crate::bench::run(cards.max(2), dir.as_deref())?),
         Command::Jobs { action: None } => {
+            existing_state(&env)?;
             let journal = Journal::open(&env.state_dir)?;
             for j in journal.all_jobs()? {
-                let reason = j.reject_code.map(|c| format!(" {c}")).unwrap_or_default();
-                println!("{:<28} {:<7} {:<10} spoils={}{reason}", j.job_id, j.priority, j.state, j.spoils);
+                let reason = j.reject_code.map(|c| format!(" {}", crate::messages::rejection(lang, &c))).unwrap_or_default();
+                let (priority, state) = (term(lang, Term::Priority, &j.priority), term(lang, Term::Job, j.state.as_str()));
+                println!("{:<28} {priority:<9} {state:<14} {}={}{reason}", j.job_id, text(lang, "jobs.spoils", &[]), j.spoils);
             }
         }
         Command::Jobs { action: Some(JobsAction::Resolve { job_id, printed, .. }) } => {
@@ -378,11 +441,12 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
             let key = if reply.state.as_deref() == Some("resumed") { "resume.done" } else { "resume.nothing" };
             println!("{}", text(lang, key, &[("printer", &printer)]));
         }
-        Command::Stock { action: Some(StockAction::Explain { printer, cards, reset, reason }) } => {
-            let reply = operator(&env, &control::Request::Explain { printer: printer.clone(), cards, reset, reason })?;
+        Command::Stock { action: Some(StockAction::Explain { printer, cards, reset, reset_to, reason }) } => {
+            let reply = operator(&env, &control::Request::Explain { printer: printer.clone(), cards, reset, reset_to, reason })?;
             let left: u64 = reply.state.as_deref().and_then(|s| s.strip_prefix("left ")).and_then(|n| n.parse().ok()).unwrap_or(0);
             let key = match (reset, left) {
-                (true, _) => "explain.reset_done",
+                (true, 0) => "explain.reset_done",
+                (true, _) => "explain.reset_partly",
                 (false, 0) => "explain.done",
                 (false, _) => "explain.partly",
             };
@@ -395,10 +459,12 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
                     .map(|d| d.midnight().assume_utc().unix_timestamp())
                     .with_context(|| format!("{s:?} is not a date (YYYY-MM-DD)"))
             };
+            existing_state(&env)?;
             let journal = Journal::open(&env.state_dir)?;
             print!("{}", crate::stock::report_csv(&journal.ledger_rows()?, day(&from)?, day(&to)? + 86_400));
         }
         Command::Stock { action: Some(StockAction::Verify) } => {
+            existing_state(&env)?;
             let journal = Journal::open(&env.state_dir)?;
             match journal.verify_ledger()? {
                 None => println!("{}", text(lang, "stock.verify_ok", &[("events", &journal.ledger_rows()?.len())])),
@@ -441,6 +507,16 @@ fn run(cli_config: Option<PathBuf>, env: &Env, emulator: bool, jobs: Option<&Pat
     })
 }
 
+/// Commands that only look never create state: where the state folder has
+/// no journal (the agent never ran here, or another folder was meant) they
+/// say so and stop, rather than make a journal and keys.
+fn existing_state(env: &Env) -> anyhow::Result<()> {
+    if env.state_dir.join(crate::journal::JOURNAL_FILE).exists() {
+        return Ok(());
+    }
+    bail!("{}", text(env.lang, "state.missing", &[("path", &env.state_dir.display())]))
+}
+
 /// An operator's stock booking, through the daemon or the journal.
 fn book(env: &Env, req: control::Request) -> anyhow::Result<()> {
     let reply = operator(env, &req)?;
@@ -451,21 +527,23 @@ fn book(env: &Env, req: control::Request) -> anyhow::Result<()> {
 /// `cetak stock`: on hand per location, use, spoiled by reason, days left.
 fn stock(env: &Env) -> anyhow::Result<()> {
     let lang = env.lang;
+    existing_state(env)?;
     let journal = Journal::open(&env.state_dir)?;
     let warn_days = env.config.as_ref().map(|c| c.stock.warn_days).unwrap_or(3.0);
     let s = crate::stock::summary(&journal.ledger_rows()?, crate::journal::now());
     println!("{}", text(lang, "stock.header", &[]));
     for o in &s.on_hand {
-        println!("  {:<24} {:<8} {:>6}", o.location, o.item, o.quantity);
+        println!("  {}", control::status::on_hand_line(lang, o));
     }
     for n in &s.not_booked {
-        println!("  ! {}", text(lang, "stock.not_booked", &[("item", &n.item), ("location", &n.location), ("used", &n.used)]));
+        println!("  ! {}", control::status::not_booked_line(lang, n));
     }
     println!("{}", text(lang, "stock.used", &[("today", &s.blanks_today), ("week", &s.blanks_week)]));
     for (reason, n) in &s.spoiled {
-        println!("  {}", text(lang, "stock.spoiled", &[("reason", reason), ("count", n)]));
+        println!("  {}", text(lang, "stock.spoiled", &[("reason", &term(lang, Term::Fault, reason)), ("count", n)]));
     }
     for (item, days) in &s.days_left {
+        let item = &term(lang, Term::Item, item);
         let shown = days.map(|d| format!("{d:.1}")).unwrap_or_else(|| "-".into());
         println!("  {}", text(lang, "stock.days_left", &[("item", item), ("days", &shown)]));
         if days.is_some_and(|d| d < warn_days) {
@@ -506,9 +584,9 @@ fn doctor(cli: &Cli, min_free_mb: u64) -> anyhow::Result<()> {
 /// `cetak printers [test]`.
 fn printers(env: &Env, test: bool) -> anyhow::Result<()> {
     let configured = env.config.as_ref().map(|c| c.printers.clone()).unwrap_or_default();
-    println!("configured:");
+    println!("{}", text(env.lang, "printers.configured", &[]));
     if configured.is_empty() {
-        println!("  (none: give --config)");
+        println!("  {}", text(env.lang, "printers.none_configured", &[]));
     }
     for p in &configured {
         let link = crate::printers::link_of(p);
@@ -517,7 +595,7 @@ fn printers(env: &Env, test: bool) -> anyhow::Result<()> {
             continue;
         }
         let r = match crate::printers::open(p, &env.state_dir) {
-            Ok(mut printer) => crate::printers::check(&p.name, link, printer.as_mut()),
+            Ok(mut printer) => crate::printers::check(&p.name, link, printer.as_mut(), env.lang),
             Err(e) => crate::printers::PrinterReport { name: p.name.clone(), link, state: e.to_string(), ..Default::default() },
         };
         let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
@@ -533,10 +611,10 @@ fn printers(env: &Env, test: bool) -> anyhow::Result<()> {
             r.state
         );
     }
-    println!("found on this machine:");
+    println!("{}", text(env.lang, "printers.found", &[]));
     let found = crate::printers::discover();
     if found.is_empty() {
-        println!("  (no known USB card printer, no serial port)");
+        println!("  {}", text(env.lang, "printers.none_found", &[]));
     }
     for f in found {
         println!("  {f}");

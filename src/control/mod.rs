@@ -49,6 +49,9 @@ pub enum Request {
         cards: Option<u64>,
         #[serde(default)]
         reset: bool,
+        /// What the reset set the counter to.
+        #[serde(default)]
+        reset_to: u64,
         reason: String,
     },
     /// Blanks into the office safe.
@@ -176,9 +179,8 @@ pub fn apply(journal: &mut Journal, req: &Request, uid: u32, policy: &Policy) ->
             "paused".into()
         }
         Request::Resume { printer } => (if journal.resume(printer, uid)? { "resumed" } else { "not_paused" }).into(),
-        Request::Explain { printer, cards, reset: true, reason } if cards.is_none() => {
-            journal.book_reset(printer, reason, uid)?;
-            "booked".into()
+        Request::Explain { printer, cards, reset: true, reset_to, reason } if cards.is_none() => {
+            format!("left {}", journal.book_reset(printer, reason, *reset_to, uid)?)
         }
         Request::Explain { printer, cards, reason, .. } => format!("left {}", journal.book_unaccounted(printer, *cards, reason, uid)?),
         Request::Receive { blanko, batch, version, serial_from, serial_to } => {

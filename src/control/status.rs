@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::journal::{format_time, JobState, Journal, JournalError};
-use crate::messages::{text, Lang};
+use crate::messages::{term, text, Detail, Lang, Term};
 
 /// How a line is marked: fine, needs an eye, needs action.
 #[derive(Clone, Copy)]
@@ -72,14 +72,16 @@ pub fn render(journal: &Journal, lang: Lang, warn_days: f64, colour: bool) -> Re
         let _ = writeln!(w, "  {}", text(lang, "status.none", &[]));
     }
     for (printer, state, detail) in stations {
+        // The state's own sentence says it (`idle - idle, waiting` said it
+        // twice, in English whatever the language).
         let (tone, shown) = match state.as_str() {
             "printing" => (Tone::Good, text(lang, "status.card_in", &[("job", &detail)])),
-            "idle" => (Tone::Good, text(lang, &detail, &[])),
-            "offline" | "error" | "hung" => (Tone::Bad, text(lang, &detail, &[])),
+            "idle" => (Tone::Good, Detail::parse(&detail).text(lang)),
+            "offline" | "error" | "hung" => (Tone::Bad, Detail::parse(&detail).text(lang)),
             "paused" => (Tone::Warn, pause_text(journal, lang, &printer, &detail)?),
-            _ => (Tone::Warn, text(lang, &detail, &[])),
+            _ => (Tone::Warn, Detail::parse(&detail).text(lang)),
         };
-        let _ = writeln!(w, "  {printer}: {} - {shown}", paint.tone(tone, &state));
+        let _ = writeln!(w, "  {printer}: {}", paint.tone(tone, &shown));
     }
 
     let _ = writeln!(w, "\n{}:", text(lang, "status.held", &[]));
@@ -94,7 +96,8 @@ pub fn render(journal: &Journal, lang: Lang, warn_days: f64, colour: bool) -> Re
         let _ = writeln!(w, "  -");
     }
     for ((normal, state), n) in held {
-        let _ = writeln!(w, "  {:<7} {state:<9} {n}", if normal { "normal" } else { "urgent" });
+        let priority = term(lang, Term::Priority, if normal { "normal" } else { "urgent" });
+        let _ = writeln!(w, "  {priority:<9} {:<14} {n}", term(lang, Term::Job, state));
     }
     for j in jobs.iter().filter(|j| j.state == JobState::Uncertain) {
         let _ = writeln!(w, "  {}", paint.tone(Tone::Bad, &format!("! {}", text(lang, "job.uncertain", &[("job", &j.job_id)]))));
@@ -108,14 +111,15 @@ pub fn render(journal: &Journal, lang: Lang, warn_days: f64, colour: bool) -> Re
     if !summary.on_hand.is_empty() {
         let _ = writeln!(w, "\n{}:", text(lang, "status.stock", &[]));
         for o in &summary.on_hand {
-            let _ = writeln!(w, "  {:<24} {:<8} {:>6}", o.location, o.item, o.quantity);
+            let _ = writeln!(w, "  {}", on_hand_line(lang, o));
         }
         for n in &summary.not_booked {
-            let line = text(lang, "stock.not_booked", &[("item", &n.item), ("location", &n.location), ("used", &n.used)]);
+            let line = not_booked_line(lang, n);
             let _ = writeln!(w, "  {}", paint.tone(Tone::Warn, &format!("! {line}")));
         }
         for (item, days) in &summary.days_left {
             let Some(d) = days else { continue };
+            let item = &term(lang, Term::Item, item);
             let line = text(lang, "stock.days_left", &[("item", item), ("days", &format!("{d:.1}"))]);
             if *d < warn_days {
                 let _ = writeln!(
@@ -133,10 +137,28 @@ pub fn render(journal: &Journal, lang: Lang, warn_days: f64, colour: bool) -> Re
         let _ = writeln!(
             w,
             "\n{}",
-            text(lang, "status.last_error", &[("at", &format_time(at)), ("printer", &printer), ("job", &job), ("fault", &fault)])
+            text(
+                lang,
+                "status.last_error",
+                &[("at", &format_time(at)), ("printer", &printer), ("job", &job), ("fault", &term(lang, Term::Fault, &fault))]
+            )
         );
     }
     Ok(out)
+}
+
+/// One place's stock, its place and item in the operator's words.
+pub fn on_hand_line(lang: Lang, o: &crate::stock::OnHand) -> String {
+    format!("{:<26} {:<8} {:>6}", term(lang, Term::Place, &o.location), term(lang, Term::Item, &o.item), o.quantity)
+}
+
+/// Stock used where none was booked in.
+pub fn not_booked_line(lang: Lang, n: &crate::stock::NotBooked) -> String {
+    text(
+        lang,
+        "stock.not_booked",
+        &[("item", &term(lang, Term::Item, &n.item)), ("location", &term(lang, Term::Place, &n.location)), ("used", &n.used)],
+    )
 }
 
 fn pause_text(journal: &Journal, lang: Lang, printer: &str, detail: &str) -> Result<String, JournalError> {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::config::{Config, ConfigError, PrinterConfig, TransportKind};
 use crate::journal::Journal;
-use crate::messages::{fault, text, Lang};
+use crate::messages::{fault, term, text, Lang, Term};
 
 /// One check's outcome: empty `problems` is a pass.
 #[derive(Clone, Debug)]
@@ -58,8 +58,14 @@ pub fn run(o: &DoctorOptions<'_>) -> Vec<Verdict> {
         }
     };
 
-    let journal = match Journal::open(o.state_dir) {
-        Ok(j) => {
+    // Looking creates nothing: before the service's first start there is
+    // no journal yet, and that is no failure.
+    let journal = match Journal::open_existing(o.state_dir) {
+        Ok(None) => {
+            out.push(Verdict { check: text(lang, "doctor.journal_none", &[("path", &o.state_dir.display())]), problems: Vec::new() });
+            None
+        }
+        Ok(Some(j)) => {
             let problems = match j.check() {
                 Ok(list) => list.into_iter().map(|f| p(f, "doctor.fix_journal")).collect(),
                 Err(e) => vec![p(e.to_string(), "doctor.fix_journal")],
@@ -77,7 +83,9 @@ pub fn run(o: &DoctorOptions<'_>) -> Vec<Verdict> {
 
     if let Some(c) = config {
         out.push(Verdict { check: t("doctor.users"), problems: users(c, lang) });
-        let daemon_running = matches!(crate::control::lock_daemon(o.state_dir), Err(crate::control::ControlError::AlreadyRunning(_)));
+        // No state folder: no daemon has run (and none is created here).
+        let daemon_running = o.state_dir.exists()
+            && matches!(crate::control::lock_daemon(o.state_dir), Err(crate::control::ControlError::AlreadyRunning(_)));
         for pc in &c.printers {
             let check = text(lang, "doctor.printer", &[("printer", &pc.name)]);
             let problems =
@@ -218,7 +226,11 @@ fn ledger_stock(pc: &PrinterConfig, journal: Option<&Journal>, lang: Lang) -> Ve
         .into_iter()
         .filter(|o| places.contains(&o.location))
         .map(|o| Problem {
-            found: text(lang, "doctor.stock_zero", &[("item", &o.item), ("location", &o.location)]),
+            found: text(
+                lang,
+                "doctor.stock_zero",
+                &[("item", &term(lang, Term::Item, &o.item)), ("location", &term(lang, Term::Place, &o.location))],
+            ),
             fix: text(lang, "doctor.fix_stock", &[]),
         })
         .collect()

@@ -7,6 +7,8 @@
 //!
 //! Loopback by default; any other address needs a bearer token (the config
 //! refuses one without), and a token, once set, is asked of every caller.
+//! Each address is held to a rate ([`ADDRESS_RATE`]), connections are
+//! bounded (`cetak_serve::Limits::HEALTH`).
 
 mod metrics;
 
@@ -21,6 +23,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use governor::Quota;
 use serde::Serialize;
 
 use crate::config::Config;
@@ -69,6 +72,17 @@ pub struct Readiness {
 }
 
 /// Runs every readiness check against the journal.
+/// A status detail as district IT reads it: a bare key as it is (the
+/// dashboards match on them), one with values as its English sentence.
+fn shown(detail: &str) -> String {
+    let d = crate::messages::Detail::parse(detail);
+    if d.args.is_empty() {
+        d.key
+    } else {
+        d.text(crate::messages::Lang::En)
+    }
+}
+
 pub fn readiness(journal: &Journal, printers: &[String]) -> Readiness {
     let mut checks = Vec::new();
     let statuses = journal.station_status().unwrap_or_default();
@@ -77,8 +91,8 @@ pub fn readiness(journal: &Journal, printers: &[String]) -> Readiness {
             None => (false, "not yet seen".to_string()),
             Some((_, state, _)) if state == "offline" => (false, "not reachable".to_string()),
             // Its loop failed (restarting) or does not answer: say which.
-            Some((_, state, detail)) if state == "error" || state == "hung" => (false, format!("{state}: {detail}")),
-            Some((_, state, detail)) => (true, format!("{state}: {detail}")),
+            Some((_, state, detail)) if state == "error" || state == "hung" => (false, format!("{state}: {}", shown(detail))),
+            Some((_, state, detail)) => (true, format!("{state}: {}", shown(detail))),
         };
         checks.push(Check { name: format!("printer:{p}"), ok, detail });
     }
@@ -88,12 +102,20 @@ pub fn readiness(journal: &Journal, printers: &[String]) -> Readiness {
         ok: writable.is_ok(),
         detail: writable.err().map(|e| e.to_string()).unwrap_or_else(|| "writable".into()),
     });
-    // A consumable the ledger tracks at a printer and that is at zero.
-    for o in crate::stock::exhausted(&journal.ledger_rows().unwrap_or_default(), crate::journal::now()) {
+    // The ledger, read once: a consumable it tracks at a printer and that
+    // is at zero fails; one it cannot read fails too, named.
+    let rows = match journal.ledger_rows() {
+        Ok(rows) => rows,
+        Err(e) => {
+            checks.push(Check { name: "ledger".into(), ok: false, detail: e.to_string() });
+            Vec::new()
+        }
+    };
+    for o in crate::stock::exhausted(&rows, crate::journal::now()) {
         checks.push(Check { name: format!("stock:{}:{}", o.location, o.item), ok: false, detail: "none left".into() });
     }
     let failing: Vec<String> = checks.iter().filter(|c| !c.ok).map(|c| c.name.clone()).collect();
-    let warnings = not_booked_warnings(&journal.ledger_rows().unwrap_or_default());
+    let warnings = not_booked_warnings(&rows);
     Readiness { ready: failing.is_empty(), failing, checks, warnings }
 }
 
@@ -143,13 +165,43 @@ pub fn spawn(addr: SocketAddr, state: Arc<HealthState>, stop: Arc<AtomicBool>) -
 }
 
 pub fn router(state: Arc<HealthState>) -> Router {
+    let rate = Arc::new(PerAddress::keyed(Quota::per_second(nonzero(ADDRESS_RATE.0)).allow_burst(nonzero(ADDRESS_RATE.1))));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/status", get(status))
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), authorize))
+        .layer(axum::middleware::from_fn_with_state(rate, limit_rate))
         .with_state(state)
+}
+
+/// Requests a second one address may make, and its burst: far above a
+/// monitor that scrapes every few seconds, low enough that a flood cannot
+/// keep the journal (which every answer reads) from the printer loops.
+pub const ADDRESS_RATE: (u32, u32) = (10, 50);
+
+type PerAddress = governor::DefaultKeyedRateLimiter<std::net::IpAddr>;
+
+fn nonzero(n: u32) -> std::num::NonZeroU32 {
+    std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN)
+}
+
+/// Past its address's rate a request is `429` with `Retry-After`, before
+/// its token is even looked at (so guessing is throttled too).
+async fn limit_rate(State(rate): State<Arc<PerAddress>>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use governor::clock::{Clock, DefaultClock};
+    if let Some(peer) = cetak_serve::peer(req.extensions()) {
+        if let Err(n) = rate.check_key(&peer.ip()) {
+            let wait = n.wait_time_from(DefaultClock::default().now());
+            let s = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, s.to_string())], "too many requests\n").into_response();
+        }
+        if rate.len() > 4096 {
+            rate.retain_recent();
+        }
+    }
+    next.run(req).await
 }
 
 async fn authorize(

@@ -69,6 +69,10 @@ pub enum BookingRefused {
     IsReset { printer: String, expected: u64, found: u64 },
     #[error("printer {printer}'s card counter did not go down: there is no reset to book")]
     NoReset { printer: String },
+    #[error(
+        "printer {printer}'s counter shows {found}, below the {to} the reset is said to have set: check with the technician (--reset-to)"
+    )]
+    ResetAbove { printer: String, to: u64, found: u64 },
     #[error("a booking needs a reason")]
     NoReason,
 }
@@ -199,10 +203,14 @@ impl Journal {
         Ok(found - explained)
     }
 
-    /// Books a service reset of a printer's card counter (it went down):
-    /// no blank moved; the printer's counter is taken as found and a new
-    /// counter epoch begins. Against the pause that reported it.
-    pub fn book_reset(&mut self, printer: &str, reason: &str, uid: u32) -> Result<()> {
+    /// Books a service reset of a printer's card counter (it went down),
+    /// against the pause that reported it: no blank moved; the counter
+    /// starts again from `to` (what the reset set it to, 0 unless the
+    /// technician says otherwise) in a new counter epoch. Cards the printer
+    /// counted since (`found - to`: a test card pressed before the agent
+    /// looked) are not part of the reset: the next counter check pauses on
+    /// them as blanks to explain. Returns how many those are.
+    pub fn book_reset(&mut self, printer: &str, reason: &str, to: u64, uid: u32) -> Result<u64> {
         if reason.trim().is_empty() {
             return Err(BookingRefused::NoReason.into());
         }
@@ -210,6 +218,9 @@ impl Journal {
             Some(CounterGap::Reset { expected, found }) => (expected, found),
             _ => return Err(BookingRefused::NoReset { printer: printer.into() }.into()),
         };
+        if to > found {
+            return Err(BookingRefused::ResetAbove { printer: printer.into(), to, found }.into());
+        }
         let tx = self.ctx.begin(&mut self.conn)?;
         self.ctx.ledger(
             &tx,
@@ -219,23 +230,24 @@ impl Journal {
             0,
             None,
             None,
-            json!({"reason": reason, "operator_uid": uid, "expected": expected, "found": found}),
+            json!({"reason": reason, "operator_uid": uid, "expected": expected, "found": found, "to": to}),
         )?;
         tx.execute(
             "UPDATE printers SET last_counter = ?2, counter_epoch = counter_epoch + 1 WHERE name = ?1",
-            params![printer, counter_i64(found)?],
+            params![printer, counter_i64(to)?],
         )
         .map_err(self.ctx.sql())?;
         tx.execute("DELETE FROM pauses WHERE printer = ?1", [printer]).map_err(self.ctx.sql())?;
-        let what = json!({"printer": printer, "expected": expected, "found": found, "reason": reason}).to_string();
+        let what = json!({"printer": printer, "expected": expected, "found": found, "to": to, "reason": reason}).to_string();
         self.ctx.operator_action(&tx, uid, "book_reset", None, &what)?;
         self.ctx.outbox(
             &tx,
             "event",
             None,
-            json!({"event": "counter_reset_booked", "printer": printer, "expected": expected, "found": found, "operator_uid": uid}),
+            json!({"event": "counter_reset_booked", "printer": printer, "expected": expected, "found": found, "to": to, "operator_uid": uid}),
         )?;
-        self.ctx.commit(tx)
+        self.ctx.commit(tx)?;
+        Ok(found - to)
     }
 }
 

@@ -215,6 +215,9 @@ pub enum AttemptEnd {
     Uncertain { fault: String, counter_after: Option<u64>, panels_done: u8 },
 }
 
+/// The journal's file in the state folder.
+pub const JOURNAL_FILE: &str = "journal.db";
+
 /// The journal: one SQLite connection plus the vault. Each thread opens its
 /// own; SQLite serialises the writers.
 pub struct Journal {
@@ -254,10 +257,19 @@ impl Ctx {
 use cetak_model::ledger::{event_hash as ledger_hash, ZERO_HASH};
 
 impl Journal {
-    /// Opens (or creates) the journal in `dir`: `journal.db` and `keys/`.
+    /// Opens the journal in `dir` if there is one; `None`, and nothing
+    /// created, where there is not (the commands that only look).
+    pub fn open_existing(dir: &Path) -> Result<Option<Self>> {
+        if !dir.join(JOURNAL_FILE).exists() {
+            return Ok(None);
+        }
+        Self::open(dir).map(Some)
+    }
+
+    /// Opens (or creates) the journal in `dir`: [`JOURNAL_FILE`] and `keys/`.
     pub fn open(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|source| JournalError::Io { path: dir.to_path_buf(), source })?;
-        let path = dir.join("journal.db");
+        let path = dir.join(JOURNAL_FILE);
         let sql = |source| JournalError::Sqlite { path: path.clone(), source };
         let conn = Connection::open(&path).map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql)?;

@@ -12,6 +12,7 @@ use cetak_drivers::transport::Transport;
 use cetak_drivers::Printer;
 
 use crate::config::{PrinterConfig, PrinterKind, TransportKind};
+use crate::messages::{self, text, Lang};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -91,11 +92,19 @@ pub struct PrinterReport {
 
 /// The harmless checks of `cetak printers test`: connect, set and read back
 /// the error mode, identify, read counters and status. No card is used.
-pub fn check(name: &str, link: String, printer: &mut dyn Printer) -> PrinterReport {
+pub fn check(name: &str, link: String, printer: &mut dyn Printer, lang: Lang) -> PrinterReport {
     let mut r = PrinterReport { name: name.to_string(), link, ..PrinterReport::default() };
-    if let Err(e) = printer.prepare() {
-        r.state = format!("not reachable: {e}");
-        return r;
+    match printer.prepare() {
+        Ok(()) => {}
+        // It answered: power and cable are fine; say what it refused.
+        Err(cetak_drivers::PrinterError::Refused { command, answer }) => {
+            r.state = text(lang, "printer.refused", &[("command", &command), ("answer", &answer)]);
+            return r;
+        }
+        Err(e) => {
+            r.state = format!("{} ({e})", text(lang, "fault.gone", &[]));
+            return r;
+        }
     }
     if let Ok(id) = printer.identify() {
         r.model = Some(id.model);
@@ -109,14 +118,14 @@ pub fn check(name: &str, link: String, printer: &mut dyn Printer) -> PrinterRepo
             if s.ready() {
                 "ready".into()
             } else {
-                let mut faults: Vec<&str> = s.faults.iter().map(|f| f.as_str()).collect();
+                let mut faults: Vec<String> = s.faults.iter().map(|f| messages::fault(lang, *f)).collect();
                 if s.card_inside {
-                    faults.push("card_inside");
+                    faults.push(messages::fault(lang, cetak_drivers::Fault::CardInside));
                 }
-                faults.join(", ")
+                faults.join("; ")
             }
         }
-        Err(e) => format!("status unreadable: {e}"),
+        Err(e) => format!("{} ({e})", text(lang, "fault.gone", &[])),
     };
     r
 }

@@ -316,8 +316,57 @@ fn housekeeping(opts: &SyncOptions, clock: &Clock, journal: &mut Journal, ready_
 /// only when the stations are drained: a stopping agent still reports the
 /// cards it finishes, then says goodbye (its printers `stopped`, so the
 /// district stops counting it as a sister for the region's fair shares).
+/// Kinds of report the district holds back because the station is past
+/// its quota there (`429 over_quota`): each waits out its own Retry-After
+/// in the journal, while results, held reports and the heartbeat go on.
+#[derive(Default)]
+struct OverQuota {
+    events: Option<Instant>,
+    stock: Option<Instant>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Quotaed {
+    Events,
+    Stock,
+}
+
+impl OverQuota {
+    fn slot(&mut self, kind: Quotaed) -> &mut Option<Instant> {
+        match kind {
+            Quotaed::Events => &mut self.events,
+            Quotaed::Stock => &mut self.stock,
+        }
+    }
+
+    /// Whether `kind` may be sent now.
+    fn open(&mut self, kind: Quotaed) -> bool {
+        let slot = self.slot(kind);
+        if slot.is_some_and(|until| Instant::now() >= until) {
+            *slot = None;
+        }
+        slot.is_none()
+    }
+
+    /// Takes `e` as `kind`'s own when it is an over-quota refusal (then
+    /// `None`: not an error of the line); gives any other error back.
+    fn take(&mut self, kind: Quotaed, e: SyncError) -> Option<SyncError> {
+        match &e {
+            SyncError::Queue(q @ QueueError::Refused { status: 429, code, .. }) if code == "over_quota" => {
+                let wait = q.retry_after().unwrap_or(Duration::from_secs(3600));
+                tracing::warn!(kind = ?kind, wait_s = wait.as_secs(), error = %e,
+                    "the district takes no more of this kind from this station: they wait in the journal; the other reports go on");
+                *self.slot(kind) = Some(Instant::now() + wait);
+                None
+            }
+            _ => Some(e),
+        }
+    }
+}
+
 async fn reporter(opts: &SyncOptions, clock: &Clock, drained: &AtomicBool) {
     let Some(mut journal) = open_journal(opts) else { return };
+    let mut over_quota = OverQuota::default();
     let mut retry = policy(&opts.district);
     let mut last_beat: Option<Instant> = None;
     let mut warned = Vec::new();
@@ -328,7 +377,7 @@ async fn reporter(opts: &SyncOptions, clock: &Clock, drained: &AtomicBool) {
         let last = drained.load(Ordering::SeqCst);
         let beat_due = last || last_beat.is_none_or(|t| t.elapsed() >= heartbeat);
         let timeout = Duration::from_secs(opts.district.request_timeout_s.max(1));
-        match report_once(&mut journal, &mut clients, clock, beat_due, timeout).await {
+        match report_once(&mut journal, &mut clients, &mut over_quota, clock, beat_due, timeout).await {
             Ok(sent) => {
                 retry.succeeded();
                 if beat_due && sent.is_some() {
@@ -366,6 +415,7 @@ async fn reporter(opts: &SyncOptions, clock: &Clock, drained: &AtomicBool) {
 async fn report_once(
     journal: &mut Journal,
     clients: &mut ClientCache,
+    over_quota: &mut OverQuota,
     clock: &Clock,
     beat: bool,
     t: Duration,
@@ -425,9 +475,16 @@ async fn report_once(
     };
     keep(send_results(journal, &client, clock, &results, t).await, &mut sent);
     keep(send_held(journal, &client, &held, t).await, &mut sent);
-    keep(send_events(journal, &client, &events, t).await, &mut sent);
+    if over_quota.open(Quotaed::Events) {
+        let r = send_events(journal, &client, &events, t).await;
+        keep(r.or_else(|e| over_quota.take(Quotaed::Events, e).map_or(Ok(false), Err)), &mut sent);
+    }
     if beat {
-        keep(send_stock_and_heartbeat(journal, &client, clock, t).await, &mut sent);
+        if over_quota.open(Quotaed::Stock) {
+            let r = send_stock(journal, &client, t).await;
+            keep(r.or_else(|e| over_quota.take(Quotaed::Stock, e).map_or(Ok(false), Err)), &mut sent);
+        }
+        keep(send_heartbeat(journal, &client, clock, t).await, &mut sent);
     }
     match first_error {
         Some(e) => Err(e),
@@ -520,7 +577,8 @@ async fn send_events(
     Ok(true)
 }
 
-async fn send_stock_and_heartbeat(journal: &mut Journal, client: &super::Client, clock: &Clock, t: Duration) -> Result<bool, SyncError> {
+/// The ledger events the district does not hold yet.
+async fn send_stock(journal: &mut Journal, client: &super::Client, t: Duration) -> Result<bool, SyncError> {
     let rows = journal.ledger_unreported()?;
     if let Some(last) = rows.last() {
         let head = last.hash.clone();
@@ -532,6 +590,11 @@ async fn send_stock_and_heartbeat(journal: &mut Journal, client: &super::Client,
         // (or one it no longer holds, after a replaced PC) is sent whole.
         journal.set_stock_head(ack.head.as_deref())?;
     }
+    Ok(false)
+}
+
+/// The station's status; the answer's time sets the clock skew.
+async fn send_heartbeat(journal: &mut Journal, client: &super::Client, clock: &Clock, t: Duration) -> Result<bool, SyncError> {
     let hb = heartbeat(journal, clock.skew_ms())?;
     let (ack, rtt): (Ack, _) = client.post("/v1/heartbeat", &hb, t).await?;
     clock.observe(ack.time_ms, rtt);

@@ -32,7 +32,7 @@ pub mod supervisor;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use cetak_drivers::{CardPosition, CountsAt, Fault, PrintFailure, Printer};
+use cetak_drivers::{CardPosition, CountsAt, Fault, PrintFailure, Printer, PrinterError};
 
 use self::claims::{Claim, Claims};
 use crate::journal::counters::{self, CounterGap};
@@ -97,6 +97,13 @@ pub enum Step {
     Paused(String),
     /// The printer does not answer.
     Offline,
+    /// The printer answers but refuses a command it must take (its
+    /// firmware or settings are not what cetak drives): not a cable to
+    /// check, a setup for district IT. Tried again like [`Step::Offline`].
+    PrinterRefused {
+        command: String,
+        answer: String,
+    },
     /// A job this station cannot print (its envelope no longer verifies,
     /// its payload or key cannot be read): given back unprinted, with the
     /// reason reported.
@@ -427,6 +434,20 @@ impl<P: Printer> Station<P> {
         Step::Offline
     }
 
+    /// The printer refused a command while being brought back: said in
+    /// the log (once a change, with the command) and in the status, whose
+    /// detail names the command and the answer.
+    fn refused(&mut self, command: String, answer: String) -> Step {
+        self.connected = false;
+        self.reconciled = false;
+        let detail = messages::Detail::new("printer.refused").with("command", &command).with("answer", &answer).to_string();
+        if self.shown.as_ref().is_none_or(|(s, d)| s != "error" || *d != detail) {
+            tracing::warn!(printer = %self.opts.name, %command, %answer, "the printer refused a command: its setup is not what cetak drives");
+        }
+        self.status("error", &detail);
+        Step::PrinterRefused { command, answer }
+    }
+
     /// Moves at most one card. See the module doc for the order of checks.
     pub fn step(&mut self) -> Result<Step, StationError> {
         self.current = None;
@@ -439,6 +460,9 @@ impl<P: Printer> Station<P> {
             match self.recover() {
                 Ok(Some(step)) => return Ok(step),
                 Ok(None) => {}
+                Err(recovery::RecoveryError::Printer(PrinterError::Refused { command, answer })) => {
+                    return Ok(self.refused(command, answer))
+                }
                 Err(recovery::RecoveryError::Printer(_)) => return Ok(self.lost()),
                 Err(recovery::RecoveryError::Journal(e)) => return Err(e.into()),
             }
@@ -717,7 +741,7 @@ impl<P: Printer> Station<P> {
             cetak_drivers::failpoint::hang("station.step");
             cetak_drivers::failpoint::hang(&format!("station.step.{}", self.opts.name));
             last = self.step()?;
-            if matches!(last, Step::Idle | Step::Waiting(_) | Step::Paused(_) | Step::Offline) {
+            if matches!(last, Step::Idle | Step::Waiting(_) | Step::Paused(_) | Step::Offline | Step::PrinterRefused { .. }) {
                 if until_idle {
                     break;
                 }
@@ -737,6 +761,9 @@ impl<P: Printer> Station<P> {
         match step {
             Step::Waiting(f) => Some(messages::fault(self.opts.lang, *f)),
             Step::Offline => Some(messages::fault(self.opts.lang, Fault::Gone)),
+            Step::PrinterRefused { command, answer } => {
+                Some(messages::text(self.opts.lang, "printer.refused", &[("command", command), ("answer", answer)]))
+            }
             Step::Uncertain(job) => Some(messages::text(self.opts.lang, "job.uncertain", &[("job", job)])),
             _ => None,
         }

@@ -78,3 +78,25 @@ fn a_line_that_is_not_json_imports_nothing() {
         assert!(cetak_district::jobs(&pool).await.expect("jobs").is_empty());
     });
 }
+
+/// An officer's command against a database nothing answers at ends within
+/// seconds and names the address, instead of waiting two minutes in
+/// silence (a port nothing listens on, and an address that drops every
+/// packet, which only a deadline can end).
+#[test]
+fn an_unreachable_database_is_named_within_seconds() {
+    for url in ["postgres://cetak@127.0.0.1:1/nope", "postgres://cetak@10.255.255.1:5432/nope"] {
+        let t = std::time::Instant::now();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cetak-district"))
+            .args(["--database-url", url, "jobs"])
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .expect("cetak-district");
+        let took = t.elapsed();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{url}: {err}");
+        let at = url.split('@').nth(1).and_then(|r| r.split('/').next()).expect("host:port");
+        assert!(err.contains(&format!("nothing answers at {at}")), "{url}: {err}");
+        assert!(took < std::time::Duration::from_secs(15), "{url}: {took:?}");
+    }
+}

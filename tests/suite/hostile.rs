@@ -246,6 +246,25 @@ fn five_hundred_idle_sockets_on_the_health_endpoint_leave_the_agent_printing_and
     drop(attacker);
     eprintln!("agent: the attack held {held} sockets; the slowest /healthz took {slowest:?}");
     assert!(slowest < Duration::from_secs(2), "/healthz took {slowest:?}");
+
+    // A flood of /status from another address is throttled there (429 with
+    // Retry-After); the monitor's /healthz from its own address is not.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let answers: Vec<String> = (0..200)
+        .map(|_| {
+            let Some(mut s) = connect_from_another_address(&rt, addr) else { return String::new() };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = s.write_all(b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            out
+        })
+        .collect();
+    let throttled = answers.iter().filter(|a| a.starts_with("HTTP/1.1 429") && a.to_ascii_lowercase().contains("retry-after: ")).count();
+    let served = answers.iter().filter(|a| a.starts_with("HTTP/1.1 200")).count();
+    eprintln!("agent: a flood of 200 /status from 127.0.0.2: {served} served, {throttled} throttled");
+    assert!(throttled >= 100 && served >= 40, "{served} served, {throttled} throttled of 200");
+    assert!(healthz(), "the monitor's own address is not throttled");
     let status = daemon.terminate();
     assert!(status.success(), "the agent stopped with {status}");
     crate::support::assert_no_card_printed_twice(&rig.device());
@@ -328,7 +347,7 @@ fn guessing_and_flooding_are_throttled_at_their_source_and_nowhere_else() {
 /// again and again is kept once, as the alarm's evidence.
 #[test]
 fn one_station_s_flood_stops_at_its_quota_and_the_others_are_untouched() {
-    let f = Fleet::start_with(&["--events-per-station", "300"]);
+    let f = Fleet::start_with(&["--events-per-station", "300", "--stock-events-per-station", "3"]);
     let base = f.district.url();
     let lines: Vec<String> = region_lines("17.71.01.1001").into_iter().take(2).collect();
     f.import("jobs.jsonl", &lines);
@@ -363,10 +382,53 @@ fn one_station_s_flood_stops_at_its_quota_and_the_others_are_untouched() {
         assert_eq!(post("/v1/stock", &token_b, bogus.clone()), 200);
     }
     assert_eq!(f.db.count("SELECT count(*) FROM stock_alarms WHERE station = 'kel-b' AND evidence IS NOT NULL"), 1);
+    // Thirty different ones: the alarms stop at the station's cap (20),
+    // each kept with its evidence.
+    for n in 0..30 {
+        let mut other = bogus.clone();
+        other["events"][0]["hash"] = serde_json::json!(format!("h{n}"));
+        assert_eq!(post("/v1/stock", &token_b, other), 200);
+    }
+    assert_eq!(f.db.count("SELECT count(*) FROM stock_alarms WHERE station = 'kel-b'"), 20, "alarms held at the cap");
 
-    // The other station prints, and its words are taken.
+    // A chain that hashes, past the stock quota (3 events): two are taken,
+    // the next two refused whole, nothing of them stored.
+    let chain = |from: &str, n: i64| -> Vec<cetak_model::ledger::LedgerEvent> {
+        let mut prev = from.to_string();
+        (0..n)
+            .map(|i| {
+                let detail = format!("{{\"n\":{i}}}");
+                let hash = cetak_model::ledger::event_hash(&prev, i, "received", "safe", "blanko", 1, None, None, &detail);
+                let e = cetak_model::ledger::LedgerEvent {
+                    at: i,
+                    kind: "received".into(),
+                    location: "safe".into(),
+                    item: "blanko".into(),
+                    quantity: 1,
+                    job_id: None,
+                    attempt: None,
+                    detail,
+                    prev_hash: prev.clone(),
+                    hash: hash.clone(),
+                };
+                prev = hash;
+                e
+            })
+            .collect()
+    };
+    let first = chain(cetak_model::ledger::ZERO_HASH, 4);
+    let report =
+        |events: &[cetak_model::ledger::LedgerEvent]| serde_json::json!({"head": events.last().map(|e| e.hash.clone()), "events": events});
+    assert_eq!(post("/v1/stock", &token_b, report(&first[..2])), 200);
+    assert_eq!(post("/v1/stock", &token_b, report(&first[2..])), 429, "past the stock quota");
+    assert_eq!(f.db.count("SELECT count(*) FROM stock_events WHERE station = 'kel-b'"), 2, "nothing past the stock quota");
+
+    // The other station prints, and its words are taken. It is past the
+    // stock quota too (its ledger has more than 3 events): its stock waits
+    // in its journal, and its results still go.
     a.start();
     f.wait_done(2, Duration::from_secs(30), "kel-a prints", &[&a]);
+    assert_eq!(f.db.count("SELECT count(*) FROM stock_events WHERE station = 'kel-a'"), 0, "kel-a's stock: past its quota");
     crate::support::fleet::wait_until(Duration::from_secs(20), "kel-a's event taken", || {
         f.db.count("SELECT count(*) FROM station_events WHERE station = 'kel-a'") >= 1
     });

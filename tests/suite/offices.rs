@@ -294,6 +294,36 @@ fn a_counter_that_went_down_is_a_reset_booked_once_and_explain_is_bounded() {
     assert_eq!(ledger.iter().filter(|l| l.kind == "adjustment").map(|l| l.quantity).sum::<i64>(), -1, "one blank booked, not 2^64");
 }
 
+/// A test card pressed right after a service reset, before the agent looks:
+/// the counter shows 1 where the journal expects 3, and the booking of
+/// the reset takes the counter back to what the reset set it to (0), so the
+/// test card is a blank to explain, not one the reset absorbs (the soak,
+/// seed 13763062715147311998, found a card (serial, 1, 1) with no booking).
+#[test]
+fn a_test_card_right_after_a_counter_reset_is_not_absorbed_by_its_booking() {
+    let rig = ProcessRig::new(3);
+    ok(&rig.run(None), "three cards");
+    let d = rig.device();
+    d.reset_counter(0).expect("reset");
+    d.front_panel_test_card().expect("test card");
+    let more = rig.dir.path().join("more.jsonl");
+    std::fs::write(&more, &sample_lines("prr-valid.jsonl")[3]).expect("more");
+    ok(&rig.cetak().arg("import").arg(&more).output().expect("import"), "import");
+    ok(&rig.run(None), "run: pauses");
+    let reason = || rig.journal().pause_of(PRINTER).expect("p").map(|(r, _)| r);
+    assert_eq!(reason().as_deref(), Some("counter_reset"));
+    let explain = |args: &[&str]| rig.cetak().args(["stock", "explain", "--printer", PRINTER]).args(args).output().expect("explain");
+    let above = explain(&["--reset", "--reset-to", "5", "--reason", "x"]);
+    assert!(!above.status.success() && String::from_utf8_lossy(&above.stderr).contains("below"), "{above:?}");
+    ok(&explain(&["--reset", "--reason", "board replaced by the service"]), "book the reset (to 0)");
+    ok(&rig.run(None), "run: pauses again, on the test card");
+    assert_eq!(reason().as_deref(), Some("blank_unaccounted"), "the card counted since the reset is to be explained");
+    ok(&explain(&["--reason", "test card by the technician"]), "explain the test card");
+    ok(&rig.run(None), "run: prints");
+    assert_eq!(output_cards(&d), 5, "four jobs and the test card");
+    crate::support::assert_memory_matches(&rig.journal(), &d.state(), &d.physical_log().expect("log"));
+}
+
 #[test]
 fn on_a_printer_that_counts_at_eject_a_card_pulled_out_after_a_crash_is_uncertain_not_reprinted() {
     let dir = tempfile::tempdir().expect("tmp");

@@ -106,20 +106,24 @@ fn a_token_sees_only_its_regions_and_touches_only_its_assignments() {
         assert_eq!(r.status().as_u16(), 400, "{body}");
         assert_eq!(rt.block_on(r.json::<serde_json::Value>()).expect("json")["code"], "bad_request", "{body}");
     }
-    // A body past the bound is refused whole, with its own code.
-    let huge = format!("{{\"events\": [\"{}\"]}}", "x".repeat(cetak_district::server::MAX_BODY + 1));
-    let r = rt
-        .block_on(
-            d.http()
-                .post(format!("{}/v1/events", d.url()))
-                .bearer_auth(&x.token)
-                .body(huge)
-                .header("content-type", "application/json")
-                .send(),
-        )
-        .expect("send");
-    assert_eq!(r.status().as_u16(), 413);
-    assert_eq!(rt.block_on(r.json::<serde_json::Value>()).expect("json")["code"], "too_large");
+    // A body past the bound is refused whole, with its own code, and the
+    // sender hears it: the answer comes after the body is in, not while it
+    // is still being written (a broken pipe, once in a few tries).
+    let huge = format!("{{\"events\": [\"{}\"]}}", "x".repeat(cetak_district::body::MAX_BODY + 1));
+    for _ in 0..20 {
+        let r = rt
+            .block_on(
+                d.http()
+                    .post(format!("{}/v1/events", d.url()))
+                    .bearer_auth(&x.token)
+                    .body(huge.clone())
+                    .header("content-type", "application/json")
+                    .send(),
+            )
+            .expect("send");
+        assert_eq!(r.status().as_u16(), 413);
+        assert_eq!(rt.block_on(r.json::<serde_json::Value>()).expect("json")["code"], "too_large");
+    }
     // No token, or a wrong one: 401 with a code.
     assert!(matches!(poll(&rt, &d, "not-a-token", 1), Err(QueueError::Refused { status: 401, .. })));
 }
@@ -152,6 +156,98 @@ fn the_openapi_document_names_exactly_the_routes_served() {
     let body: serde_json::Value = rt.block_on(missing.json()).expect("json error");
     assert!(body["code"] == "not_found" && body["time_ms"].as_i64().is_some_and(|t| t > 0), "{body}");
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object(), "the token scheme is declared");
+
+    // Every answer a route can give is in the document: the body's 400
+    // and 413, 429 and 503 with their Retry-After, 401 where a token is
+    // needed.
+    for p in &paths {
+        let op = &doc["paths"][p.as_str()]["post"];
+        let answers = op["responses"].as_object().expect("responses");
+        for status in ["200", "400", "401", "413", "429", "503"] {
+            assert!(answers.contains_key(status), "{p} does not list {status}");
+            assert!(answers[status]["description"].is_string(), "{p} {status} has no description");
+        }
+        for status in ["429", "503"] {
+            assert!(answers[status]["headers"]["Retry-After"].is_object(), "{p} {status} without Retry-After");
+        }
+    }
+    // u32 fields with their real bounds, batches with theirs, a fault as a
+    // code.
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field) in
+        [("PollRequest", "max_jobs"), ("PollRequest", "wait_s"), ("HeldJob", "attempt"), ("JobResult", "attempt"), ("Heartbeat", "buffer")]
+    {
+        let f = &schemas[schema]["properties"][field];
+        assert!(f["minimum"] == 0 && f["maximum"] == u64::from(u32::MAX) && f["format"] != "int32", "{schema}.{field}: {f}");
+    }
+    for (schema, field) in [("ResultsRequest", "results"), ("HeldReport", "jobs"), ("EventsReport", "events")] {
+        assert_eq!(schemas[schema]["properties"][field]["maxItems"], MAX_ITEMS, "{schema}.{field}");
+    }
+    assert!(schemas["HeldJob"]["properties"]["fault"]["pattern"].is_string());
+    assert_eq!(schemas["StationEvent"]["properties"]["body"]["type"], "object");
+}
+
+/// Bodies are read as the document says: a whole-number float is an
+/// integer, a number past a field's bounds or a string with U+0000 is a
+/// 400 that stores nothing, and a request with no token at all is 401
+/// however often it comes (nothing is guessed, so nothing is throttled).
+#[test]
+fn bodies_are_read_as_the_document_says() {
+    let cluster = TempCluster::start().expect("PostgreSQL");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = DistrictProcess::start(&cluster.url(), tmp.path());
+    let rt = rt();
+    let code = d.cli(&["enroll-code", "--station", "kel-x", "--wilayah", "17.71.01.1001"]).lines().next().expect("code").trim().to_string();
+    let x = enrol(&rt, &d, &code).expect("enrol");
+    let http = d.http();
+    let post = |path: &str, token: Option<&str>, body: &str| -> (u16, serde_json::Value) {
+        let mut req = http.post(format!("{}{path}", d.url())).header("content-type", "application/json").body(body.to_string());
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        rt.block_on(async {
+            let r = req.send().await.expect("answered");
+            (r.status().as_u16(), r.json().await.expect("json"))
+        })
+    };
+    let token = Some(x.token.as_str());
+    assert_eq!(post("/v1/poll", token, r#"{"max_jobs": 2.0, "wait_s": 0.0}"#).0, 200, "whole-number floats");
+    for body in [
+        r#"{"max_jobs": 4294967296}"#,
+        r#"{"max_jobs": -1}"#,
+        r#"{"max_jobs": 1.5}"#,
+        r#"{"max_jobs": 1, "holding": [{"job_id": "j", "epoch": -9223372036854775809}]}"#,
+    ] {
+        let (status, answer) = post("/v1/poll", token, body);
+        assert_eq!((status, answer["code"].as_str()), (400, Some("bad_request")), "{body}: {answer}");
+    }
+    let db = crate::fleet::Db::open(&cluster.url());
+    for (path, body) in [
+        ("/v1/events", r#"{"events": [{"id": 1, "body": {"note": "a\u0000b"}}]}"#),
+        ("/v1/events", r#"{"events": [{"id": 2, "body": {"k\u0000": 1}}]}"#),
+        ("/v1/heartbeat", r#"{"buffer": 0, "outbox_depth": 0, "version": "1\u0000"}"#),
+    ] {
+        let (status, answer) = post(path, token, body);
+        assert_eq!(status, 400, "{path} {body}: {answer}");
+        assert!(answer["error"].as_str().is_some_and(|e| e.contains("U+0000")), "{answer}");
+    }
+    assert_eq!(db.count("SELECT count(*) FROM station_events"), 0, "nothing stored");
+    assert_eq!(db.count("SELECT count(*) FROM stations WHERE last_status IS NOT NULL"), 0, "no heartbeat stored");
+    assert_eq!(post("/v1/events", token, r#"{"events": [{"id": 3.0, "body": {"n": 1.0}}]}"#).0, 200, "an id as a whole float");
+    assert_eq!(db.count("SELECT count(*) FROM station_events WHERE id = 3"), 1);
+    // No token, a hundred times from one address: 401 each, never 429.
+    let statuses: Vec<u16> = (0..100).map(|_| post("/v1/heartbeat", None, "{}").0).collect();
+    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    // A large body with no token gets its 401 whole, not a connection
+    // closed while it is still being sent.
+    let big = format!(r#"{{"results": [{{"job_id": "{}", "epoch": 1, "attempt": 1, "outcome": "printed"}}]}}"#, "x".repeat(900_000));
+    for _ in 0..5 {
+        assert_eq!(post("/v1/results", None, &big).0, 401);
+    }
+    // The district's log, written to a file, is plain text (no colour
+    // escapes), and names the enrolment it saw.
+    let log = std::fs::read_to_string(&d.log).expect("district log");
+    assert!(log.contains("station enrolled") && !log.contains('\u{1b}'), "{log}");
 }
 
 #[test]

@@ -118,8 +118,8 @@ fn the_demos_summary_and_cetak_stock_agree_with_the_printer_after_faults() {
     let stock = String::from_utf8_lossy(&stock.stdout).into_owned();
     let (device, _) = cetak_drivers::emulator::read_memory(&out.join("emulator")).expect("printer memory");
     assert_eq!(number_after(&summary, "Blanks left in the feeder"), i64::from(device.feeder));
-    assert_eq!(number_after(&stock, "hopper:emulator-1"), i64::from(device.feeder), "{stock}");
-    assert_eq!(number_after(&stock, "printer:emulator-1"), i64::from(device.ribbon_panels / 5), "{stock}");
+    assert_eq!(number_after(&stock, "hopper of emulator-1"), i64::from(device.feeder), "{stock}");
+    assert_eq!(number_after(&stock, "printer emulator-1"), i64::from(device.ribbon_panels / 5), "{stock}");
     assert_eq!(number_after(&summary, "Ribbon left"), i64::from(device.ribbon_panels / 5));
     assert_eq!(number_after(&summary, "Printed"), 50);
     assert_eq!(number_after(&summary, "Spoiled blanks"), 2);

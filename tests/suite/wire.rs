@@ -232,6 +232,43 @@ fn cetak_printers_test_reports_a_wire_printer_without_using_a_card() {
     assert_eq!((state.card_counter, log.len()), (0, 0), "no card used");
 }
 
+/// A printer that answers but refuses a command (here `Pem;18`, the
+/// host-managed error mode) is named with the command and its answer in
+/// `cetak printers test`, in the daemon's log and in `status`, which no
+/// longer tells the clerk to check power and cable.
+#[test]
+fn a_printer_that_refuses_a_command_is_named_with_it_in_printers_test_the_log_and_status() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let emu = EmulatorProcess::start(&dir.path().join("emu"), Link::Tcp, &["--wire-fault", "Pem:refuse@1", "--wire-fault", "Pem:refuse@2"]);
+    let cfg = dir.path().join("cetak.toml");
+    std::fs::write(
+        &cfg,
+        format!("state_dir = \"{}\"\n[[printer]]\nname = \"meja-1\"\n{}", dir.path().join("state").display(), emu.config_entry()),
+    )
+    .expect("config");
+    let cetak = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cetak")).arg("--config").arg(&cfg).args(args).output().expect("run");
+        (String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let (stdout, _) = cetak(&["printers", "test"]);
+    let line = stdout.lines().find(|l| l.contains("meja-1")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.contains("Pem;18") && line.contains("ERR CDE") && !line.contains("Err("), "{line}");
+    assert!(!line.contains("not reachable") && !line.contains("check the printer"), "the printer answered: {line}");
+
+    let jobs = dir.path().join("jobs.jsonl");
+    std::fs::write(&jobs, sample_lines("prr-valid.jsonl")[..1].join("\n")).expect("jobs");
+    let (_, log) = cetak(&["--log-format", "json", "run", "--jobs", jobs.to_str().expect("path"), "--until-idle"]);
+    let said = log.lines().find(|l| l.contains("refused a command")).unwrap_or_else(|| panic!("not in the log: {log}"));
+    assert!(said.contains("Pem;18") && said.contains("meja-1"), "{said}");
+    for lang in ["en", "id"] {
+        let (status, _) = cetak(&["--language", lang, "status"]);
+        let line = status.lines().find(|l| l.contains("meja-1")).unwrap_or_else(|| panic!("{status}"));
+        assert!(line.contains("Pem;18") && line.contains("ERR CDE"), "{lang}: {line}");
+        assert!(!line.contains("periksa daya") && !line.contains("check the printer"), "{lang}: {line}");
+    }
+    assert_eq!(emu.memory().0.card_counter, 0, "no card was fed to a printer whose setup was refused");
+}
+
 #[test]
 fn faults_during_a_job_over_the_wire() {
     // The ribbon ends after the third panel, the cover is opened during the

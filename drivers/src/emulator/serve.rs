@@ -15,10 +15,15 @@ use crate::printer::Fault;
 /// `after_panel.N` or `at_eject`; KIND `jam`, `cover_open`, `ribbon_out`,
 /// `film_out`, `feeder_empty` or `gone`; CARD the card counter value it
 /// strikes (default: the next card to reach the point).
+/// What `--fault` takes, said with every refusal.
+pub const VALID_FAULTS: &str = "points: before_pick, after_pick, after_panel.1 to after_panel.5, at_eject; \
+kinds: jam, cover_open, ribbon_out, film_out, feeder_empty, gone, head_temp, busy; \
+@CARD: the printer's nth card (in print order, urgent jobs first)";
+
 pub fn parse_fault(s: &str) -> Result<ScheduledFault, String> {
-    let (point, rest) = s.split_once(':').ok_or("expected POINT:KIND[@CARD]")?;
+    let (point, rest) = s.split_once(':').ok_or_else(|| format!("expected POINT:KIND[@CARD], such as after_pick:jam@3; {VALID_FAULTS}"))?;
     let (kind, card) = match rest.split_once('@') {
-        Some((k, c)) => (k, Some(c.parse::<u64>().map_err(|_| format!("bad card number in {s}"))?)),
+        Some((k, c)) => (k, Some(c.parse::<u64>().map_err(|_| format!("{c:?} is not a card number (1, 2, ...) in {s}"))?)),
         None => (rest, None),
     };
     let point = match point {
@@ -27,7 +32,7 @@ pub fn parse_fault(s: &str) -> Result<ScheduledFault, String> {
         "at_eject" => FaultPoint::AtEject,
         p => match p.strip_prefix("after_panel.").and_then(|n| n.parse::<u8>().ok()) {
             Some(n) if (1..=5).contains(&n) => FaultPoint::AfterPanel(n),
-            _ => return Err(format!("unknown fault point {p}")),
+            _ => return Err(format!("unknown fault point {p:?}; {VALID_FAULTS}")),
         },
     };
     let fault = match kind {
@@ -39,7 +44,7 @@ pub fn parse_fault(s: &str) -> Result<ScheduledFault, String> {
         "gone" => Fault::Gone,
         "head_temp" => Fault::HeadTemp,
         "busy" => Fault::Busy,
-        other => return Err(format!("unknown fault {other}")),
+        other => return Err(format!("unknown fault {other:?}; {VALID_FAULTS}")),
     };
     Ok(ScheduledFault { point, fault, card })
 }

@@ -65,6 +65,29 @@ fn fault_of(code: ErrCode) -> Fault {
     }
 }
 
+/// A reply that refuses the command itself (`ERR CDE`, `ERR PAR`), named
+/// with the command, so the station and `cetak printers test` can say
+/// which one (a value or a condition read as such would hide it).
+fn refused(cmd: &Command, reply: &Reply) -> Result<(), PrinterError> {
+    match reply {
+        Reply::Err(code @ (ErrCode::Command | ErrCode::Parameter)) => {
+            Err(PrinterError::Refused { command: cmd.name(), answer: format!("ERR {}", code.as_str()) })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A query must answer a value: a refusal of the command is named; any
+/// other `ERR` is the condition it names (a printer busy with a card is
+/// busy, not refusing: the clerk is not sent to district IT for it).
+fn answered(cmd: &Command, reply: &Reply) -> Result<(), PrinterError> {
+    refused(cmd, reply)?;
+    match reply {
+        Reply::Err(code) => Err(PrinterError::Fault(fault_of(*code))),
+        Reply::Ok | Reply::Value(_) => Ok(()),
+    }
+}
+
 impl<T: Transport> EvolisPrinter<T> {
     pub fn new(t: T, compress: bool) -> Self {
         Self { t, compress, mechanical: MECHANICAL }
@@ -126,17 +149,21 @@ impl<T: Transport> EvolisPrinter<T> {
     }
 
     fn number(&mut self, cmd: Command) -> Result<u64, PrinterError> {
-        let r = self.query(cmd)?;
+        let r = self.query(cmd.clone())?;
+        answered(&cmd, &r)?;
         r.number().map_err(|e| PrinterError::Protocol(e.to_string()))
     }
 
     fn text(&mut self, cmd: Command) -> Result<String, PrinterError> {
-        let r = self.query(cmd)?;
+        let r = self.query(cmd.clone())?;
+        answered(&cmd, &r)?;
         r.text().map(str::to_string).map_err(|e| PrinterError::Protocol(e.to_string()))
     }
 
     fn expect_ok(&mut self, cmd: Command) -> Result<(), PrinterError> {
-        match self.query(cmd)? {
+        let r = self.query(cmd.clone())?;
+        refused(&cmd, &r)?;
+        match r {
             Reply::Ok => Ok(()),
             Reply::Err(code) => Err(PrinterError::Fault(fault_of(code))),
             Reply::Value(v) => Err(PrinterError::Protocol(format!("expected OK, got {v:?}"))),
@@ -265,7 +292,7 @@ impl<T: Transport> Printer for EvolisPrinter<T> {
         if self.number(Command::SkF)? != 0 {
             faults.push(Fault::FeederEmpty);
         }
-        let ribbon_left = self.number(Command::Rco('l')).ok().map(|n| n.min(u64::from(u32::MAX)) as u32);
+        let ribbon_left = self.number(Command::Rco('l')).ok().map(|n| u32::try_from(n).unwrap_or(u32::MAX));
         Ok(Status { faults, card_inside, blanks_in_feeder: None, ribbon_left, film_left: None })
     }
 
