@@ -102,9 +102,14 @@ pub fn render(journal: &Journal, lang: Lang, warn_days: f64, colour: bool) -> Re
     for j in jobs.iter().filter(|j| j.state == JobState::Uncertain) {
         let _ = writeln!(w, "  {}", paint.tone(Tone::Bad, &format!("! {}", text(lang, "job.uncertain", &[("job", &j.job_id)]))));
     }
-    for (job, _) in journal.flagged_outbox()?.into_iter().filter(|(_, f)| f == "not_yours") {
-        let job = job.unwrap_or_default();
-        let _ = writeln!(w, "  {}", paint.tone(Tone::Bad, &format!("! {}", text(lang, "status.not_yours", &[("job", &job)]))));
+    for (job, flag) in journal.flagged_outbox()? {
+        let key = match flag.as_str() {
+            "not_yours" => "status.not_yours",
+            "unreadable" => "status.unreadable",
+            _ => continue,
+        };
+        let job = job.unwrap_or_else(|| "-".into());
+        let _ = writeln!(w, "  {}", paint.tone(Tone::Bad, &format!("! {}", text(lang, key, &[("job", &job)]))));
     }
 
     let summary = crate::stock::summary(&journal.ledger_rows()?, crate::journal::now());

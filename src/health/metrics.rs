@@ -57,7 +57,10 @@ pub fn render(journal: &Journal, printers: &[String]) -> Result<String, JournalE
         "counter",
         "Results the district refused as for an assignment this station never had (kept flagged).",
     );
-    o.sample("cetak_results_not_yours_total", &[], journal.flagged_outbox()?.iter().filter(|(_, f)| f == "not_yours").count());
+    let flagged = journal.flagged_outbox()?;
+    o.sample("cetak_results_not_yours_total", &[], flagged.iter().filter(|(_, f)| f == "not_yours").count());
+    o.family("cetak_outbox_unreadable_total", "counter", "Outbox messages that could not be read, set aside and not sent.");
+    o.sample("cetak_outbox_unreadable_total", &[], flagged.iter().filter(|(_, f)| f == "unreadable").count());
 
     let rows = journal.ledger_rows()?;
     let stock = crate::stock::summary(&rows, crate::journal::now());

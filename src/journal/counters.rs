@@ -96,7 +96,7 @@ impl Journal {
             params![printer, reason, detail.to_string(), now()],
         )
         .map_err(self.ctx.sql())?;
-        self.ctx.outbox(&tx, "event", None, json!({"event": reason, "printer": printer, "detail": detail}))?;
+        self.ctx.event(&tx, None, json!({"event": reason, "printer": printer, "detail": detail}))?;
         self.ctx.commit(tx)
     }
 
@@ -193,9 +193,8 @@ impl Journal {
         }
         let what = json!({"printer": printer, "cards": cards, "reason": reason}).to_string();
         self.ctx.operator_action(&tx, uid, "book_unaccounted", None, &what)?;
-        self.ctx.outbox(
+        self.ctx.event(
             &tx,
-            "event",
             None,
             json!({"event": "blank_unaccounted_booked", "printer": printer, "cards": cards, "left": found - explained, "operator_uid": uid}),
         )?;
@@ -240,9 +239,8 @@ impl Journal {
         tx.execute("DELETE FROM pauses WHERE printer = ?1", [printer]).map_err(self.ctx.sql())?;
         let what = json!({"printer": printer, "expected": expected, "found": found, "to": to, "reason": reason}).to_string();
         self.ctx.operator_action(&tx, uid, "book_reset", None, &what)?;
-        self.ctx.outbox(
+        self.ctx.event(
             &tx,
-            "event",
             None,
             json!({"event": "counter_reset_booked", "printer": printer, "expected": expected, "found": found, "to": to, "operator_uid": uid}),
         )?;

@@ -2,6 +2,8 @@
 //! their confirmation, releases, the link's state ("offline since") and
 //! the commands already carried out.
 
+use super::outbox::{JobResult, Message};
+use cetak_model::wire::Outcome;
 use rusqlite::{params, OptionalExtension};
 use serde_json::json;
 
@@ -138,12 +140,12 @@ impl Journal {
             } else {
                 tracing::warn!(job_id = %a.job_id, epoch = a.epoch, "job finished here before: refused as a replay");
                 let tx = self.ctx.begin(&mut self.conn)?;
-                self.ctx.outbox(
-                    &tx,
-                    "result",
-                    Some(&a.job_id),
-                    json!({"job_id": a.job_id, "result": "refused", "code": "job_id.replayed", "field": "job_id", "epoch": a.epoch}),
-                )?;
+                let result = JobResult {
+                    field: Some("job_id".into()),
+                    epoch: Some(a.epoch),
+                    ..JobResult::new(&a.job_id, Outcome::Refused, Some("job_id.replayed"))
+                };
+                self.ctx.outbox(&tx, &Message::Result(result))?;
                 self.ctx.commit(tx)?;
                 report.skipped.push(a.job_id.clone());
                 report.refused.push((a.job_id.clone(), a.epoch));
@@ -231,7 +233,7 @@ impl Journal {
     /// `Ok(false)` when the job is in no state to be released (printing,
     /// uncertain, finished): the caller tries again later or not at all.
     pub fn release(&mut self, job_id: &str, reason: &str) -> Result<bool> {
-        self.give_back(job_id, reason, "released")
+        self.give_back(job_id, reason, Outcome::Released)
     }
 
     /// Gives a job back unprinted because this station cannot print it
@@ -240,10 +242,10 @@ impl Journal {
     /// the district instead of returning to the queue by itself. The job
     /// may come back (reissued), so it is not a tombstone of a finished job.
     pub fn refuse(&mut self, job_id: &str, code: &str) -> Result<bool> {
-        self.give_back(job_id, code, "refused")
+        self.give_back(job_id, code, Outcome::Refused)
     }
 
-    fn give_back(&mut self, job_id: &str, reason: &str, result: &str) -> Result<bool> {
+    fn give_back(&mut self, job_id: &str, reason: &str, result: Outcome) -> Result<bool> {
         let Some(job) = self.job(job_id)? else { return Ok(false) };
         if !matches!(job.state, JobState::Assigned | JobState::Ready) {
             return Ok(false);
@@ -251,12 +253,12 @@ impl Journal {
         let tx = self.ctx.begin(&mut self.conn)?;
         self.ctx.transition(&tx, job_id, job.state, JobState::Released, reason)?;
         tx.execute("UPDATE jobs SET payload = NULL WHERE job_id = ?1", [job_id]).map_err(self.ctx.sql())?;
-        if result == "refused" {
+        if result == Outcome::Refused {
             tx.execute("UPDATE jobs SET reject_code = ?2 WHERE job_id = ?1", params![job_id, reason]).map_err(self.ctx.sql())?;
         }
-        self.ctx.outbox(&tx, "result", Some(job_id), json!({"job_id": job_id, "result": result, "code": reason}))?;
+        self.ctx.outbox(&tx, &Message::Result(JobResult::new(job_id, result, Some(reason))))?;
         self.ctx.commit(tx)?;
-        tracing::info!(job_id, reason, result, "job given back");
+        tracing::info!(job_id, reason, result = result.as_str(), "job given back");
         Ok(true)
     }
 

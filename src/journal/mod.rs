@@ -25,6 +25,7 @@
 pub mod counters;
 pub mod disk;
 pub mod district;
+pub mod outbox;
 mod schema;
 pub mod state;
 pub mod stock;
@@ -37,7 +38,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::json;
 
+pub use outbox::Message;
 pub use state::JobState;
+
+use cetak_model::wire::Outcome;
+use outbox::{HeldCard, HeldState, JobResult};
 pub use vault::{Vault, VaultError};
 
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +140,13 @@ pub struct OutboxRow {
     pub kind: String,
     pub job_id: Option<String>,
     pub body: String,
+}
+
+impl OutboxRow {
+    /// The row as the message it holds.
+    pub fn message(&self) -> std::result::Result<Message, outbox::Unreadable> {
+        Message::read(self.id, &self.kind, self.job_id.as_deref(), &self.body)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -383,7 +395,8 @@ impl Journal {
         self.ctx.transition(&tx, job_id, JobState::Assigned, JobState::Rejected, code)?;
         tx.execute("UPDATE jobs SET reject_code = ?2, reject_field = ?3 WHERE job_id = ?1", params![job_id, code, field])
             .map_err(self.ctx.sql())?;
-        self.ctx.outbox(&tx, "result", Some(job_id), json!({"job_id": job_id, "result": "rejected", "code": code, "field": field}))?;
+        let result = JobResult { field: Some(field.to_string()), ..JobResult::new(job_id, Outcome::Rejected, Some(code)) };
+        self.ctx.outbox(&tx, &Message::Result(result))?;
         self.ctx.commit(tx)
     }
 
@@ -556,12 +569,9 @@ impl Journal {
                 self.ctx.ledger(&tx, "blank_used", &hopper, "blanko", -1, Some(job_id), Some(attempt), detail)?;
                 self.ctx.consumables_used(&tx, &printer, job_id, attempt)?;
                 self.ctx.transition(&tx, job_id, JobState::Printing, JobState::Printed, "printed")?;
-                self.ctx.outbox(
-                    &tx,
-                    "result",
-                    Some(job_id),
-                    json!({"job_id": job_id, "result": "printed", "attempt": attempt, "printer_serial": serial}),
-                )?;
+                let result =
+                    JobResult { attempt, printer_serial: Some(serial.to_string()), ..JobResult::new(job_id, Outcome::Printed, None) };
+                self.ctx.outbox(&tx, &Message::Result(result))?;
                 self.ctx.set_counter(&tx, &printer, *counter_after)?;
                 JobState::Printed
             }
@@ -595,12 +605,9 @@ impl Journal {
                 }
                 set_attempt("uncertain", Some(fault), Some(*panels_done), *counter_after).map_err(self.ctx.sql())?;
                 self.ctx.transition(&tx, job_id, JobState::Printing, JobState::Uncertain, fault)?;
-                self.ctx.outbox(
-                    &tx,
-                    "held",
-                    Some(job_id),
-                    json!({"job_id": job_id, "state": "uncertain", "fault": fault, "attempt": attempt}),
-                )?;
+                let held =
+                    HeldCard { job_id: job_id.to_string(), state: HeldState::Uncertain, fault: fault.to_string(), attempt, epoch: None };
+                self.ctx.outbox(&tx, &Message::Held(held))?;
                 if let Some(c) = counter_after {
                     self.ctx.set_counter(&tx, &printer, *c)?;
                 }
@@ -629,12 +636,8 @@ impl Journal {
         let to = if printed {
             self.ctx.ledger(&tx, "blank_used", &hopper, "blanko", -1, Some(job_id), Some(attempt), detail)?;
             self.ctx.transition(&tx, job_id, JobState::Uncertain, JobState::Printed, "operator: printed")?;
-            self.ctx.outbox(
-                &tx,
-                "result",
-                Some(job_id),
-                json!({"job_id": job_id, "result": "printed", "attempt": attempt, "operator_uid": uid}),
-            )?;
+            let result = JobResult { attempt, operator_uid: Some(uid), ..JobResult::new(job_id, Outcome::Printed, None) };
+            self.ctx.outbox(&tx, &Message::Result(result))?;
             JobState::Printed
         } else {
             let mut d = detail;
@@ -734,7 +737,8 @@ impl Journal {
                 .optional()
                 .map_err(self.ctx.sql())?;
             tx.execute("UPDATE outbox SET acked_at = ?2 WHERE id = ?1", params![id, now()]).map_err(self.ctx.sql())?;
-            let Some(("result", Some(job_id))) = row.as_ref().map(|(k, j)| (k.as_str(), j.clone())) else { continue };
+            let result_kind = outbox::Kind::Result.as_str();
+            let Some((_, Some(job_id))) = row.filter(|(kind, _)| kind == result_kind) else { continue };
             // A message about a job this journal does not hold (nothing to
             // move) is only acknowledged.
             let Some(st) = job_state(&tx, &job_id).map_err(self.ctx.sql())? else { continue };
@@ -824,7 +828,7 @@ impl Journal {
     pub fn record_event(&mut self, body: serde_json::Value) -> Result<()> {
         let tx = self.ctx.begin(&mut self.conn)?;
         let job_id = body["job_id"].as_str().map(str::to_string);
-        self.ctx.outbox(&tx, "event", job_id.as_deref(), body)?;
+        self.ctx.outbox(&tx, &Message::Event { job_id, body })?;
         self.ctx.commit(tx)
     }
 
@@ -855,6 +859,21 @@ impl Journal {
             self.ctx.commit(tx)?;
         }
         self.ack_outbox(ids)
+    }
+
+    /// Sets aside messages that cannot be read (`Message::read`): flagged
+    /// and no longer sent, and nothing moves on their account (a final
+    /// result set aside does not make its job reported).
+    pub fn set_aside(&mut self, ids: &[i64], flag: &str) -> Result<usize> {
+        let tx = self.ctx.begin(&mut self.conn)?;
+        let mut n = 0;
+        for id in ids {
+            n += tx
+                .execute("UPDATE outbox SET flag = ?2, acked_at = ?3 WHERE id = ?1 AND acked_at IS NULL", params![id, flag, now()])
+                .map_err(self.ctx.sql())?;
+        }
+        self.ctx.commit(tx)?;
+        Ok(n)
     }
 
     /// Messages kept flagged: (job id, flag).
@@ -962,13 +981,18 @@ impl Ctx {
         .map_err(self.sql())?;
         let user = crate::service::users::user_name(uid);
         let body = json!({"event": "operator_action", "action": action, "uid": uid, "user": user, "job_id": job_id, "detail": detail});
-        self.outbox(tx, "event", job_id, body)
+        self.event(tx, job_id, body)
     }
 
-    fn outbox(&self, tx: &Transaction<'_>, kind: &str, job_id: Option<&str>, body: serde_json::Value) -> Result<()> {
+    /// Queues an event for the district.
+    pub(crate) fn event(&self, tx: &Transaction<'_>, job_id: Option<&str>, body: serde_json::Value) -> Result<()> {
+        self.outbox(tx, &Message::Event { job_id: job_id.map(str::to_string), body })
+    }
+
+    fn outbox(&self, tx: &Transaction<'_>, message: &Message) -> Result<()> {
         tx.execute(
             "INSERT INTO outbox (kind, job_id, body, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![kind, job_id, body.to_string(), now()],
+            params![message.kind().as_str(), message.job_id(), message.body(), now()],
         )
         .map_err(self.sql())?;
         Ok(())
@@ -1013,12 +1037,8 @@ impl Ctx {
         let spoils: u32 = tx.query_row("SELECT spoils FROM jobs WHERE job_id = ?1", [job_id], |r| r.get(0)).map_err(self.sql())?;
         if spoils > spoil_limit {
             self.transition(tx, job_id, from, JobState::Failed, fault)?;
-            self.outbox(
-                tx,
-                "result",
-                Some(job_id),
-                json!({"job_id": job_id, "result": "failed", "code": "spoil_limit", "spoils": spoils}),
-            )?;
+            let result = JobResult { spoils: Some(spoils), ..JobResult::new(job_id, Outcome::Failed, Some("spoil_limit")) };
+            self.outbox(tx, &Message::Result(result))?;
             Ok(JobState::Failed)
         } else {
             self.transition(tx, job_id, from, JobState::Ready, fault)?;

@@ -150,6 +150,7 @@ pub const KEYS: &[&str] = &[
     "doctor.fix_token",
     "doctor.images_kept",
     "status.not_yours",
+    "status.unreadable",
     "doctor.fix_images_kept",
     "printer.refused",
     "printers.configured",

@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use super::retry::RetryPolicy;
 use super::{Clock, QueueError};
 use crate::config::DistrictConfig;
-use crate::journal::{JobState, Journal, JournalError};
+use crate::journal::{JobState, Journal, JournalError, Message};
 
 #[derive(Clone, Debug)]
 pub struct SyncOptions {
@@ -427,36 +427,40 @@ async fn report_once(
     let mut held = Vec::new();
     let mut events = Vec::new();
     let mut local = Vec::new();
+    let mut unreadable = Vec::new();
     for m in &pending {
-        let body: serde_json::Value = serde_json::from_str(&m.body).unwrap_or_default();
-        let job_id = m.job_id.clone().unwrap_or_default();
-        let epoch = match body["epoch"].as_i64() {
-            Some(e) => Some(e),
-            None if m.job_id.is_some() => journal.epoch_of(&job_id)?,
-            None => None,
+        let message = match m.message() {
+            Ok(message) => message,
+            // Never sent as something it is not: set aside, flagged for
+            // the operator (`cetak status`, `/metrics`).
+            Err(e) => {
+                tracing::error!(error = %e, "an outbox message cannot be read: kept flagged, not sent");
+                unreadable.push(m.id);
+                continue;
+            }
         };
-        let attempt = body["attempt"].as_u64().unwrap_or(0) as u32;
-        match (m.kind.as_str(), epoch) {
-            ("result", Some(epoch)) => {
-                let outcome = match body["result"].as_str() {
-                    Some("printed") => Outcome::Printed,
-                    Some("failed") => Outcome::Failed,
-                    Some("released") => Outcome::Released,
-                    Some("refused") => Outcome::Refused,
-                    _ => Outcome::Rejected,
-                };
-                let code = body["code"].as_str().map(str::to_string);
-                results.push((m.id, JobResult { job_id, epoch, attempt, outcome, code }));
-            }
-            ("held", Some(epoch)) => {
-                let fault = body["fault"].as_str().unwrap_or("unknown").to_string();
-                held.push((m.id, HeldJob { job_id, epoch, attempt, fault }));
-            }
-            ("event", _) => events.push((m.id, StationEvent { id: m.id, body })),
-            // A job from before enrolment (local mode) has no district to
-            // report to: acknowledged here, as the local sink would.
-            _ => local.push(m.id),
+        let epoch_of = |journal: &Journal, job_id: &str, own: Option<i64>| match own {
+            Some(e) => Ok(Some(e)),
+            None => journal.epoch_of(job_id),
+        };
+        match message {
+            Message::Result(r) => match epoch_of(journal, &r.job_id, r.epoch)? {
+                Some(epoch) => {
+                    results.push((m.id, JobResult { job_id: r.job_id, epoch, attempt: r.attempt, outcome: r.result, code: r.code }))
+                }
+                // A job from before enrolment (local mode) has no district
+                // to report to: acknowledged here, as the local sink would.
+                None => local.push(m.id),
+            },
+            Message::Held(h) => match epoch_of(journal, &h.job_id, h.epoch)? {
+                Some(epoch) => held.push((m.id, HeldJob { job_id: h.job_id, epoch, attempt: h.attempt, fault: h.fault })),
+                None => local.push(m.id),
+            },
+            Message::Event { body, .. } => events.push((m.id, StationEvent { id: m.id, body })),
         }
+    }
+    if !unreadable.is_empty() {
+        journal.set_aside(&unreadable, "unreadable")?;
     }
     let mut sent = !local.is_empty();
     if !local.is_empty() {

@@ -854,37 +854,68 @@ fn every_assignment_result_and_stock_report_is_audited_and_the_audit_cannot_be_c
     assert_eq!(f.db.count("SELECT count(*) FROM audit WHERE actor = 'someone else'"), 0);
 }
 
+/// A fleet with one job, held by a station with no blanks (it prints
+/// nothing), stopped: the job's id and epoch.
+fn one_job_held_with_no_blanks() -> (Fleet, StationProcess, String, i64) {
+    let f = Fleet::start();
+    let jobs: Vec<String> = region_lines("17.71.01.1001").into_iter().take(1).collect();
+    f.import("jobs.jsonl", &jobs);
+    let mut a = f.station(StationSetup { name: "kel-a", regions: &["17.71.01.1001"], feeder: 0, ..Default::default() });
+    a.start();
+    hold(&a, 1);
+    a.stop();
+    let (own, epoch) = a.journal().holding().expect("holding").remove(0);
+    (f, a, own, epoch)
+}
+
+/// Writes an outbox row into a stopped station's journal by hand.
+fn write_outbox_row(a: &StationProcess, kind: &str, job: &str, body: &serde_json::Value) {
+    let db = rusqlite::Connection::open(a.state_dir().join("journal.db")).expect("journal");
+    db.execute(
+        "INSERT INTO outbox (kind, job_id, body, created_at) VALUES (?1, ?2, ?3, 0)",
+        rusqlite::params![kind, job, body.to_string()],
+    )
+    .expect("an outbox row");
+}
+
 /// A held report the district refuses (a job it never gave this station:
 /// here a row written into the journal by hand) is kept flagged at the
 /// station; the station's own held report in the same batch is taken, and
 /// nothing waits behind the refused one.
 #[test]
 fn a_held_report_the_district_refuses_is_kept_flagged_and_holds_back_nothing() {
-    let f = Fleet::start();
-    let jobs: Vec<String> = region_lines("17.71.01.1001").into_iter().take(1).collect();
-    f.import("jobs.jsonl", &jobs);
-    // No blanks: the station holds its job and prints nothing.
-    let mut a = f.station(StationSetup { name: "kel-a", regions: &["17.71.01.1001"], feeder: 0, ..Default::default() });
-    a.start();
-    hold(&a, 1);
-    a.stop();
-    let (own, epoch) = a.journal().holding().expect("holding").remove(0);
-    let db = rusqlite::Connection::open(a.state_dir().join("journal.db")).expect("journal");
+    let (f, mut a, own, epoch) = one_job_held_with_no_blanks();
     for (job, epoch) in [(own.as_str(), epoch), ("no-such-job", 1)] {
         let body = serde_json::json!({"job_id": job, "state": "uncertain", "fault": "jam", "attempt": 1, "epoch": epoch});
-        db.execute(
-            "INSERT INTO outbox (kind, job_id, body, created_at) VALUES ('held', ?1, ?2, 0)",
-            rusqlite::params![job, body.to_string()],
-        )
-        .expect("a held row");
+        write_outbox_row(&a, "held", job, &body);
     }
-    drop(db);
     a.start();
     wait_until(Duration::from_secs(30), "both held reports are settled", || {
         a.journal().pending_outbox().expect("outbox").iter().all(|m| m.kind != "held")
     });
     assert_eq!(f.db.count("SELECT count(*) FROM held_reports"), 1, "the station's own is taken");
     assert_eq!(a.journal().flagged_outbox().expect("flagged"), [(Some("no-such-job".to_string()), "not_yours".to_string())]);
+    a.stop();
+}
+
+/// An outbox row the station cannot read (here a result of an outcome no
+/// version knows, written by hand) is set aside, flagged for the operator
+/// in `status`, and never sent as something else: the reporter once sent
+/// any unknown outcome as `rejected`, which the district takes as final.
+#[test]
+fn an_outbox_message_the_station_cannot_read_is_set_aside_not_sent_as_another() {
+    let (f, mut a, own, _) = one_job_held_with_no_blanks();
+    write_outbox_row(&a, "result", &own, &serde_json::json!({"job_id": own, "result": "printed_twice", "attempt": 1}));
+    a.start();
+    wait_until(Duration::from_secs(30), "the unreadable row is settled", || {
+        a.journal().pending_outbox().expect("outbox").iter().all(|m| m.kind != "result")
+    });
+    assert_eq!(a.journal().flagged_outbox().expect("flagged"), [(Some(own.clone()), "unreadable".to_string())]);
+    let job = f.db.jobs().into_iter().find(|j| j.0 == own).expect("the job at the district");
+    assert!(job.1 != "done" && job.2.is_none(), "the district took no result for {own}: {job:?}");
+    let status = a.cetak().arg("status").output().expect("status");
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains(&format!("message for the district about {own} cannot be read")), "{text}");
     a.stop();
 }
 

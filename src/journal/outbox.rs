@@ -1,0 +1,249 @@
+//! The outbox's messages: what the station owes the district, one typed
+//! message a row. The transition that owes a message writes it in its own
+//! transaction; the reporter (or the local sink) reads it back as the same
+//! type and matches on it, so "reported exactly once" rests on one
+//! contract the compiler checks, not on JSON keys picked apart by hand.
+//!
+//! A row keeps its kind (`result`, `held`, `event`) in a column, for the
+//! journal's own queries, and the message's JSON as its body. The bodies
+//! are the ones earlier versions wrote, so a journal written before this
+//! type existed reads back unchanged.
+
+use cetak_model::wire::Outcome;
+use serde::{Deserialize, Serialize};
+
+/// The kind of a message, as the outbox's `kind` column has it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Result,
+    Held,
+    Event,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Result => "result",
+            Kind::Held => "held",
+            Kind::Event => "event",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [Kind::Result, Kind::Held, Kind::Event].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One message for the district.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Message {
+    /// A job's result: final (printed, failed, rejected) or a give-back
+    /// (released, refused).
+    Result(JobResult),
+    /// A card the station cannot say came out: the district keeps the job
+    /// assigned here until the operator settles it.
+    Held(HeldCard),
+    /// Anything else the district should know (a pause, an operator's
+    /// action, a printer loop that failed): a JSON object named by its
+    /// `event` key, about a job or not.
+    Event { job_id: Option<String>, body: serde_json::Value },
+}
+
+/// A job's result as the station owes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobResult {
+    pub job_id: String,
+    pub result: Outcome,
+    /// A rejection's, failure's or refusal's code; a release's reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The field a rejection names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The attempt that ended the job (0 when no card was tried).
+    #[serde(default)]
+    pub attempt: u32,
+    /// The assignment's epoch when it is not the job's own in the journal
+    /// (a replay refused); otherwise the job's epoch at sending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<i64>,
+    /// The printer that printed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printer_serial: Option<String>,
+    /// The operator who settled an uncertain card as printed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_uid: Option<u32>,
+    /// Spoiled cards, for a job failed at the spoil limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spoils: Option<u32>,
+}
+
+impl JobResult {
+    /// A result with only its job, outcome and code.
+    pub fn new(job_id: &str, result: Outcome, code: Option<&str>) -> Self {
+        Self {
+            job_id: job_id.to_string(),
+            result,
+            code: code.map(str::to_string),
+            field: None,
+            attempt: 0,
+            epoch: None,
+            printer_serial: None,
+            operator_uid: None,
+            spoils: None,
+        }
+    }
+}
+
+/// What a held card is (one state today; named so the body says it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeldState {
+    Uncertain,
+}
+
+/// A card held uncertain.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HeldCard {
+    pub job_id: String,
+    pub state: HeldState,
+    /// The printer's fault, as a code.
+    pub fault: String,
+    pub attempt: u32,
+    /// The assignment's epoch, when the body names it; otherwise the job's
+    /// epoch at sending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<i64>,
+}
+
+/// An outbox row that does not read as a message: written by a newer
+/// version, or damaged. Never sent as something else; kept flagged.
+#[derive(Debug, thiserror::Error)]
+#[error("outbox message {id} ({kind}) cannot be read: {reason}")]
+pub struct Unreadable {
+    pub id: i64,
+    pub kind: String,
+    pub reason: String,
+}
+
+impl Message {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Message::Result(_) => Kind::Result,
+            Message::Held(_) => Kind::Held,
+            Message::Event { .. } => Kind::Event,
+        }
+    }
+
+    /// The job the message is about, if any.
+    pub fn job_id(&self) -> Option<&str> {
+        match self {
+            Message::Result(r) => Some(&r.job_id),
+            Message::Held(h) => Some(&h.job_id),
+            Message::Event { job_id, .. } => job_id.as_deref(),
+        }
+    }
+
+    /// The row's body.
+    pub fn body(&self) -> String {
+        match self {
+            // A struct of strings and numbers always serializes.
+            Message::Result(r) => serde_json::to_string(r).unwrap_or_default(),
+            Message::Held(h) => serde_json::to_string(h).unwrap_or_default(),
+            Message::Event { body, .. } => body.to_string(),
+        }
+    }
+
+    /// Reads a row back.
+    pub fn read(id: i64, kind: &str, job_id: Option<&str>, body: &str) -> Result<Self, Unreadable> {
+        let unreadable = |reason: String| Unreadable { id, kind: kind.to_string(), reason };
+        let kind = Kind::parse(kind).ok_or_else(|| unreadable("an unknown kind".into()))?;
+        let message = match kind {
+            Kind::Result => Message::Result(serde_json::from_str(body).map_err(|e| unreadable(e.to_string()))?),
+            Kind::Held => Message::Held(serde_json::from_str(body).map_err(|e| unreadable(e.to_string()))?),
+            Kind::Event => {
+                let body: serde_json::Value = serde_json::from_str(body).map_err(|e| unreadable(e.to_string()))?;
+                if !body.is_object() {
+                    return Err(unreadable("an event that is not a JSON object".into()));
+                }
+                Message::Event { job_id: job_id.map(str::to_string), body }
+            }
+        };
+        if message.job_id() != job_id {
+            return Err(unreadable("its body names another job than its row".into()));
+        }
+        Ok(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(m: &Message) -> Message {
+        Message::read(1, m.kind().as_str(), m.job_id(), &m.body()).expect("reads back")
+    }
+
+    #[test]
+    fn every_message_reads_back_as_itself() {
+        let mut printed = JobResult::new("j1", Outcome::Printed, None);
+        printed.attempt = 2;
+        printed.printer_serial = Some("S".into());
+        let messages = [
+            Message::Result(printed),
+            Message::Result(JobResult { field: Some("nik".into()), ..JobResult::new("j2", Outcome::Rejected, Some("nik.length")) }),
+            Message::Result(JobResult { epoch: Some(4), ..JobResult::new("j3", Outcome::Refused, Some("job_id.replayed")) }),
+            Message::Held(HeldCard { job_id: "j4".into(), state: HeldState::Uncertain, fault: "jam".into(), attempt: 1, epoch: None }),
+            Message::Event { job_id: None, body: serde_json::json!({"event": "blank_unaccounted", "printer": "p"}) },
+            Message::Event { job_id: Some("j5".into()), body: serde_json::json!({"event": "operator_action", "job_id": "j5"}) },
+        ];
+        for m in &messages {
+            assert_eq!(&round_trip(m), m);
+        }
+    }
+
+    /// The bodies the journal wrote before the outbox was typed (a journal
+    /// on disk from the previous version) read as the same messages.
+    #[test]
+    fn bodies_written_by_the_previous_version_read_as_their_messages() {
+        let rows = [
+            ("result", r#"{"job_id":"a","result":"printed","attempt":1,"printer_serial":"S"}"#, Outcome::Printed, 1, None),
+            ("result", r#"{"job_id":"a","result":"rejected","code":"nik.length","field":"nik"}"#, Outcome::Rejected, 0, None),
+            ("result", r#"{"job_id":"a","result":"failed","code":"spoil_limit","spoils":3}"#, Outcome::Failed, 0, None),
+            ("result", r#"{"job_id":"a","result":"printed","attempt":2,"operator_uid":0}"#, Outcome::Printed, 2, None),
+            (
+                "result",
+                r#"{"job_id":"a","result":"refused","code":"job_id.replayed","field":"job_id","epoch":7}"#,
+                Outcome::Refused,
+                0,
+                Some(7),
+            ),
+            ("result", r#"{"job_id":"a","result":"released","code":"drain"}"#, Outcome::Released, 0, None),
+        ];
+        for (kind, body, outcome, attempt, epoch) in rows {
+            let Ok(Message::Result(r)) = Message::read(1, kind, Some("a"), body) else { panic!("{body}") };
+            assert_eq!((r.result, r.attempt, r.epoch), (outcome, attempt, epoch), "{body}");
+        }
+        let held = Message::read(2, "held", Some("a"), r#"{"job_id":"a","state":"uncertain","fault":"jam","attempt":3}"#);
+        assert!(matches!(held, Ok(Message::Held(HeldCard { attempt: 3, .. }))), "{held:?}");
+    }
+
+    /// The reporter once read any outcome it did not know as `rejected`,
+    /// a final result the district would have taken: such a row is now
+    /// unreadable, and never sent as something else.
+    #[test]
+    fn a_result_of_an_unknown_outcome_is_unreadable_not_rejected() {
+        for (kind, body) in [
+            ("result", r#"{"job_id":"a","result":"printed_twice"}"#),
+            ("result", r#"{"job_id":"a"}"#),
+            ("result", "not json"),
+            ("held", r#"{"job_id":"a","state":"lost","fault":"jam","attempt":1}"#),
+            ("event", "[1,2]"),
+            ("receipt", "{}"),
+            ("result", r#"{"job_id":"b","result":"printed"}"#),
+        ] {
+            let r = Message::read(9, kind, Some("a"), body);
+            assert!(r.is_err(), "{kind} {body}: {r:?}");
+        }
+    }
+}
