@@ -112,9 +112,10 @@ pub fn run(opts: &DemoOptions) -> Result<DemoSummary, DemoError> {
             serial_from: Some("DEMO000001".into()),
             serial_to: None,
         };
-        journal.receive(&receipt, &["demo".into()], 0)?;
-        journal.load("emulator-1", st.feeder, 0)?;
-        journal.install("emulator-1", "ribbon", st.ribbon_panels / 5, Some("DEMO"), 0)?;
+        let clerk = &demo_clerk();
+        journal.receive(&receipt, &["demo".into()], clerk)?;
+        journal.load("emulator-1", st.feeder, clerk)?;
+        journal.install("emulator-1", "ribbon", st.ribbon_panels / 5, Some("DEMO"), clerk)?;
     }
     for f in &opts.faults {
         device.inject(*f);
@@ -214,7 +215,7 @@ fn tend<P: cetak_drivers::Printer>(
     }
     for job in station.journal().jobs_in(JobState::Uncertain)? {
         eprintln!("  {}", text(lang, "demo.operator_spoils", &[("job", &job.job_id)]));
-        station.journal().resolve_uncertain(&job.job_id, false, 0, spoil_retries)?;
+        station.journal().resolve_uncertain(&job.job_id, false, demo_clerk(), spoil_retries)?;
         acted = true;
     }
     Ok(acted)
@@ -276,4 +277,10 @@ fn write_previews(dir: &Path, people: &[serde_json::Value]) -> Result<(), DemoEr
         }
     }
     Ok(())
+}
+
+/// The clerk and operator the demo plays: the user running it.
+fn demo_clerk() -> crate::journal::Actor {
+    let uid = rustix::process::getuid().as_raw();
+    crate::journal::Actor::User { uid, name: crate::service::users::user_name(uid) }
 }

@@ -5,6 +5,7 @@
 //! findings carry a stable code and a field name only, and the validated
 //! card prints redacted in `Debug`.
 
+pub mod actor;
 pub mod envelope;
 pub mod generator;
 pub mod ledger;
@@ -13,5 +14,6 @@ pub mod reasons;
 pub mod validate;
 pub mod wire;
 
+pub use actor::Actor;
 pub use prr::{Card, KodeWilayah, Priority, Prr, RawPrr, RequestType};
 pub use validate::{validate, Finding, Severity, Validation};

@@ -11,6 +11,7 @@
 //! `{"op": "explain", "printer": "...", "cards": 1, "reset": false, "reason": "..."}`;
 //! one reply: `{"ok": true, "state": "..."}` or `{"ok": false, "error": "..."}`.
 
+use crate::journal::Actor;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -169,20 +170,22 @@ pub fn lock_daemon_within(state_dir: &Path, grace: Duration) -> Result<DaemonLoc
     }
 }
 
-/// Applies a request to the journal on behalf of `uid`.
+/// Applies a request to the journal on behalf of the user `uid` (its
+/// name looked up here, so the journal records who acted in words).
 pub fn apply(journal: &mut Journal, req: &Request, uid: u32, policy: &Policy) -> Result<Reply, StockError> {
+    let actor = &Actor::User { uid, name: crate::service::users::user_name(uid) };
     let state = match req {
-        Request::Resolve { job_id, printed } => journal.resolve_uncertain(job_id, *printed, uid, policy.spoil_retries)?.to_string(),
+        Request::Resolve { job_id, printed } => journal.resolve_uncertain(job_id, *printed, actor, policy.spoil_retries)?.to_string(),
         Request::Pause { printer } => {
             journal.pause(printer, "operator", serde_json::json!({"operator_uid": uid}))?;
-            journal.record_action(uid, "pause", None, printer)?;
+            journal.record_action(actor, "pause", None, printer)?;
             "paused".into()
         }
-        Request::Resume { printer } => (if journal.resume(printer, uid)? { "resumed" } else { "not_paused" }).into(),
+        Request::Resume { printer } => (if journal.resume(printer, actor)? { "resumed" } else { "not_paused" }).into(),
         Request::Explain { printer, cards, reset: true, reset_to, reason } if cards.is_none() => {
-            format!("left {}", journal.book_reset(printer, reason, *reset_to, uid)?)
+            format!("left {}", journal.book_reset(printer, reason, *reset_to, actor)?)
         }
-        Request::Explain { printer, cards, reason, .. } => format!("left {}", journal.book_unaccounted(printer, *cards, reason, uid)?),
+        Request::Explain { printer, cards, reason, .. } => format!("left {}", journal.book_unaccounted(printer, *cards, reason, actor)?),
         Request::Receive { blanko, batch, version, serial_from, serial_to } => {
             let r = Receipt {
                 blanko: *blanko,
@@ -191,18 +194,18 @@ pub fn apply(journal: &mut Journal, req: &Request, uid: u32, policy: &Policy) ->
                 serial_from: serial_from.clone(),
                 serial_to: serial_to.clone(),
             };
-            journal.receive(&r, &policy.blank_versions, uid)?;
+            journal.receive(&r, &policy.blank_versions, actor)?;
             "received".into()
         }
         Request::Load { printer, blanko } => {
-            journal.load(printer, *blanko, uid)?;
+            journal.load(printer, *blanko, actor)?;
             "loaded".into()
         }
         Request::Install { printer, item, capacity, lot } => {
-            journal.install(printer, item, *capacity, lot.as_deref(), uid)?;
+            journal.install(printer, item, *capacity, lot.as_deref(), actor)?;
             "installed".into()
         }
-        Request::Count { location, item, counted, reason } => journal.count(location, item, *counted, reason, uid)?.to_string(),
+        Request::Count { location, item, counted, reason } => journal.count(location, item, *counted, reason, actor)?.to_string(),
         Request::Status { lang, colour } => status::render(journal, *lang, policy.warn_days, *colour)?,
     };
     Ok(Reply { ok: true, state: Some(state), error: None })

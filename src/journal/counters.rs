@@ -14,6 +14,7 @@
 //! A counter step that is not a blank (a cleaning card) will be classified
 //! where the station judges the counter ([`CounterGap::of`]): the one seam.
 
+use super::Actor;
 use rusqlite::{params, OptionalExtension};
 use serde_json::json;
 
@@ -136,12 +137,13 @@ impl Journal {
 
     /// Lifts an operator's pause. A pause for the counter is lifted only by
     /// booking it ([`Journal::book_unaccounted`], [`Journal::book_reset`]).
-    pub fn resume(&mut self, printer: &str, uid: u32) -> Result<bool> {
+    pub fn resume(&mut self, printer: &str, actor: impl Into<Actor>) -> Result<bool> {
+        let actor = &actor.into();
         let tx = self.ctx.begin(&mut self.conn)?;
         let n = tx
             .execute("DELETE FROM pauses WHERE printer = ?1 AND reason NOT IN ('blank_unaccounted', 'counter_reset')", [printer])
             .map_err(self.ctx.sql())?;
-        self.ctx.operator_action(&tx, uid, "resume", None, printer)?;
+        self.ctx.operator_action(&tx, actor, "resume", None, printer)?;
         self.ctx.commit(tx)?;
         Ok(n > 0)
     }
@@ -152,7 +154,8 @@ impl Journal {
     /// more than the pause's difference. An audited adjustment; when every
     /// card is explained the station prints again, otherwise the pause stays
     /// for the rest. Returns the cards still unexplained.
-    pub fn book_unaccounted(&mut self, printer: &str, cards: Option<u64>, reason: &str, uid: u32) -> Result<u64> {
+    pub fn book_unaccounted(&mut self, printer: &str, cards: Option<u64>, reason: &str, actor: impl Into<Actor>) -> Result<u64> {
+        let actor = &actor.into();
         if reason.trim().is_empty() {
             return Err(BookingRefused::NoReason.into());
         }
@@ -182,7 +185,7 @@ impl Journal {
             -quantity,
             None,
             None,
-            json!({"reason": reason, "operator_uid": uid, "cause": BLANK_UNACCOUNTED, "expected": expected, "found": found}),
+            json!({"reason": reason, "operator_uid": actor.uid(), "cause": BLANK_UNACCOUNTED, "expected": expected, "found": found}),
         )?;
         self.ctx.set_counter(&tx, printer, explained)?;
         if explained == found {
@@ -192,11 +195,11 @@ impl Journal {
             tx.execute("UPDATE pauses SET detail = ?2 WHERE printer = ?1", params![printer, detail.to_string()]).map_err(self.ctx.sql())?;
         }
         let what = json!({"printer": printer, "cards": cards, "reason": reason}).to_string();
-        self.ctx.operator_action(&tx, uid, "book_unaccounted", None, &what)?;
+        self.ctx.operator_action(&tx, actor, "book_unaccounted", None, &what)?;
         self.ctx.event(
             &tx,
             None,
-            json!({"event": "blank_unaccounted_booked", "printer": printer, "cards": cards, "left": found - explained, "operator_uid": uid}),
+            json!({"event": "blank_unaccounted_booked", "printer": printer, "cards": cards, "left": found - explained, "operator_uid": actor.uid()}),
         )?;
         self.ctx.commit(tx)?;
         Ok(found - explained)
@@ -209,7 +212,8 @@ impl Journal {
     /// counted since (`found - to`: a test card pressed before the agent
     /// looked) are not part of the reset: the next counter check pauses on
     /// them as blanks to explain. Returns how many those are.
-    pub fn book_reset(&mut self, printer: &str, reason: &str, to: u64, uid: u32) -> Result<u64> {
+    pub fn book_reset(&mut self, printer: &str, reason: &str, to: u64, actor: impl Into<Actor>) -> Result<u64> {
+        let actor = &actor.into();
         if reason.trim().is_empty() {
             return Err(BookingRefused::NoReason.into());
         }
@@ -229,7 +233,7 @@ impl Journal {
             0,
             None,
             None,
-            json!({"reason": reason, "operator_uid": uid, "expected": expected, "found": found, "to": to}),
+            json!({"reason": reason, "operator_uid": actor.uid(), "expected": expected, "found": found, "to": to}),
         )?;
         tx.execute(
             "UPDATE printers SET last_counter = ?2, counter_epoch = counter_epoch + 1 WHERE name = ?1",
@@ -238,11 +242,11 @@ impl Journal {
         .map_err(self.ctx.sql())?;
         tx.execute("DELETE FROM pauses WHERE printer = ?1", [printer]).map_err(self.ctx.sql())?;
         let what = json!({"printer": printer, "expected": expected, "found": found, "to": to, "reason": reason}).to_string();
-        self.ctx.operator_action(&tx, uid, "book_reset", None, &what)?;
+        self.ctx.operator_action(&tx, actor, "book_reset", None, &what)?;
         self.ctx.event(
             &tx,
             None,
-            json!({"event": "counter_reset_booked", "printer": printer, "expected": expected, "found": found, "to": to, "operator_uid": uid}),
+            json!({"event": "counter_reset_booked", "printer": printer, "expected": expected, "found": found, "to": to, "operator_uid": actor.uid()}),
         )?;
         self.ctx.commit(tx)?;
         Ok(found - to)

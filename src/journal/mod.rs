@@ -42,6 +42,7 @@ pub use outbox::Message;
 pub use state::JobState;
 
 use cetak_model::wire::Outcome;
+pub use cetak_model::Actor;
 use outbox::{HeldCard, HeldState, JobResult};
 pub use vault::{Vault, VaultError};
 
@@ -620,7 +621,8 @@ impl Journal {
 
     /// The operator settles an `uncertain` job: the good card is in hand
     /// (`printed`), or the card is spoiled and kept for destruction.
-    pub fn resolve_uncertain(&mut self, job_id: &str, printed: bool, uid: u32, spoil_limit: u32) -> Result<JobState> {
+    pub fn resolve_uncertain(&mut self, job_id: &str, printed: bool, actor: impl Into<Actor>, spoil_limit: u32) -> Result<JobState> {
+        let actor = &actor.into();
         let tx = self.ctx.begin(&mut self.conn)?;
         let (printer, attempt): (String, u32) = tx
             .query_row(
@@ -632,11 +634,11 @@ impl Journal {
             .map_err(self.ctx.sql())?
             .ok_or_else(|| JournalError::WrongState { job_id: job_id.into(), expected: JobState::Uncertain, actual: JobState::Ready })?;
         let hopper = stock::hopper(&printer);
-        let detail = json!({"operator_uid": uid});
+        let detail = json!({"operator_uid": actor.uid()});
         let to = if printed {
             self.ctx.ledger(&tx, "blank_used", &hopper, "blanko", -1, Some(job_id), Some(attempt), detail)?;
             self.ctx.transition(&tx, job_id, JobState::Uncertain, JobState::Printed, "operator: printed")?;
-            let result = JobResult { attempt, operator_uid: Some(uid), ..JobResult::new(job_id, Outcome::Printed, None) };
+            let result = JobResult { attempt, operator_uid: actor.uid(), ..JobResult::new(job_id, Outcome::Printed, None) };
             self.ctx.outbox(&tx, &Message::Result(result))?;
             JobState::Printed
         } else {
@@ -645,7 +647,7 @@ impl Journal {
             self.ctx.ledger(&tx, "blank_spoiled", &hopper, "blanko", -1, Some(job_id), Some(attempt), d)?;
             self.ctx.after_spoil(&tx, job_id, JobState::Uncertain, "operator: spoiled", spoil_limit)?
         };
-        self.ctx.operator_action(&tx, uid, "resolve", Some(job_id), if printed { "printed" } else { "spoiled" })?;
+        self.ctx.operator_action(&tx, actor, "resolve", Some(job_id), if printed { "printed" } else { "spoiled" })?;
         self.ctx.commit(tx)?;
         Ok(to)
     }
@@ -817,9 +819,10 @@ impl Journal {
     }
 
     /// Records an operator's action that changes no job (a pause).
-    pub fn record_action(&mut self, uid: u32, action: &str, job_id: Option<&str>, detail: &str) -> Result<()> {
+    pub fn record_action(&mut self, actor: impl Into<Actor>, action: &str, job_id: Option<&str>, detail: &str) -> Result<()> {
+        let actor = &actor.into();
         let tx = self.ctx.begin(&mut self.conn)?;
-        self.ctx.operator_action(&tx, uid, action, job_id, detail)?;
+        self.ctx.operator_action(&tx, actor, action, job_id, detail)?;
         self.ctx.commit(tx)
     }
 
@@ -883,11 +886,31 @@ impl Journal {
         rows.collect::<Result<Vec<_>, _>>().map_err(self.ctx.sql())
     }
 
-    /// Operator actions, newest last: (uid, action, job id).
+    /// The actions of people at the print PC, newest last: (uid, action,
+    /// job id). The district's own ([`Journal::actions`]) are not theirs.
     pub fn operator_actions(&self) -> Result<Vec<(u32, String, Option<String>)>> {
-        let mut stmt = self.conn.prepare("SELECT uid, action, job_id FROM operator_actions ORDER BY id").map_err(self.ctx.sql())?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT uid, action, job_id FROM operator_actions WHERE uid IS NOT NULL ORDER BY id")
+            .map_err(self.ctx.sql())?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(self.ctx.sql())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.ctx.sql())
+    }
+
+    /// Every recorded action, newest last: (who acted, action, job id).
+    pub fn actions(&self) -> Result<Vec<(Actor, String, Option<String>)>> {
+        let mut stmt = self.conn.prepare("SELECT actor, action, job_id FROM operator_actions ORDER BY id").map_err(self.ctx.sql())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(self.ctx.sql())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.ctx.sql())?;
+        rows.into_iter()
+            .map(|(who, action, job)| {
+                let actor = serde_json::from_str(&who).map_err(|e| JournalError::Corrupt(format!("an action's actor {who:?}: {e}")))?;
+                Ok((actor, action, job))
+            })
+            .collect()
     }
 
     /// Checks the journal's consistency: SQLite's own integrity check, the
@@ -971,16 +994,23 @@ impl Ctx {
         Ok(())
     }
 
-    /// An operator's action: recorded with the calling user (uid and name)
-    /// and reported to the district as an event.
-    pub(crate) fn operator_action(&self, tx: &Transaction<'_>, uid: u32, action: &str, job_id: Option<&str>, detail: &str) -> Result<()> {
+    /// An action of a person (or of the district, by a command): recorded
+    /// with who acted, and reported to the district as an event.
+    pub(crate) fn operator_action(
+        &self,
+        tx: &Transaction<'_>,
+        actor: &Actor,
+        action: &str,
+        job_id: Option<&str>,
+        detail: &str,
+    ) -> Result<()> {
+        let who = serde_json::to_string(actor).map_err(|e| JournalError::Corrupt(e.to_string()))?;
         tx.execute(
-            "INSERT INTO operator_actions (at, uid, action, job_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![now(), uid, action, job_id, detail],
+            "INSERT INTO operator_actions (at, uid, actor, action, job_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![now(), actor.uid(), who, action, job_id, detail],
         )
         .map_err(self.sql())?;
-        let user = crate::service::users::user_name(uid);
-        let body = json!({"event": "operator_action", "action": action, "uid": uid, "user": user, "job_id": job_id, "detail": detail});
+        let body = json!({"event": "operator_action", "action": action, "actor": actor, "uid": actor.uid(), "user": actor.name(), "job_id": job_id, "detail": detail});
         self.event(tx, job_id, body)
     }
 

@@ -172,4 +172,23 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE attempts ADD COLUMN panels_before INTEGER;
     "#,
+    // 8: who acted, as a `cetak_model::Actor` (JSON): the district's own
+    // commands (a resume) are the district's, not uid 0's, so `uid` may be
+    // empty. Rows of earlier versions were users, named by their uid.
+    r#"
+    CREATE TABLE operator_actions_8 (
+        id     INTEGER PRIMARY KEY,
+        at     INTEGER NOT NULL,
+        uid    INTEGER,
+        actor  TEXT NOT NULL,
+        action TEXT NOT NULL,
+        job_id TEXT,
+        detail TEXT NOT NULL
+    );
+    INSERT INTO operator_actions_8 (id, at, uid, actor, action, job_id, detail)
+        SELECT id, at, uid, json_object('kind', 'user', 'uid', uid, 'name', CAST(uid AS TEXT)), action, job_id, detail
+        FROM operator_actions;
+    DROP TABLE operator_actions;
+    ALTER TABLE operator_actions_8 RENAME TO operator_actions;
+    "#,
 ];

@@ -5,6 +5,7 @@
 //! the card events (used, spoiled, ribbon and film panels) are booked with
 //! their attempt in `end_attempt`.
 
+use super::Actor;
 use rusqlite::params;
 use serde_json::json;
 
@@ -71,7 +72,8 @@ impl Journal {
     }
 
     /// Blanks into the safe. Versions not in `supported` are refused.
-    pub fn receive(&mut self, r: &Receipt, supported: &[String], uid: u32) -> std::result::Result<(), StockError> {
+    pub fn receive(&mut self, r: &Receipt, supported: &[String], actor: impl Into<Actor>) -> std::result::Result<(), StockError> {
+        let actor = &actor.into();
         if !supported.iter().any(|v| v == &r.version) {
             return Err(StockError::Version { version: r.version.clone(), supported: supported.join(", ") });
         }
@@ -79,21 +81,22 @@ impl Journal {
             return Err(StockError::Invalid("a receipt needs --blanko above 0 and a --batch".into()));
         }
         let detail = json!({
-            "batch": r.batch, "version": r.version, "serial_from": r.serial_from, "serial_to": r.serial_to, "operator_uid": uid,
+            "batch": r.batch, "version": r.version, "serial_from": r.serial_from, "serial_to": r.serial_to, "operator_uid": actor.uid(),
         });
-        self.book(uid, "stock_receive", &[("received", SAFE, "blanko", i64::from(r.blanko), detail)])?;
+        self.book(actor, "stock_receive", &[("received", SAFE, "blanko", i64::from(r.blanko), detail)])?;
         Ok(())
     }
 
     /// Blanks from the safe into a printer's hopper.
-    pub fn load(&mut self, printer: &str, blanko: u32, uid: u32) -> std::result::Result<(), StockError> {
+    pub fn load(&mut self, printer: &str, blanko: u32, actor: impl Into<Actor>) -> std::result::Result<(), StockError> {
+        let actor = &actor.into();
         let have = self.on_hand(SAFE, "blanko")?;
         if have < i64::from(blanko) || blanko == 0 {
             return Err(StockError::NotEnough { have, want: blanko });
         }
-        let d = json!({"printer": printer, "operator_uid": uid});
+        let d = json!({"printer": printer, "operator_uid": actor.uid()});
         self.book(
-            uid,
+            actor,
             "stock_load",
             &[("loaded", SAFE, "blanko", -i64::from(blanko), d.clone()), ("loaded", &hopper(printer), "blanko", i64::from(blanko), d)],
         )?;
@@ -108,45 +111,54 @@ impl Journal {
         item: &str,
         capacity: u32,
         lot: Option<&str>,
-        uid: u32,
+        actor: impl Into<Actor>,
     ) -> std::result::Result<(), StockError> {
+        let actor = &actor.into();
         if !matches!(item, "ribbon" | "film") || capacity == 0 {
             return Err(StockError::Invalid("install a ribbon or a film with a capacity above 0".into()));
         }
         let loc = printer_loc(printer);
         let left = self.on_hand(&loc, item)?;
-        let d = json!({"lot": lot, "operator_uid": uid});
+        let d = json!({"lot": lot, "operator_uid": actor.uid()});
         let mut events = Vec::new();
         if left != 0 {
             events.push(("removed", loc.as_str(), item, -left, d.clone()));
         }
         let kind = if item == "ribbon" { "ribbon_installed" } else { "film_installed" };
         events.push((kind, loc.as_str(), item, i64::from(capacity), d));
-        self.book(uid, "stock_install", &events)?;
+        self.book(actor, "stock_install", &events)?;
         Ok(())
     }
 
     /// A physical count: the difference to the ledger is booked as an
     /// adjustment with the operator's reason. Returns the difference.
-    pub fn count(&mut self, location: &str, item: &str, counted: u32, reason: &str, uid: u32) -> std::result::Result<i64, StockError> {
+    pub fn count(
+        &mut self,
+        location: &str,
+        item: &str,
+        counted: u32,
+        reason: &str,
+        actor: impl Into<Actor>,
+    ) -> std::result::Result<i64, StockError> {
+        let actor = &actor.into();
         if reason.trim().is_empty() {
             return Err(StockError::Invalid("a count needs --reason".into()));
         }
         let diff = i64::from(counted) - self.on_hand(location, item)?;
-        let d = json!({"reason": reason, "counted": counted, "operator_uid": uid});
+        let d = json!({"reason": reason, "counted": counted, "operator_uid": actor.uid()});
         let kind = if diff == 0 { "counted" } else { "adjustment" };
-        self.book(uid, "stock_count", &[(kind, location, item, diff, d)])?;
+        self.book(actor, "stock_count", &[(kind, location, item, diff, d)])?;
         Ok(diff)
     }
 
     /// Books ledger events in one transaction, with the operator's action.
-    fn book(&mut self, uid: u32, action: &str, events: &[(&str, &str, &str, i64, serde_json::Value)]) -> Result<()> {
+    fn book(&mut self, actor: &Actor, action: &str, events: &[(&str, &str, &str, i64, serde_json::Value)]) -> Result<()> {
         let tx = self.ctx.begin(&mut self.conn)?;
         for (kind, location, item, quantity, detail) in events {
             self.ctx.ledger(&tx, kind, location, item, *quantity, None, None, detail.clone())?;
         }
         let detail = json!(events.iter().map(|e| json!([e.0, e.1, e.2, e.3])).collect::<Vec<_>>()).to_string();
-        self.ctx.operator_action(&tx, uid, action, None, &detail)?;
+        self.ctx.operator_action(&tx, actor, action, None, &detail)?;
         self.ctx.commit(tx)
     }
 }

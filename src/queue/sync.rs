@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use super::retry::RetryPolicy;
 use super::{Clock, QueueError};
 use crate::config::DistrictConfig;
-use crate::journal::{JobState, Journal, JournalError, Message};
+use crate::journal::{Actor, JobState, Journal, JournalError, Message};
 
 #[derive(Clone, Debug)]
 pub struct SyncOptions {
@@ -250,7 +250,7 @@ fn carry_out(opts: &SyncOptions, journal: &mut Journal, c: &Command) -> Result<b
         }
         CommandKind::Resume => {
             for p in &opts.printers {
-                journal.resume(p, 0)?;
+                journal.resume(p, &Actor::District { command: c.id })?;
             }
         }
         CommandKind::Cancel => {

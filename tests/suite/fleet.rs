@@ -919,6 +919,38 @@ fn an_outbox_message_the_station_cannot_read_is_set_aside_not_sent_as_another() 
     a.stop();
 }
 
+/// A district's pause reads as a sentence in both languages, and its
+/// resume is recorded as the district's (it was recorded as an operator
+/// action by uid 0, root, and reached the district as such).
+#[test]
+fn a_district_pause_reads_in_both_languages_and_its_resume_is_the_district_s() {
+    let (f, mut a, _, _) = one_job_held_with_no_blanks();
+    a.start();
+    f.district.cli(&["command", "--station", "kel-a", "pause"]);
+    wait_until(Duration::from_secs(10), "kel-a paused", || a.journal().pause_of(crate::support::PRINTER).expect("pause").is_some());
+    for (lang, words) in [("en", "Paused by the district"), ("id", "Dijeda oleh Disdukcapil")] {
+        let out = a.cetak().args(["--language", lang, "status"]).output().expect("status");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(words) && !text.contains("pause.district"), "{lang}: {text}");
+    }
+    f.district.cli(&["command", "--station", "kel-a", "resume"]);
+    wait_until(Duration::from_secs(10), "kel-a resumed", || a.journal().pause_of(crate::support::PRINTER).expect("pause").is_none());
+    let journal = a.journal();
+    let (who, action, _) = journal.actions().expect("actions").pop().expect("an action");
+    assert_eq!(action, "resume");
+    assert!(matches!(who, cetak::journal::Actor::District { .. }), "{who:?}");
+    assert!(journal.operator_actions().expect("actions").iter().all(|(_, action, _)| action != "resume"), "a person's resume");
+    let event = journal
+        .outbox_history()
+        .expect("outbox")
+        .into_iter()
+        .filter_map(|m| serde_json::from_str::<Value>(&m.body).ok())
+        .rfind(|b| b["event"] == "operator_action")
+        .expect("the resume's event");
+    assert_eq!((event["actor"]["kind"].as_str(), event["uid"].as_u64()), (Some("district"), None), "{event}");
+    a.stop();
+}
+
 /// An office that prints before it books its delivery of blanks: printing
 /// goes on, and the district hears of it once a day, not at every
 /// heartbeat (the stock never shows as negative: `service::metrics_...`).
