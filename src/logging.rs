@@ -20,12 +20,32 @@ pub fn init(format: LogFormat, default: &str) {
             return;
         }
     }
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter())
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter()).with_writer(std::io::stderr).with_ansi(colour(&std::io::stderr()));
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// Whether output to `stream` takes colours: on a terminal only, and not
+/// where `NO_COLOR` is set (<https://no-color.org>: to anything but empty).
+pub fn colour(stream: &impl std::io::IsTerminal) -> bool {
+    colour_for(stream.is_terminal(), std::env::var_os("NO_COLOR"))
+}
+
+fn colour_for(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+#[cfg(test)]
+mod colour_tests {
+    use super::colour_for;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour_for(true, None));
+        assert!(!colour_for(false, None), "a file or a pipe");
+        assert!(!colour_for(true, Some("1".into())), "NO_COLOR");
+        assert!(colour_for(true, Some("".into())), "an empty NO_COLOR is unset");
+    }
 }

@@ -260,10 +260,13 @@ fn actor() -> String {
 /// Parses the command line and runs the command.
 pub fn main() -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
-    // Colour only on a terminal: a log file or the journal gets plain text.
+    // Colour only on a terminal, and not with NO_COLOR set (to anything
+    // but empty, <https://no-color.org>): a log file or the journal gets
+    // plain text.
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && !no_color)
         .with_env_filter(filter)
         .init();
     let cli = Cli::parse();

@@ -22,7 +22,7 @@ struct Paint(bool);
 
 /// Whether this process's output takes colours.
 pub fn colour_here() -> bool {
-    std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none()
+    crate::logging::colour(&std::io::stdout())
 }
 
 impl Paint {

@@ -312,7 +312,7 @@ const MAX_SKEW_S: i64 = 300;
 
 /// Prints the verdicts; the number of failed checks.
 pub fn print(verdicts: &[Verdict], lang: Lang) -> usize {
-    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let colour = crate::logging::colour(&std::io::stdout());
     let mut failed = 0;
     for v in verdicts {
         let ok = v.problems.is_empty();
