@@ -104,8 +104,7 @@ pub async fn enroll(pool: &PgPool, code: &str) -> Result<Option<(String, String,
 pub async fn station_of(pool: &PgPool, token: &str) -> Result<Option<(String, Vec<String>)>, DistrictError> {
     // Test-only: CETAK_OPEN_DOOR=token.revoked lets a revoked token in,
     // so the revocation tests are seen to fail with the check off.
-    #[cfg(feature = "failpoints")]
-    if std::env::var("CETAK_OPEN_DOOR").is_ok_and(|v| v.split(',').any(|d| d.trim() == "token.revoked")) {
+    if cetak_failpoints::door_open("token.revoked") {
         return Ok(sqlx::query_as("SELECT station, regions FROM stations WHERE token_sha256 = $1")
             .bind(sha256(token))
             .fetch_optional(pool)

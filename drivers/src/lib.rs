@@ -8,7 +8,7 @@
 
 pub mod emulator;
 pub mod evolis;
-pub mod failpoint;
+pub use cetak_failpoints as failpoint;
 pub mod panel;
 pub mod printer;
 pub mod transport;

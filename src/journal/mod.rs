@@ -261,7 +261,7 @@ impl Ctx {
     fn commit(&self, tx: Transaction<'_>) -> Result<()> {
         let result = tx.commit().map_err(|source| JournalError::Sqlite { path: self.path.clone(), source });
         for name in self.moved.take() {
-            cetak_drivers::failpoint::hit(&format!("journal.{name}.after"));
+            cetak_failpoints::hit(&format!("journal.{name}.after"));
         }
         result
     }
@@ -982,7 +982,7 @@ impl Ctx {
         }
         let name = format!("{from}-{to}");
         // A crash here dies inside the transaction: nothing is written.
-        cetak_drivers::failpoint::hit(&format!("journal.{name}.before"));
+        cetak_failpoints::hit(&format!("journal.{name}.before"));
         self.moved.borrow_mut().push(name);
         let t = now();
         tx.execute("UPDATE jobs SET state = ?2, updated_at = ?3 WHERE job_id = ?1", params![job_id, to.as_str(), t]).map_err(self.sql())?;
@@ -1056,7 +1056,7 @@ impl Ctx {
         )
         .map_err(self.sql())?;
         // A crash here dies inside the transaction: the event is not kept.
-        cetak_drivers::failpoint::hit(&format!("ledger.{kind}"));
+        cetak_failpoints::hit(&format!("ledger.{kind}"));
         Ok(())
     }
 

@@ -507,9 +507,9 @@ async fn send_results(
         return Ok(false);
     }
     let req = ResultsRequest { results: results.iter().map(|(_, r)| r.clone()).collect() };
-    cetak_drivers::failpoint::hit("outbox.results.before");
+    cetak_failpoints::hit("outbox.results.before");
     let (resp, rtt): (ResultsResponse, _) = client.post("/v1/results", &req, t).await?;
-    cetak_drivers::failpoint::hit("outbox.results.after");
+    cetak_failpoints::hit("outbox.results.after");
     clock.observe(resp.time_ms, rtt);
     let mut taken = Vec::new();
     let mut not_yours = Vec::new();
@@ -539,7 +539,7 @@ async fn send_held(journal: &mut Journal, client: &super::Client, held: &[(i64, 
         return Ok(false);
     }
     let req = HeldReport { jobs: held.iter().map(|(_, h)| h.clone()).collect() };
-    cetak_drivers::failpoint::hit("outbox.held.before");
+    cetak_failpoints::hit("outbox.held.before");
     match client.post::<_, Ack>("/v1/held", &req, t).await {
         Ok(_) => {}
         // The district refuses a report whole when one job in it was never
@@ -559,7 +559,7 @@ async fn send_held(journal: &mut Journal, client: &super::Client, held: &[(i64, 
         }
         Err(e) => return Err(e.into()),
     }
-    cetak_drivers::failpoint::hit("outbox.held.after");
+    cetak_failpoints::hit("outbox.held.after");
     journal.ack_outbox(&held.iter().map(|(id, _)| *id).collect::<Vec<_>>())?;
     Ok(true)
 }
@@ -574,9 +574,9 @@ async fn send_events(
         return Ok(false);
     }
     let req = EventsReport { events: events.iter().map(|(_, e)| e.clone()).collect() };
-    cetak_drivers::failpoint::hit("outbox.events.before");
+    cetak_failpoints::hit("outbox.events.before");
     let _: (Ack, _) = client.post("/v1/events", &req, t).await?;
-    cetak_drivers::failpoint::hit("outbox.events.after");
+    cetak_failpoints::hit("outbox.events.after");
     journal.ack_outbox(&events.iter().map(|(id, _)| *id).collect::<Vec<_>>())?;
     Ok(true)
 }
@@ -587,9 +587,9 @@ async fn send_stock(journal: &mut Journal, client: &super::Client, t: Duration) 
     if let Some(last) = rows.last() {
         let head = last.hash.clone();
         let events = rows.iter().map(|r| r.to_event()).collect();
-        cetak_drivers::failpoint::hit("outbox.stock.before");
+        cetak_failpoints::hit("outbox.stock.before");
         let (ack, _): (StockAck, _) = client.post("/v1/stock", &StockReport { head, events }, t).await?;
-        cetak_drivers::failpoint::hit("outbox.stock.after");
+        cetak_failpoints::hit("outbox.stock.after");
         // What the district holds, not what was sent: a chain it refused
         // (or one it no longer holds, after a replaced PC) is sent whole.
         journal.set_stock_head(ack.head.as_deref())?;

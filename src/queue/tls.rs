@@ -33,7 +33,7 @@ pub fn raise_time_floor(unix_s: i64) {
 /// expired certificate stays expired: the floor only ever moves time on.
 pub fn check_time(system: UnixTime) -> UnixTime {
     let floor = DISTRICT_FLOOR_S.load(Ordering::SeqCst).max(BUILT_S.parse().unwrap_or(0));
-    if cetak_drivers::failpoint::door_open("tls.time_floor") {
+    if cetak_failpoints::door_open("tls.time_floor") {
         return system;
     }
     UnixTime::since_unix_epoch(std::time::Duration::from_secs(system.as_secs().max(floor)))

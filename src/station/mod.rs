@@ -320,7 +320,7 @@ impl<P: Printer> Station<P> {
                 Ok(a) => approved = a,
                 Err(code) => return Ok(Verdict::Refused { code: code.into() }),
             }
-            if !approved && !cetak_drivers::failpoint::door_open("approval") {
+            if !approved && !cetak_failpoints::door_open("approval") {
                 if let Some(f) = v.findings.iter().find(|f| f.severity == cetak_model::Severity::NeedsApproval) {
                     return Ok(rejected(&f.code, f.field));
                 }
@@ -362,7 +362,7 @@ impl<P: Printer> Station<P> {
         let checks = cetak_model::envelope::Checks { regions: &enrolment.regions, now, max_ahead, max_age };
         Ok(match cetak_model::envelope::verify(&env, prr, &enrolment.key_set(), &checks) {
             Ok(()) => Ok(env.approved),
-            Err(e) if cetak_drivers::failpoint::door_open(e.code()) => Ok(env.approved),
+            Err(e) if cetak_failpoints::door_open(e.code()) => Ok(env.approved),
             Err(e) => {
                 tracing::warn!(job_id, reason = %e, "envelope refused");
                 Err(e.code())
@@ -451,7 +451,7 @@ impl<P: Printer> Station<P> {
     /// Moves at most one card. See the module doc for the order of checks.
     pub fn step(&mut self) -> Result<Step, StationError> {
         self.current = None;
-        cetak_drivers::failpoint::panic_point(&format!("station.step.{}", self.opts.name));
+        cetak_failpoints::panic_point(&format!("station.step.{}", self.opts.name));
         self.prepare_assigned()?;
         if self.opts.local_mode {
             crate::local::acknowledge_all(&mut self.journal)?;
@@ -738,8 +738,8 @@ impl<P: Printer> Station<P> {
             if let Some(b) = &self.beat {
                 b.alive();
             }
-            cetak_drivers::failpoint::hang("station.step");
-            cetak_drivers::failpoint::hang(&format!("station.step.{}", self.opts.name));
+            cetak_failpoints::hang("station.step");
+            cetak_failpoints::hang(&format!("station.step.{}", self.opts.name));
             last = self.step()?;
             if matches!(last, Step::Idle | Step::Waiting(_) | Step::Paused(_) | Step::Offline | Step::PrinterRefused { .. }) {
                 if until_idle {
@@ -777,6 +777,6 @@ fn render_payload(job_id: &str, bytes: &[u8], caps: &cetak_drivers::Capabilities
     let raw = cetak_model::RawPrr::parse(&String::from_utf8_lossy(bytes)).map_err(|_| bad())?;
     let prr = cetak_model::validate(&raw, crate::journal::today()).prr.ok_or_else(bad)?;
     let panels = render::render(&prr, caps).map_err(|_: RenderError| bad())?;
-    cetak_drivers::failpoint::hit("render.after");
+    cetak_failpoints::hit("render.after");
     Ok(panels)
 }

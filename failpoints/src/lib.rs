@@ -2,6 +2,11 @@
 //! whose `CETAK_FAILPOINT` names a point kills itself with SIGKILL when it
 //! reaches it (`name`, or `name@N` for the N-th time), as a power cut
 //! would. Without the feature every point compiles to nothing.
+//!
+//! A crate of its own, so the journal, the queue, the station, the drivers
+//! and the district share the points without importing each other for
+//! them. The `fail` crate was looked at: its actions (panic, return, sleep,
+//! pause) cannot SIGKILL the process at a point, which a power cut needs.
 
 /// Marks a point where a crash can be injected.
 #[cfg(not(feature = "failpoints"))]
