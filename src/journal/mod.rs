@@ -25,6 +25,7 @@
 pub mod counters;
 pub mod disk;
 pub mod district;
+pub mod operators;
 pub mod outbox;
 mod schema;
 pub mod state;
@@ -133,21 +134,6 @@ pub struct PrinterRow {
     pub model: String,
     pub last_counter: u64,
     pub counter_epoch: u32,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OutboxRow {
-    pub id: i64,
-    pub kind: String,
-    pub job_id: Option<String>,
-    pub body: String,
-}
-
-impl OutboxRow {
-    /// The row as the message it holds.
-    pub fn message(&self) -> std::result::Result<Message, outbox::Unreadable> {
-        Message::read(self.id, &self.kind, self.job_id.as_deref(), &self.body)
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -709,59 +695,6 @@ impl Journal {
         rows.collect::<Result<Vec<_>, _>>().map_err(self.ctx.sql())
     }
 
-    /// Every outbox message ever queued, acknowledged or not.
-    pub fn outbox_history(&self) -> Result<Vec<OutboxRow>> {
-        let mut stmt = self.conn.prepare("SELECT id, kind, job_id, body FROM outbox ORDER BY id").map_err(self.ctx.sql())?;
-        let rows = stmt
-            .query_map([], |r| Ok(OutboxRow { id: r.get(0)?, kind: r.get(1)?, job_id: r.get(2)?, body: r.get(3)? }))
-            .map_err(self.ctx.sql())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(self.ctx.sql())
-    }
-
-    pub fn pending_outbox(&self) -> Result<Vec<OutboxRow>> {
-        let mut stmt =
-            self.conn.prepare("SELECT id, kind, job_id, body FROM outbox WHERE acked_at IS NULL ORDER BY id").map_err(self.ctx.sql())?;
-        let rows = stmt
-            .query_map([], |r| Ok(OutboxRow { id: r.get(0)?, kind: r.get(1)?, job_id: r.get(2)?, body: r.get(3)? }))
-            .map_err(self.ctx.sql())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(self.ctx.sql())
-    }
-
-    /// The district (or the local sink) acknowledged these messages. A
-    /// final result moves its job to `reported` and then `purged`: its
-    /// payload is destroyed, then any day key no payload needs.
-    pub fn ack_outbox(&mut self, ids: &[i64]) -> Result<usize> {
-        let tx = self.ctx.begin(&mut self.conn)?;
-        let mut purged = 0;
-        for id in ids {
-            let row: Option<(String, Option<String>)> = tx
-                .query_row("SELECT kind, job_id FROM outbox WHERE id = ?1 AND acked_at IS NULL", [id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
-                .map_err(self.ctx.sql())?;
-            tx.execute("UPDATE outbox SET acked_at = ?2 WHERE id = ?1", params![id, now()]).map_err(self.ctx.sql())?;
-            let result_kind = outbox::Kind::Result.as_str();
-            let Some((_, Some(job_id))) = row.filter(|(kind, _)| kind == result_kind) else { continue };
-            // A message about a job this journal does not hold (nothing to
-            // move) is only acknowledged.
-            let Some(st) = job_state(&tx, &job_id).map_err(self.ctx.sql())? else { continue };
-            let st: JobState = st.parse().map_err(|e: state::UnknownState| JournalError::Corrupt(e.0))?;
-            // Given back is not finished: a released job keeps its state
-            // (its payload went at the release), so the district may assign
-            // it here again.
-            if st.is_final() && st != JobState::Released {
-                self.ctx.transition(&tx, &job_id, st, JobState::Reported, "acknowledged")?;
-                self.ctx.transition(&tx, &job_id, JobState::Reported, JobState::Purged, "payload destroyed")?;
-                tx.execute("UPDATE jobs SET payload = NULL WHERE job_id = ?1", [&job_id]).map_err(self.ctx.sql())?;
-                purged += 1;
-            }
-        }
-        self.ctx.commit(tx)?;
-        if purged > 0 {
-            self.destroy_unused_keys()?;
-        }
-        Ok(purged)
-    }
-
     /// Destroys every day key that no stored payload needs, then truncates
     /// the WAL so old frames holding ciphertext are gone too.
     ///
@@ -816,101 +749,6 @@ impl Journal {
             })
             .map_err(self.ctx.sql())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.ctx.sql())
-    }
-
-    /// Records an operator's action that changes no job (a pause).
-    pub fn record_action(&mut self, actor: impl Into<Actor>, action: &str, job_id: Option<&str>, detail: &str) -> Result<()> {
-        let actor = &actor.into();
-        let tx = self.ctx.begin(&mut self.conn)?;
-        self.ctx.operator_action(&tx, actor, action, job_id, detail)?;
-        self.ctx.commit(tx)
-    }
-
-    /// Queues an event for the district that changes no job (a printer
-    /// loop that failed, a printer that kept its stored images).
-    pub fn record_event(&mut self, body: serde_json::Value) -> Result<()> {
-        let tx = self.ctx.begin(&mut self.conn)?;
-        let job_id = body["job_id"].as_str().map(str::to_string);
-        self.ctx.outbox(&tx, &Message::Event { job_id, body })?;
-        self.ctx.commit(tx)
-    }
-
-    /// The bodies of events named `event` queued since `since` (Unix
-    /// seconds), oldest first.
-    pub fn recent_events(&self, event: &str, since: i64) -> Result<Vec<serde_json::Value>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT body FROM outbox WHERE kind = 'event' AND created_at >= ?1 AND json_extract(body, '$.event') = ?2 ORDER BY id")
-            .map_err(self.ctx.sql())?;
-        let rows = stmt.query_map(params![since, event], |r| r.get::<_, String>(0)).map_err(self.ctx.sql())?;
-        let mut out = Vec::new();
-        for r in rows {
-            out.push(serde_json::from_str(&r.map_err(self.ctx.sql())?).unwrap_or_default());
-        }
-        Ok(out)
-    }
-
-    /// Acknowledges messages the district refused alone (a result for an
-    /// assignment it says this station never had): no longer sent, kept
-    /// with `flag` for the operator (`cetak status`, `/metrics`).
-    pub fn ack_flagged(&mut self, ids: &[i64], flag: &str) -> Result<usize> {
-        {
-            let tx = self.ctx.begin(&mut self.conn)?;
-            for id in ids {
-                tx.execute("UPDATE outbox SET flag = ?2 WHERE id = ?1", params![id, flag]).map_err(self.ctx.sql())?;
-            }
-            self.ctx.commit(tx)?;
-        }
-        self.ack_outbox(ids)
-    }
-
-    /// Sets aside messages that cannot be read (`Message::read`): flagged
-    /// and no longer sent, and nothing moves on their account (a final
-    /// result set aside does not make its job reported).
-    pub fn set_aside(&mut self, ids: &[i64], flag: &str) -> Result<usize> {
-        let tx = self.ctx.begin(&mut self.conn)?;
-        let mut n = 0;
-        for id in ids {
-            n += tx
-                .execute("UPDATE outbox SET flag = ?2, acked_at = ?3 WHERE id = ?1 AND acked_at IS NULL", params![id, flag, now()])
-                .map_err(self.ctx.sql())?;
-        }
-        self.ctx.commit(tx)?;
-        Ok(n)
-    }
-
-    /// Messages kept flagged: (job id, flag).
-    pub fn flagged_outbox(&self) -> Result<Vec<(Option<String>, String)>> {
-        let mut stmt = self.conn.prepare("SELECT job_id, flag FROM outbox WHERE flag IS NOT NULL ORDER BY id").map_err(self.ctx.sql())?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.ctx.sql())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(self.ctx.sql())
-    }
-
-    /// The actions of people at the print PC, newest last: (uid, action,
-    /// job id). The district's own ([`Journal::actions`]) are not theirs.
-    pub fn operator_actions(&self) -> Result<Vec<(u32, String, Option<String>)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT uid, action, job_id FROM operator_actions WHERE uid IS NOT NULL ORDER BY id")
-            .map_err(self.ctx.sql())?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(self.ctx.sql())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(self.ctx.sql())
-    }
-
-    /// Every recorded action, newest last: (who acted, action, job id).
-    pub fn actions(&self) -> Result<Vec<(Actor, String, Option<String>)>> {
-        let mut stmt = self.conn.prepare("SELECT actor, action, job_id FROM operator_actions ORDER BY id").map_err(self.ctx.sql())?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(self.ctx.sql())?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(self.ctx.sql())?;
-        rows.into_iter()
-            .map(|(who, action, job)| {
-                let actor = serde_json::from_str(&who).map_err(|e| JournalError::Corrupt(format!("an action's actor {who:?}: {e}")))?;
-                Ok((actor, action, job))
-            })
-            .collect()
     }
 
     /// Checks the journal's consistency: SQLite's own integrity check, the
@@ -989,40 +827,6 @@ impl Ctx {
         tx.execute(
             "INSERT INTO job_events (job_id, from_state, to_state, at, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![job_id, from.as_str(), to.as_str(), t, detail],
-        )
-        .map_err(self.sql())?;
-        Ok(())
-    }
-
-    /// An action of a person (or of the district, by a command): recorded
-    /// with who acted, and reported to the district as an event.
-    pub(crate) fn operator_action(
-        &self,
-        tx: &Transaction<'_>,
-        actor: &Actor,
-        action: &str,
-        job_id: Option<&str>,
-        detail: &str,
-    ) -> Result<()> {
-        let who = serde_json::to_string(actor).map_err(|e| JournalError::Corrupt(e.to_string()))?;
-        tx.execute(
-            "INSERT INTO operator_actions (at, uid, actor, action, job_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![now(), actor.uid(), who, action, job_id, detail],
-        )
-        .map_err(self.sql())?;
-        let body = json!({"event": "operator_action", "action": action, "actor": actor, "uid": actor.uid(), "user": actor.name(), "job_id": job_id, "detail": detail});
-        self.event(tx, job_id, body)
-    }
-
-    /// Queues an event for the district.
-    pub(crate) fn event(&self, tx: &Transaction<'_>, job_id: Option<&str>, body: serde_json::Value) -> Result<()> {
-        self.outbox(tx, &Message::Event { job_id: job_id.map(str::to_string), body })
-    }
-
-    fn outbox(&self, tx: &Transaction<'_>, message: &Message) -> Result<()> {
-        tx.execute(
-            "INSERT INTO outbox (kind, job_id, body, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![message.kind().as_str(), message.job_id(), message.body(), now()],
         )
         .map_err(self.sql())?;
         Ok(())

@@ -10,7 +10,10 @@
 //! type existed reads back unchanged.
 
 use cetak_model::wire::Outcome;
+use rusqlite::{params, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
+
+use super::{job_state, now, state, Ctx, JobState, Journal, JournalError, Result};
 
 /// The kind of a message, as the outbox's `kind` column has it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,6 +176,152 @@ impl Message {
             return Err(unreadable("its body names another job than its row".into()));
         }
         Ok(message)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub kind: String,
+    pub job_id: Option<String>,
+    pub body: String,
+}
+
+impl OutboxRow {
+    /// The row as the message it holds.
+    pub fn message(&self) -> std::result::Result<Message, Unreadable> {
+        Message::read(self.id, &self.kind, self.job_id.as_deref(), &self.body)
+    }
+}
+
+impl Journal {
+    /// Every outbox message ever queued, acknowledged or not.
+    pub fn outbox_history(&self) -> Result<Vec<OutboxRow>> {
+        let mut stmt = self.conn.prepare("SELECT id, kind, job_id, body FROM outbox ORDER BY id").map_err(self.ctx.sql())?;
+        let rows = stmt
+            .query_map([], |r| Ok(OutboxRow { id: r.get(0)?, kind: r.get(1)?, job_id: r.get(2)?, body: r.get(3)? }))
+            .map_err(self.ctx.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.ctx.sql())
+    }
+
+    pub fn pending_outbox(&self) -> Result<Vec<OutboxRow>> {
+        let mut stmt =
+            self.conn.prepare("SELECT id, kind, job_id, body FROM outbox WHERE acked_at IS NULL ORDER BY id").map_err(self.ctx.sql())?;
+        let rows = stmt
+            .query_map([], |r| Ok(OutboxRow { id: r.get(0)?, kind: r.get(1)?, job_id: r.get(2)?, body: r.get(3)? }))
+            .map_err(self.ctx.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.ctx.sql())
+    }
+
+    /// The district (or the local sink) acknowledged these messages. A
+    /// final result moves its job to `reported` and then `purged`: its
+    /// payload is destroyed, then any day key no payload needs.
+    pub fn ack_outbox(&mut self, ids: &[i64]) -> Result<usize> {
+        let tx = self.ctx.begin(&mut self.conn)?;
+        let mut purged = 0;
+        for id in ids {
+            let row: Option<(String, Option<String>)> = tx
+                .query_row("SELECT kind, job_id FROM outbox WHERE id = ?1 AND acked_at IS NULL", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(self.ctx.sql())?;
+            tx.execute("UPDATE outbox SET acked_at = ?2 WHERE id = ?1", params![id, now()]).map_err(self.ctx.sql())?;
+            let result_kind = Kind::Result.as_str();
+            let Some((_, Some(job_id))) = row.filter(|(kind, _)| kind == result_kind) else { continue };
+            // A message about a job this journal does not hold (nothing to
+            // move) is only acknowledged.
+            let Some(st) = job_state(&tx, &job_id).map_err(self.ctx.sql())? else { continue };
+            let st: JobState = st.parse().map_err(|e: state::UnknownState| JournalError::Corrupt(e.0))?;
+            // Given back is not finished: a released job keeps its state
+            // (its payload went at the release), so the district may assign
+            // it here again.
+            if st.is_final() && st != JobState::Released {
+                self.ctx.transition(&tx, &job_id, st, JobState::Reported, "acknowledged")?;
+                self.ctx.transition(&tx, &job_id, JobState::Reported, JobState::Purged, "payload destroyed")?;
+                tx.execute("UPDATE jobs SET payload = NULL WHERE job_id = ?1", [&job_id]).map_err(self.ctx.sql())?;
+                purged += 1;
+            }
+        }
+        self.ctx.commit(tx)?;
+        if purged > 0 {
+            self.destroy_unused_keys()?;
+        }
+        Ok(purged)
+    }
+
+    /// Queues an event for the district that changes no job (a printer
+    /// loop that failed, a printer that kept its stored images).
+    pub fn record_event(&mut self, body: serde_json::Value) -> Result<()> {
+        let tx = self.ctx.begin(&mut self.conn)?;
+        let job_id = body["job_id"].as_str().map(str::to_string);
+        self.ctx.outbox(&tx, &Message::Event { job_id, body })?;
+        self.ctx.commit(tx)
+    }
+
+    /// The bodies of events named `event` queued since `since` (Unix
+    /// seconds), oldest first.
+    pub fn recent_events(&self, event: &str, since: i64) -> Result<Vec<serde_json::Value>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT body FROM outbox WHERE kind = 'event' AND created_at >= ?1 AND json_extract(body, '$.event') = ?2 ORDER BY id")
+            .map_err(self.ctx.sql())?;
+        let rows = stmt.query_map(params![since, event], |r| r.get::<_, String>(0)).map_err(self.ctx.sql())?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(serde_json::from_str(&r.map_err(self.ctx.sql())?).unwrap_or_default());
+        }
+        Ok(out)
+    }
+
+    /// Acknowledges messages the district refused alone (a result for an
+    /// assignment it says this station never had): no longer sent, kept
+    /// with `flag` for the operator (`cetak status`, `/metrics`).
+    pub fn ack_flagged(&mut self, ids: &[i64], flag: &str) -> Result<usize> {
+        {
+            let tx = self.ctx.begin(&mut self.conn)?;
+            for id in ids {
+                tx.execute("UPDATE outbox SET flag = ?2 WHERE id = ?1", params![id, flag]).map_err(self.ctx.sql())?;
+            }
+            self.ctx.commit(tx)?;
+        }
+        self.ack_outbox(ids)
+    }
+
+    /// Sets aside messages that cannot be read (`Message::read`): flagged
+    /// and no longer sent, and nothing moves on their account (a final
+    /// result set aside does not make its job reported).
+    pub fn set_aside(&mut self, ids: &[i64], flag: &str) -> Result<usize> {
+        let tx = self.ctx.begin(&mut self.conn)?;
+        let mut n = 0;
+        for id in ids {
+            n += tx
+                .execute("UPDATE outbox SET flag = ?2, acked_at = ?3 WHERE id = ?1 AND acked_at IS NULL", params![id, flag, now()])
+                .map_err(self.ctx.sql())?;
+        }
+        self.ctx.commit(tx)?;
+        Ok(n)
+    }
+
+    /// Messages kept flagged: (job id, flag).
+    pub fn flagged_outbox(&self) -> Result<Vec<(Option<String>, String)>> {
+        let mut stmt = self.conn.prepare("SELECT job_id, flag FROM outbox WHERE flag IS NOT NULL ORDER BY id").map_err(self.ctx.sql())?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.ctx.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.ctx.sql())
+    }
+}
+
+impl Ctx {
+    /// Queues an event for the district.
+    pub(crate) fn event(&self, tx: &Transaction<'_>, job_id: Option<&str>, body: serde_json::Value) -> Result<()> {
+        self.outbox(tx, &Message::Event { job_id: job_id.map(str::to_string), body })
+    }
+
+    pub(super) fn outbox(&self, tx: &Transaction<'_>, message: &Message) -> Result<()> {
+        tx.execute(
+            "INSERT INTO outbox (kind, job_id, body, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![message.kind().as_str(), message.job_id(), message.body(), now()],
+        )
+        .map_err(self.sql())?;
+        Ok(())
     }
 }
 
