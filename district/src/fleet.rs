@@ -1,7 +1,7 @@
 //! Stations: one-time enrolment codes, bearer tokens, the fleet table from
 //! what stations push, and officers' commands to them.
 
-use cetak_model::wire::{Command, CommandKind, Heartbeat};
+use cetak_model::wire::{Command, CommandKind, Heartbeat, PrinterState};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use sqlx::postgres::PgPool;
@@ -121,7 +121,7 @@ pub async fn station_of(pool: &PgPool, token: &str) -> Result<Option<(String, Ve
 /// yet); readiness decides fair shares.
 pub async fn heartbeat(pool: &PgPool, station: &str, hb: &Heartbeat) -> Result<(), DistrictError> {
     let status = serde_json::to_value(hb).map_err(|e| DistrictError::Refused(e.to_string()))?;
-    let ready = hb.printers.is_empty() || hb.printers.iter().any(|p| p.state == "idle" || p.state == "printing");
+    let ready = hb.printers.is_empty() || hb.printers.iter().any(|p| matches!(p.state, PrinterState::Idle | PrinterState::Printing));
     sqlx::query("UPDATE stations SET last_seen = now(), last_status = $2, ready = $3 WHERE station = $1")
         .bind(station)
         .bind(status)

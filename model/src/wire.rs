@@ -201,9 +201,89 @@ pub struct Heartbeat {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct PrinterStatus {
     pub name: String,
-    /// idle, printing, waiting, paused, offline, error, hung, stopped.
-    pub state: String,
+    pub state: PrinterState,
     pub detail: String,
+}
+
+/// What a station's printer loop is doing. A state this version does not
+/// know (a newer peer's) reads as `unknown`, so older and newer stations
+/// and districts still read each other's heartbeats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PrinterState {
+    /// Ready, waiting for a job.
+    Idle,
+    /// A card is in the printer.
+    Printing,
+    /// A standing fault (feeder empty, cover open) waits for the clerk.
+    Waiting,
+    /// An operator, the district or a counter gap paused it.
+    Paused,
+    /// The printer does not answer.
+    Offline,
+    /// The printer or its loop failed (refused a command, a loop restarting).
+    Error,
+    /// Its loop stopped answering (the watchdog's word).
+    Hung,
+    /// Its loop ended (the service stopping).
+    Stopped,
+    /// Not yet said, or a state this version does not know.
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
+impl PrinterState {
+    pub const ALL: [PrinterState; 9] = [
+        PrinterState::Idle,
+        PrinterState::Printing,
+        PrinterState::Waiting,
+        PrinterState::Paused,
+        PrinterState::Offline,
+        PrinterState::Error,
+        PrinterState::Hung,
+        PrinterState::Stopped,
+        PrinterState::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrinterState::Idle => "idle",
+            PrinterState::Printing => "printing",
+            PrinterState::Waiting => "waiting",
+            PrinterState::Paused => "paused",
+            PrinterState::Offline => "offline",
+            PrinterState::Error => "error",
+            PrinterState::Hung => "hung",
+            PrinterState::Stopped => "stopped",
+            PrinterState::Unknown => "unknown",
+        }
+    }
+
+    /// Reads a state as stored; anything else is `Unknown`.
+    pub fn parse(s: &str) -> Self {
+        Self::ALL.into_iter().find(|p| p.as_str() == s).unwrap_or(PrinterState::Unknown)
+    }
+}
+
+/// A state read from its stored name (`unknown` for any other).
+impl From<&str> for PrinterState {
+    fn from(s: &str) -> Self {
+        Self::parse(s)
+    }
+}
+
+/// A state compares with its stored name.
+impl PartialEq<str> for PrinterState {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl std::fmt::Display for PrinterState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A plain acknowledgement.
@@ -345,4 +425,23 @@ pub struct ErrorBody {
     pub code: String,
     pub error: String,
     pub time_ms: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A newer peer's state reads as `unknown`, not as a refused
+    /// heartbeat; every known state reads back as itself.
+    #[test]
+    fn a_printer_state_this_version_does_not_know_reads_as_unknown() {
+        let hb: PrinterStatus = serde_json::from_str(r#"{"name":"p","state":"warming_up","detail":""}"#).expect("read");
+        assert_eq!(hb.state, PrinterState::Unknown);
+        for s in PrinterState::ALL {
+            let json = serde_json::to_string(&s).expect("json");
+            assert_eq!(json, format!("\"{}\"", s.as_str()));
+            assert_eq!(serde_json::from_str::<PrinterState>(&json).expect("back"), s);
+            assert_eq!(PrinterState::parse(s.as_str()), s);
+        }
+    }
 }

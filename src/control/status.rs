@@ -4,6 +4,7 @@
 //! (or with `NO_COLOR`). The daemon renders it for operators who may not
 //! read the journal themselves (the state folder is the service's alone).
 
+use cetak_model::wire::PrinterState;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -74,12 +75,12 @@ pub fn render(journal: &Journal, lang: Lang, warn_days: f64, colour: bool) -> Re
     for (printer, state, detail) in stations {
         // The state's own sentence says it (`idle - idle, waiting` said it
         // twice, in English whatever the language).
-        let (tone, shown) = match state.as_str() {
-            "printing" => (Tone::Good, text(lang, "status.card_in", &[("job", &detail)])),
-            "idle" => (Tone::Good, Detail::parse(&detail).text(lang)),
-            "offline" | "error" | "hung" => (Tone::Bad, Detail::parse(&detail).text(lang)),
-            "paused" => (Tone::Warn, pause_text(journal, lang, &printer, &detail)?),
-            _ => (Tone::Warn, Detail::parse(&detail).text(lang)),
+        let (tone, shown) = match state {
+            PrinterState::Printing => (Tone::Good, text(lang, "status.card_in", &[("job", &detail)])),
+            PrinterState::Paused => (Tone::Warn, pause_text(journal, lang, &printer, &detail)?),
+            PrinterState::Idle => (Tone::Good, Detail::parse(&detail).text(lang)),
+            PrinterState::Offline | PrinterState::Error | PrinterState::Hung => (Tone::Bad, Detail::parse(&detail).text(lang)),
+            PrinterState::Waiting | PrinterState::Stopped | PrinterState::Unknown => (Tone::Warn, Detail::parse(&detail).text(lang)),
         };
         let _ = writeln!(w, "  {printer}: {}", paint.tone(tone, &shown));
     }

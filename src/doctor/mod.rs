@@ -7,6 +7,7 @@
 //! printer takes one client), so the printer checks then read what its
 //! station loops last recorded instead of opening the printers.
 
+use cetak_model::wire::PrinterState;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -241,11 +242,11 @@ fn printer_from_journal(pc: &PrinterConfig, journal: Option<&Journal>, lang: Lan
     let status = journal.and_then(|j| j.station_status().ok()).unwrap_or_default();
     let mut problems = Vec::new();
     match status.into_iter().find(|(name, _, _)| name == &pc.name) {
-        Some((_, state, _)) if state == "offline" => problems.push(Problem {
+        Some((_, PrinterState::Offline, _)) => problems.push(Problem {
             found: text(lang, "doctor.printer_missing", &[("reason", &"the daemon cannot reach it")]),
             fix: text(lang, "doctor.fix_printer_missing", &[]),
         }),
-        Some((_, state, detail)) if state == "waiting" => {
+        Some((_, PrinterState::Waiting, detail)) => {
             let code = detail.strip_prefix("fault.").unwrap_or(&detail).to_string();
             problems.push(Problem { found: text(lang, "doctor.not_ready", &[("fault", &code)]), fix: text(lang, &detail, &[]) })
         }

@@ -1,13 +1,10 @@
 //! `/metrics` in the Prometheus text format (version 0.0.4): counters end
 //! in `_total`, times are in seconds, every family has its HELP and TYPE.
 
+use cetak_model::wire::PrinterState;
 use std::fmt::Write;
 
 use crate::journal::{Journal, JournalError};
-
-/// The printer states a station loop records; each printer has a 0/1
-/// series for each, so a dashboard can alert on `offline == 1`.
-const PRINTER_STATES: [&str; 8] = ["idle", "printing", "waiting", "paused", "offline", "error", "hung", "stopped"];
 
 struct Out(String);
 
@@ -101,9 +98,11 @@ pub fn render(journal: &Journal, printers: &[String]) -> Result<String, JournalE
     let statuses = journal.station_status()?;
     o.family("cetak_printer_state", "gauge", "1 for each printer's current state, 0 for the others.");
     for p in printers {
-        let current = statuses.iter().find(|(name, _, _)| name == p).map(|(_, s, _)| s.as_str());
-        for state in PRINTER_STATES {
-            o.sample("cetak_printer_state", &[("printer", p), ("state", state)], u8::from(current == Some(state)));
+        let current = statuses.iter().find(|(name, _, _)| name == p).map(|(_, s, _)| *s);
+        // A 0/1 series for every state (`PrinterState::ALL`), so a
+        // dashboard can alert on `offline == 1`.
+        for state in PrinterState::ALL {
+            o.sample("cetak_printer_state", &[("printer", p), ("state", state.as_str())], u8::from(current == Some(state)));
         }
     }
     Ok(o.0)

@@ -12,6 +12,7 @@
 
 mod metrics;
 
+use cetak_model::wire::PrinterState;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -89,9 +90,9 @@ pub fn readiness(journal: &Journal, printers: &[String]) -> Readiness {
     for p in printers {
         let (ok, detail) = match statuses.iter().find(|(name, _, _)| name == p) {
             None => (false, "not yet seen".to_string()),
-            Some((_, state, _)) if state == "offline" => (false, "not reachable".to_string()),
+            Some((_, PrinterState::Offline, _)) => (false, "not reachable".to_string()),
             // Its loop failed (restarting) or does not answer: say which.
-            Some((_, state, detail)) if state == "error" || state == "hung" => (false, format!("{state}: {}", shown(detail))),
+            Some((_, state @ (PrinterState::Error | PrinterState::Hung), detail)) => (false, format!("{state}: {}", shown(detail))),
             Some((_, state, detail)) => (true, format!("{state}: {}", shown(detail))),
         };
         checks.push(Check { name: format!("printer:{p}"), ok, detail });
@@ -257,7 +258,7 @@ struct StatusBody {
 #[derive(Serialize)]
 struct PrinterStatus {
     name: String,
-    state: String,
+    state: PrinterState,
     /// A fault or pause code, or the job id being printed.
     detail: String,
 }

@@ -4,6 +4,7 @@
 
 use rusqlite::{params, OptionalExtension, Transaction};
 
+use cetak_model::wire::PrinterState;
 use serde_json::json;
 
 use super::{counters, now, stock, Ctx, Journal, PrinterRow, Result};
@@ -48,21 +49,23 @@ impl Journal {
     }
 
     /// Records what a station loop is doing, for `cetak status`.
-    pub fn set_station_status(&self, printer: &str, state: &str, detail: &str) -> Result<()> {
+    pub fn set_station_status(&self, printer: &str, state: PrinterState, detail: &str) -> Result<()> {
         self.conn
             .execute(
                 "INSERT INTO station_status (printer, state, detail, since) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (printer) DO UPDATE SET state = ?2, detail = ?3,
                  since = CASE WHEN station_status.state = ?2 THEN station_status.since ELSE ?4 END",
-                params![printer, state, detail, now()],
+                params![printer, state.as_str(), detail, now()],
             )
             .map_err(self.ctx.sql())?;
         Ok(())
     }
 
-    pub fn station_status(&self) -> Result<Vec<(String, String, String)>> {
+    /// Each printer's last recorded state: (printer, state, detail).
+    pub fn station_status(&self) -> Result<Vec<(String, PrinterState, String)>> {
         let mut stmt = self.conn.prepare("SELECT printer, state, detail FROM station_status ORDER BY printer").map_err(self.ctx.sql())?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(self.ctx.sql())?;
+        let rows =
+            stmt.query_map([], |r| Ok((r.get(0)?, PrinterState::parse(&r.get::<_, String>(1)?), r.get(2)?))).map_err(self.ctx.sql())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.ctx.sql())
     }
 }

@@ -263,7 +263,7 @@ impl HungLoops {
             self.since.insert(name.to_string(), Instant::now());
             tracing::error!(printer = %name, "a station loop is hung: it is named in the status, /readyz and to the district");
             if let Some(j) = self.journal.as_mut() {
-                let said = j.set_station_status(name, "hung", "loop.hung").and_then(|()| {
+                let said = j.set_station_status(name, cetak_model::wire::PrinterState::Hung, "loop.hung").and_then(|()| {
                     j.record_event(serde_json::json!({"event": "printer_loop_hung", "printer": name, "stall_s": self.stall.as_secs()}))
                 });
                 if let Err(e) = said {

@@ -29,6 +29,7 @@ pub mod claims;
 mod recovery;
 pub mod supervisor;
 
+use cetak_model::wire::PrinterState;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -147,7 +148,7 @@ pub struct Station<P: Printer> {
     beat: Option<std::sync::Arc<crate::service::watchdog::Beat>>,
     /// The status last recorded: an idle loop does not rewrite (and fsync)
     /// the same row twice a second.
-    shown: Option<(String, String)>,
+    shown: Option<(PrinterState, String)>,
     /// The jobs the station's loops are working on (shared by them all).
     claims: Arc<Claims>,
     /// When this printer's card counter steps; `None`: the family's own.
@@ -417,12 +418,12 @@ impl<P: Printer> Station<P> {
         Ok(None)
     }
 
-    fn status(&mut self, state: &str, detail: &str) {
-        if self.shown.as_ref().is_some_and(|(s, d)| s == state && d == detail) {
+    fn status(&mut self, state: PrinterState, detail: &str) {
+        if self.shown.as_ref().is_some_and(|(s, d)| *s == state && d == detail) {
             return;
         }
         match self.journal.set_station_status(&self.opts.name, state, detail) {
-            Ok(()) => self.shown = Some((state.to_string(), detail.to_string())),
+            Ok(()) => self.shown = Some((state, detail.to_string())),
             Err(e) => tracing::warn!(error = %e, "could not record station status"),
         }
     }
@@ -430,7 +431,7 @@ impl<P: Printer> Station<P> {
     fn lost(&mut self) -> Step {
         self.connected = false;
         self.reconciled = false;
-        self.status("offline", "fault.gone");
+        self.status(PrinterState::Offline, "fault.gone");
         Step::Offline
     }
 
@@ -441,10 +442,10 @@ impl<P: Printer> Station<P> {
         self.connected = false;
         self.reconciled = false;
         let detail = messages::Detail::new("printer.refused").with("command", &command).with("answer", &answer).to_string();
-        if self.shown.as_ref().is_none_or(|(s, d)| s != "error" || *d != detail) {
+        if self.shown.as_ref().is_none_or(|(s, d)| *s != PrinterState::Error || *d != detail) {
             tracing::warn!(printer = %self.opts.name, %command, %answer, "the printer refused a command: its setup is not what cetak drives");
         }
-        self.status("error", &detail);
+        self.status(PrinterState::Error, &detail);
         Step::PrinterRefused { command, answer }
     }
 
@@ -476,13 +477,13 @@ impl<P: Printer> Station<P> {
             // pause then takes the operator's place: it is lifted only by
             // its booking).
             let counter_pause = reason == counters::BLANK_UNACCOUNTED || reason == counters::COUNTER_RESET;
-            let newly = self.shown.as_ref().is_none_or(|(s, d)| s != "paused" || *d != detail);
+            let newly = self.shown.as_ref().is_none_or(|(s, d)| *s != PrinterState::Paused || *d != detail);
             if !counter_pause && (newly || self.counter_check_due()) {
                 if let Some(step) = self.check_counter_now(false)? {
                     return Ok(step);
                 }
             }
-            self.status("paused", &detail);
+            self.status(PrinterState::Paused, &detail);
             return Ok(Step::Paused(reason));
         }
         // A standing fault is shown even with nothing to print, so the
@@ -492,7 +493,7 @@ impl<P: Printer> Station<P> {
             Err(_) => return Ok(self.lost()),
         };
         if let Some(f) = status.faults.first().copied().or(status.card_inside.then_some(Fault::CardInside)) {
-            self.status("waiting", &format!("fault.{}", f.as_str()));
+            self.status(PrinterState::Waiting, &format!("fault.{}", f.as_str()));
             return Ok(Step::Waiting(f));
         }
         let Some((job, _claim)) = self.claim_next()? else {
@@ -503,7 +504,7 @@ impl<P: Printer> Station<P> {
                     return Ok(step);
                 }
             }
-            self.status("idle", "state.idle");
+            self.status(PrinterState::Idle, "state.idle");
             return Ok(Step::Idle);
         };
         let job_id = job.job_id.clone();
@@ -565,7 +566,7 @@ impl<P: Printer> Station<P> {
         };
         let k_hash = panels.k_hash();
         let attempt = self.journal.begin_attempt(&job.job_id, &self.opts.name, &identity.serial, counters, k_hash.as_deref())?;
-        self.status("printing", &job.job_id);
+        self.status(PrinterState::Printing, &job.job_id);
         tracing::info!(job_id = %job.job_id, attempt, printer = %self.opts.name, "printing");
         // Print this card and, meanwhile, render the next.
         let next = self.next_to_render(&job.job_id);
@@ -644,7 +645,7 @@ impl<P: Printer> Station<P> {
         tracing::warn!(printer = %self.opts.name, gap = ?gap, "card counter differs from the journal: station paused");
         self.journal.pause_for_counter(&self.opts.name, gap)?;
         let reason = gap.reason();
-        self.status("paused", &format!("pause.{reason}"));
+        self.status(PrinterState::Paused, &format!("pause.{reason}"));
         Ok(Step::Paused(reason.into()))
     }
 
@@ -751,7 +752,7 @@ impl<P: Printer> Station<P> {
         if stop.load(Ordering::SeqCst) {
             // Told to the district in the agent's farewell heartbeat: a
             // stopped station is no sister to share a region's work with.
-            self.status("stopped", "state.stopped");
+            self.status(PrinterState::Stopped, "state.stopped");
         }
         Ok(last)
     }

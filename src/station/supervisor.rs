@@ -14,6 +14,7 @@
 //! the events). `cetak run --until-idle` (tests, trials) gives up after
 //! three failures in a row and exits with the error.
 
+use cetak_model::wire::PrinterState;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -90,7 +91,7 @@ impl<P: Printer> Station<P> {
         );
         let detail = if failures >= 5 { "loop.failing" } else { "loop.failed" };
         self.shown = None;
-        self.status("error", detail);
+        self.status(PrinterState::Error, detail);
         let body = serde_json::json!({
             "event": "printer_loop_failed",
             "printer": self.opts.name,
@@ -122,7 +123,7 @@ impl<P: Printer> Station<P> {
     }
 
     fn stopped(&mut self) {
-        self.status("stopped", "state.stopped");
+        self.status(PrinterState::Stopped, "state.stopped");
     }
 }
 
