@@ -201,6 +201,11 @@ pub struct Heartbeat {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct PrinterStatus {
     pub name: String,
+    /// idle, printing, waiting, paused, offline, error, hung, stopped or
+    /// unknown. Published as a string, not an enum: a state a newer
+    /// station adds is read as `unknown`, not refused (the compatibility
+    /// rule), and the document says what is accepted.
+    #[schema(value_type = String, example = "idle")]
     pub state: PrinterState,
     pub detail: String,
 }
@@ -208,7 +213,7 @@ pub struct PrinterStatus {
 /// What a station's printer loop is doing. A state this version does not
 /// know (a newer peer's) reads as `unknown`, so older and newer stations
 /// and districts still read each other's heartbeats.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PrinterState {
     /// Ready, waiting for a job.
