@@ -282,5 +282,5 @@ fn write_previews(dir: &Path, people: &[serde_json::Value]) -> Result<(), DemoEr
 /// The clerk and operator the demo plays: the user running it.
 fn demo_clerk() -> crate::journal::Actor {
     let uid = rustix::process::getuid().as_raw();
-    crate::journal::Actor::User { uid, name: crate::service::users::user_name(uid) }
+    crate::journal::Actor::User { uid, name: crate::users::user_name(uid) }
 }

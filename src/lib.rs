@@ -23,3 +23,7 @@ pub mod render;
 pub mod service;
 pub mod station;
 pub mod stock;
+pub mod users;
+
+#[cfg(test)]
+mod layering;

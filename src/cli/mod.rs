@@ -290,7 +290,7 @@ pub enum StockAction {
 /// An operator's action: through the daemon's socket, or on the journal
 /// when no daemon runs. Either way the real uid is recorded.
 fn operator(env: &Env, req: &control::Request) -> anyhow::Result<control::Reply> {
-    Ok(control::send_or_apply(&env.state_dir, &operator_socket(env), req, &policy(env.config.as_ref()))?)
+    Ok(control::send_or_apply(&env.state_dir, &operator_socket(env), req, &control::Policy::of(env.config.as_ref()))?)
 }
 
 /// The daemon's socket: the config's; without a config (an operator who
@@ -305,13 +305,6 @@ fn operator_socket(env: &Env) -> PathBuf {
         return packaged.to_path_buf();
     }
     env.state_dir.join("control.sock")
-}
-
-/// What the config says about operators' actions (defaults without one).
-pub fn policy(config: Option<&Config>) -> control::Policy {
-    let defaults = Config::emulated(Path::new("."));
-    let c = config.unwrap_or(&defaults);
-    control::Policy { spoil_retries: c.station.spoil_retries, blank_versions: c.stock.blank_versions.clone(), warn_days: c.stock.warn_days }
 }
 
 struct Env {

@@ -100,6 +100,15 @@ pub struct Policy {
     pub warn_days: f64,
 }
 
+impl Policy {
+    /// What `config` says (the defaults without one).
+    pub fn of(config: Option<&crate::config::Config>) -> Self {
+        let defaults = crate::config::Config::emulated(Path::new("."));
+        let c = config.unwrap_or(&defaults);
+        Self { spoil_retries: c.station.spoil_retries, blank_versions: c.stock.blank_versions.clone(), warn_days: c.stock.warn_days }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reply {
     pub ok: bool,
@@ -173,7 +182,7 @@ pub fn lock_daemon_within(state_dir: &Path, grace: Duration) -> Result<DaemonLoc
 /// Applies a request to the journal on behalf of the user `uid` (its
 /// name looked up here, so the journal records who acted in words).
 pub fn apply(journal: &mut Journal, req: &Request, uid: u32, policy: &Policy) -> Result<Reply, StockError> {
-    let actor = &Actor::User { uid, name: crate::service::users::user_name(uid) };
+    let actor = &Actor::User { uid, name: crate::users::user_name(uid) };
     let state = match req {
         Request::Resolve { job_id, printed } => journal.resolve_uncertain(job_id, *printed, actor, policy.spoil_retries)?.to_string(),
         Request::Pause { printer } => {
@@ -232,7 +241,7 @@ impl Server {
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path).map_err(io)?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660)).map_err(io)?;
-        match crate::service::users::group(group) {
+        match crate::users::group(group) {
             Some(g) => {
                 if let Err(e) = rustix::fs::chown(&path, None, Some(rustix::fs::Gid::from_raw(g.gid))) {
                     tracing::warn!(group, error = %e, "the operator's socket keeps the daemon's group: is the service in the operators' group?");

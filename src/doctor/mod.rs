@@ -130,7 +130,7 @@ fn disk(state_dir: &Path, min_free_mb: u64, lang: Lang) -> Vec<Problem> {
 /// The service user and the operators' group exist; the caller, unless
 /// root or the service user, may use the operator's socket.
 fn users(c: &Config, lang: Lang) -> Vec<Problem> {
-    use crate::service::users;
+    use crate::users;
     let mut problems = Vec::new();
     let fix = |key: &str| text(lang, key, &[]);
     let s = &c.service;
@@ -161,8 +161,8 @@ fn permission(pc: &PrinterConfig, c: &Config, lang: Lang) -> Option<Problem> {
     }
     let path = pc.path.as_deref()?;
     let meta = std::fs::metadata(path).ok()?;
-    let (uid, gid) = crate::service::users::user(&c.service.user)?;
-    let groups = crate::service::users::groups_of(&c.service.user, gid);
+    let (uid, gid) = crate::users::user(&c.service.user)?;
+    let groups = crate::users::groups_of(&c.service.user, gid);
     let mode = meta.mode();
     let allowed = uid == 0 || (meta.uid() == uid && mode & 0o600 == 0o600) || (groups.contains(&meta.gid()) && mode & 0o060 == 0o060);
     (!allowed).then(|| Problem {

@@ -144,4 +144,10 @@ mod tests {
         p.succeeded();
         assert!(p.after_failure(None) <= BASE, "back to the first ceiling");
     }
+
+    #[test]
+    fn the_config_s_default_first_ceiling_is_the_policy_s() {
+        let base = crate::config::DistrictConfig::default().retry_base_ms;
+        assert_eq!(Duration::from_millis(base), BASE);
+    }
 }

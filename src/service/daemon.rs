@@ -62,7 +62,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
     }
 
     let live = Arc::new(RwLock::new(config.clone()));
-    let policy = Arc::new(RwLock::new(crate::cli::policy(Some(&config))));
+    let policy = Arc::new(RwLock::new(crate::control::Policy::of(Some(&config))));
     let _control = control::Server::start(&config.control_socket(), &state_dir, &config.service.operator_group, Arc::clone(&policy))?;
     let beats: Vec<Arc<Beat>> = config.printers.iter().map(|p| Beat::new(&p.name)).collect();
     let health = match config.health.address() {

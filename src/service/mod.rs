@@ -7,5 +7,8 @@
 //! endpoint.
 
 pub mod daemon;
-pub mod users;
 pub mod watchdog;
+
+/// The users and groups the service runs as and checks (a leaf of its
+/// own: the journal, control and doctor use it too).
+pub use crate::users;

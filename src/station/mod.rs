@@ -25,6 +25,7 @@
 //! none for a card still inside a printer that counts at eject): anything
 //! else pauses the printer for an operator's booking ([`CounterGap`]).
 
+pub mod beat;
 pub mod claims;
 mod recovery;
 pub mod supervisor;
@@ -145,7 +146,7 @@ pub struct Station<P: Printer> {
     /// start or loss (booked once per connection).
     reconciled: bool,
     /// What the watchdog's supervisor watches (under the daemon).
-    beat: Option<std::sync::Arc<crate::service::watchdog::Beat>>,
+    beat: Option<std::sync::Arc<beat::Beat>>,
     /// The status last recorded: an idle loop does not rewrite (and fsync)
     /// the same row twice a second.
     shown: Option<(PrinterState, String)>,
@@ -210,7 +211,7 @@ impl<P: Printer> Station<P> {
     }
 
     /// Reports this loop's progress to the watchdog's supervisor.
-    pub fn with_beat(mut self, beat: std::sync::Arc<crate::service::watchdog::Beat>) -> Self {
+    pub fn with_beat(mut self, beat: std::sync::Arc<beat::Beat>) -> Self {
         self.beat = Some(beat);
         self
     }
