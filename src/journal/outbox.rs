@@ -147,13 +147,14 @@ impl Message {
         }
     }
 
-    /// The row's body.
-    pub fn body(&self) -> String {
+    /// The row's body. An error is not swallowed into an empty body (which
+    /// would be set aside as unreadable later): the transaction that owes
+    /// the message fails instead.
+    pub fn body(&self) -> serde_json::Result<String> {
         match self {
-            // A struct of strings and numbers always serializes.
-            Message::Result(r) => serde_json::to_string(r).unwrap_or_default(),
-            Message::Held(h) => serde_json::to_string(h).unwrap_or_default(),
-            Message::Event { body, .. } => body.to_string(),
+            Message::Result(r) => serde_json::to_string(r),
+            Message::Held(h) => serde_json::to_string(h),
+            Message::Event { body, .. } => serde_json::to_string(body),
         }
     }
 
@@ -316,9 +317,10 @@ impl Ctx {
     }
 
     pub(super) fn outbox(&self, tx: &Transaction<'_>, message: &Message) -> Result<()> {
+        let body = message.body().map_err(|e| JournalError::Corrupt(format!("an outbox message that does not serialize: {e}")))?;
         tx.execute(
             "INSERT INTO outbox (kind, job_id, body, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![message.kind().as_str(), message.job_id(), message.body(), now()],
+            params![message.kind().as_str(), message.job_id(), body, now()],
         )
         .map_err(self.sql())?;
         Ok(())
@@ -330,7 +332,7 @@ mod tests {
     use super::*;
 
     fn round_trip(m: &Message) -> Message {
-        Message::read(1, m.kind().as_str(), m.job_id(), &m.body()).expect("reads back")
+        Message::read(1, m.kind().as_str(), m.job_id(), &m.body().expect("body")).expect("reads back")
     }
 
     #[test]
