@@ -228,7 +228,7 @@ fn main() {
         let f = Instant::now();
         let url = district.db_url.clone();
         tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_cetak-district")).args(["keys", "rotate"]).env("CETAK_DISTRICT_DB", url).output()
+            std::process::Command::new(district_bin()).args(["keys", "rotate"]).env("CETAK_DISTRICT_DB", url).output()
         })
         .await
         .expect("join")
@@ -259,4 +259,13 @@ fn main() {
         &format!("{peak_rss:.0} MiB ({:.1} KiB a station)", (peak_rss - idle_rss) * 1024.0 / stations as f64),
         "< 1 GB for 10,000",
     );
+}
+
+/// The district's binary, which its own package builds (scripts/benchmarks
+/// runs `cargo build --release --workspace --bins` first): beside this
+/// benchmark's build, as `target/release/cetak-district`.
+fn district_bin() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the benchmark's path");
+    let profile = exe.parent().and_then(std::path::Path::parent).expect("target/<profile>/deps");
+    profile.join(format!("cetak-district{}", std::env::consts::EXE_SUFFIX))
 }

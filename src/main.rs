@@ -2,6 +2,6 @@
 //! library.
 
 fn main() -> anyhow::Result<()> {
-    cetak::cli::quiet_on_closed_pipe();
+    cetak_model::edge::quiet_on_closed_pipe();
     cetak::cli::main(cetak::cli::help::parse())
 }

@@ -6,6 +6,7 @@
 //! card prints redacted in `Debug`.
 
 pub mod actor;
+pub mod edge;
 pub mod envelope;
 pub mod generator;
 pub mod ledger;

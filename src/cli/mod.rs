@@ -324,23 +324,6 @@ fn env(cli: &Cli) -> anyhow::Result<Env> {
     Ok(Env { config, state_dir, lang })
 }
 
-/// `cetak jobs | head`: when the reader closes the pipe first, `println!`
-/// panics ("failed printing to stdout: Broken pipe"), and a person saw a
-/// Rust panic. Such a panic ends the process quietly with status 141, as a
-/// process a shell's SIGPIPE ends; any other panic is reported as before.
-/// Both binaries install it first thing.
-pub fn quiet_on_closed_pipe() {
-    let report = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let payload = info.payload();
-        let message = payload.downcast_ref::<String>().map(String::as_str).or_else(|| payload.downcast_ref::<&str>().copied());
-        if message.is_some_and(|m| m.starts_with("failed printing to stdout") && m.contains("Broken pipe")) {
-            std::process::exit(141);
-        }
-        report(info);
-    }));
-}
-
 /// Runs a parsed command line. A journal that cannot be written because of
 /// the disk is explained in the operator's language.
 pub fn main(cli: Cli) -> anyhow::Result<()> {

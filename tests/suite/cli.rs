@@ -207,7 +207,7 @@ fn indonesian_screens_keep_to_the_glossary_and_refusals_are_sentences() {
 /// ends the command quietly, as a shell expects, never with a Rust panic.
 #[test]
 fn a_reader_that_closes_the_pipe_first_gets_no_panic() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cetak-district"))
+    let mut child = Command::new(crate::support::workspace_bin(crate::support::DISTRICT))
         .arg("openapi")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -87,7 +87,7 @@ fn a_line_that_is_not_json_imports_nothing() {
 fn an_unreachable_database_is_named_within_seconds() {
     for url in ["postgres://cetak@127.0.0.1:1/nope", "postgres://cetak@10.255.255.1:5432/nope"] {
         let t = std::time::Instant::now();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cetak-district"))
+        let out = std::process::Command::new(crate::support::workspace_bin(crate::support::DISTRICT))
             .args(["--database-url", url, "jobs"])
             .env("RUST_BACKTRACE", "0")
             .output()

@@ -317,7 +317,7 @@ fn a_revoked_station_fails_at_once_even_mid_long_poll_and_on_a_kept_alive_connec
             tokio::time::sleep(Duration::from_millis(500)).await;
             let url = d.db_url.clone();
             tokio::task::spawn_blocking(move || {
-                std::process::Command::new(env!("CARGO_BIN_EXE_cetak-district"))
+                std::process::Command::new(crate::support::workspace_bin(crate::support::DISTRICT))
                     .args(["revoke", "kel-x"])
                     .env("CETAK_DISTRICT_DB", url)
                     .output()

@@ -38,7 +38,7 @@ pub fn raise_open_files(want: u64) -> u64 {
 
 /// `program`, under a hard limit of `open_files` descriptors when given
 /// (util-linux's `prlimit`, in every Debian).
-pub fn limited(program: &str, open_files: Option<u64>) -> Command {
+pub fn limited(program: impl AsRef<std::ffi::OsStr>, open_files: Option<u64>) -> Command {
     match open_files {
         Some(n) => {
             let mut c = Command::new("prlimit");
@@ -121,7 +121,7 @@ impl DistrictProcess {
 
     fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("district log");
-        let mut child = limited(env!("CARGO_BIN_EXE_cetak-district"), self.open_files)
+        let mut child = limited(super::workspace_bin(super::DISTRICT), self.open_files)
             .args(["serve", "--listen", &self.addr()])
             .args(if self.plain() { vec![] } else { vec!["--tls-dir".into(), self.tls_dir.display().to_string()] })
             .args(if self.args.iter().any(|a| a == "--max-wait-s") { &[][..] } else { &["--max-wait-s", "5"][..] })
@@ -157,7 +157,7 @@ impl DistrictProcess {
 
     /// An officer's command; its standard output.
     pub fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_cetak-district"))
+        let out = Command::new(super::workspace_bin(super::DISTRICT))
             .args(args)
             .env("CETAK_DISTRICT_DB", &self.db_url)
             .output()

@@ -20,6 +20,28 @@ pub fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
 }
 
+/// The district's and the emulator's binaries: their packages
+/// (`cetak-district`, `cetak-drivers`) build them, and stable Cargo names a
+/// binary (`CARGO_BIN_EXE_*`) only to its own package's tests, so they are
+/// found beside the build's own: scripts/test builds every workspace binary
+/// before the suite (`cargo build --workspace --bins`, the suite's features).
+pub const DISTRICT: &str = "cetak-district";
+pub const EMULATOR: &str = "cetak-printer-emulator";
+
+/// The path of a workspace binary of this build (see [`DISTRICT`]).
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // target/<profile>/deps/suite-<hash> -> target/<profile>/<name>
+    let profile = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
+    let bin = profile.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is not built: run `cargo build --workspace --bins --features cetak/failpoints,cetak-district/failpoints` first (scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
 /// The sample lines of a data file.
 pub fn sample_lines(name: &str) -> Vec<String> {
     std::fs::read_to_string(data(name)).expect("sample file").lines().map(str::to_string).collect()
@@ -492,7 +514,7 @@ impl EmulatorProcess {
 
     fn start_at(dir: &Path, link: Link, args: Vec<String>, tcp: Option<&str>, time_scale: f64) -> Self {
         use std::io::BufRead;
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cetak-printer-emulator"));
+        let mut cmd = std::process::Command::new(workspace_bin(EMULATOR));
         cmd.arg("--dir").arg(dir).args(["--time-scale", &time_scale.to_string()]).args(&args);
         match link {
             Link::Tcp => cmd.args(["--tcp", tcp.unwrap_or("127.0.0.1:0")]),
