@@ -135,7 +135,7 @@ fn render_figures(dir: &Path, rounds: usize, cards: usize, card_time: Duration) 
     let prr = cetak_model::validate(&raw, crate::journal::today()).prr.ok_or_else(|| bad("invalid".into()))?;
     let device = bench_device(dir, "render-emulator", card_time)?;
     let caps = cetak_drivers::Printer::capabilities(&device.printer());
-    let renderer = crate::render::Renderer::current();
+    let renderer = crate::render::Renderer::shipped();
     let mut render = Vec::new();
     let mut both = Vec::new();
     for _ in 0..rounds {

@@ -267,7 +267,7 @@ fn write_previews(dir: &Path, people: &[serde_json::Value]) -> Result<(), DemoEr
         cetak_drivers::transport::tcp::TcpTransport::new("unused:0"),
         true,
     ));
-    let renderer = crate::render::Renderer::current();
+    let renderer = crate::render::Renderer::shipped();
     for p in people {
         let Ok(raw) = cetak_model::RawPrr::from_value(p.clone()) else { continue };
         let Some(prr) = cetak_model::validate(&raw, crate::journal::today()).prr else { continue };

@@ -8,6 +8,7 @@
 
 pub mod emulator;
 pub mod evolis;
+pub mod factory;
 pub use cetak_failpoints as failpoint;
 pub mod panel;
 pub mod printer;

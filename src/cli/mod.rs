@@ -471,7 +471,7 @@ fn run(cli_config: Option<PathBuf>, env: &Env, emulator: bool, jobs: Option<&Pat
         (None, true) => Config::emulated(&env.state_dir),
         (None, false) => bail!("{}", text(env.lang, "run.no_config", &[])),
     };
-    install_renderer(&config)?;
+    let renderer = office_renderer(&config)?;
     let local_file = jobs.map(Path::to_path_buf).or_else(|| config.local.as_ref().map(|l| l.jobs_file.clone()));
     crate::service::daemon::run(crate::service::daemon::RunOptions {
         config_path: cli_config,
@@ -480,6 +480,7 @@ fn run(cli_config: Option<PathBuf>, env: &Env, emulator: bool, jobs: Option<&Pat
         lang: env.lang,
         local_file,
         until_idle,
+        renderer,
     })
 }
 
@@ -567,7 +568,7 @@ fn printers(env: &Env, test: bool) -> anyhow::Result<()> {
     for p in &configured {
         let link = crate::printers::link_of(p);
         if !test {
-            println!("  {:<12} {} {:?}", p.name, link, p.kind);
+            println!("  {:<12} {} {}", p.name, link, p.kind);
             continue;
         }
         let r = match crate::printers::open(p, &env.state_dir) {
@@ -614,18 +615,19 @@ fn render_preview(file: &Path, index: usize, out: &Path) -> anyhow::Result<()> {
         cetak_drivers::transport::tcp::TcpTransport::new("unused:0"),
         true,
     ));
-    let r = crate::render::Renderer::current().render(&prr, &caps)?;
+    let r = crate::render::Renderer::shipped().render(&prr, &caps)?;
     crate::render::preview(&r).save(out).with_context(|| format!("writing {}", out.display()))?;
     println!("{}", out.display());
     Ok(())
 }
 
-/// Installs the office's layout template and font, if the config names
-/// them; a broken one stops start-up with the file and the reason.
-fn install_renderer(config: &Config) -> anyhow::Result<()> {
+/// The office's layout template and font, if the config names them, else
+/// the shipped ones; a broken one stops start-up with the file and the
+/// reason.
+fn office_renderer(config: &Config) -> anyhow::Result<crate::render::Renderer> {
     let r = &config.render;
     if r.layout.is_none() && r.font.is_none() {
-        return Ok(());
+        return Ok(crate::render::Renderer::shipped());
     }
     let layout = match &r.layout {
         Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading the card layout {}", p.display()))?,
@@ -635,8 +637,5 @@ fn install_renderer(config: &Config) -> anyhow::Result<()> {
         Some(p) => Some(std::fs::read(p).with_context(|| format!("reading the font {}", p.display()))?),
         None => None,
     };
-    let renderer =
-        crate::render::Renderer::new(&layout, font).with_context(|| format!("card layout {:?} / font {:?}", r.layout, r.font))?;
-    renderer.install();
-    Ok(())
+    crate::render::Renderer::new(&layout, font).with_context(|| format!("card layout {:?} / font {:?}", r.layout, r.font))
 }

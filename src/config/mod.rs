@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use cetak_drivers::factory::{Family, Link, Registry, Selector};
 use serde::Deserialize;
 
 use crate::messages::Lang;
@@ -297,16 +298,6 @@ impl StationConfig {
     }
 }
 
-/// Which driver speaks to a printer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PrinterKind {
-    /// The built-in emulated printer, in process (training, demos, tests).
-    Emulator,
-    /// An Evolis printer (or the emulator as its own process) on a wire.
-    Evolis,
-}
-
 /// The link to a wire printer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -321,7 +312,11 @@ pub enum TransportKind {
 pub struct PrinterConfig {
     #[serde(deserialize_with = "printer_name")]
     pub name: String,
-    pub kind: PrinterKind,
+    /// Which driver speaks to it: a family of the drivers' registry
+    /// (`emulator`: in process, for training, demos and tests; `evolis`: an
+    /// Evolis printer, or the emulator as its own process, on a wire).
+    #[serde(deserialize_with = "family")]
+    pub kind: Family,
     /// Emulator: its memory folder; default `<state_dir>/emulator/<name>`.
     pub dir: Option<PathBuf>,
     /// Emulator: mechanical time scale, 1.0 is real time.
@@ -440,20 +435,56 @@ fn printer_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Err
     Ok(v)
 }
 
+fn family<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Family, D::Error> {
+    let v = String::deserialize(d)?;
+    let registry = Registry::standard();
+    registry.family(&v).ok_or_else(|| {
+        let known: Vec<String> = registry.families().iter().map(|f| format!("`{f}`")).collect();
+        serde::de::Error::custom(format!("unknown variant `{v}`, expected {}", known.join(" or ")))
+    })
+}
+
 impl PrinterConfig {
-    /// What a printer of this kind and transport still needs.
-    fn missing_key(&self) -> Option<&'static str> {
-        match (self.kind, self.transport) {
-            (PrinterKind::Emulator, None) => None,
-            (PrinterKind::Emulator, Some(_)) => Some("an emulator printer takes no transport (use kind = \"evolis\" for a wire)"),
-            (PrinterKind::Evolis, None) => Some("kind = \"evolis\" needs transport = \"usb\", \"serial\" or \"tcp\""),
-            (PrinterKind::Evolis, Some(TransportKind::Tcp)) if self.address.is_none() => {
-                Some("transport = \"tcp\" needs address = \"host:port\"")
+    /// The wire the transport keys describe, or what they still lack.
+    fn link(&self) -> Result<Option<Link>, &'static str> {
+        Ok(match self.transport {
+            None => None,
+            Some(TransportKind::Tcp) => {
+                Some(Link::Tcp { address: self.address.clone().ok_or("transport = \"tcp\" needs address = \"host:port\"")? })
             }
-            (PrinterKind::Evolis, Some(TransportKind::Serial)) if self.path.is_none() => {
-                Some("transport = \"serial\" needs path = \"/dev/...\"")
+            Some(TransportKind::Serial) => {
+                Some(Link::Serial { path: self.path.clone().ok_or("transport = \"serial\" needs path = \"/dev/...\"")?, baud: self.baud })
             }
-            _ => None,
+            Some(TransportKind::Usb) => Some(Link::Usb { ids: self.usb_ids.clone() }),
+        })
+    }
+
+    /// What the drivers' registry needs to open this printer; an emulator's
+    /// memory defaults to `<state_dir>/emulator/<name>`.
+    pub fn selector(&self, state_dir: &Path) -> Selector {
+        Selector {
+            name: self.name.clone(),
+            family: self.kind,
+            // A config that parsed has a complete link (see `missing_key`).
+            link: self.link().ok().flatten(),
+            memory: self.dir.clone().unwrap_or_else(|| state_dir.join("emulator").join(&self.name)),
+            serial: self.serial.clone(),
+            time_scale: self.time_scale,
+            counts_at: self.counts_at,
+            compress: self.compress,
+        }
+    }
+
+    /// What a printer of this kind and transport still needs: whether its
+    /// family takes a wire at all (the registry knows), then the link.
+    fn missing_key(&self) -> Option<String> {
+        let kind = self.kind;
+        match (Registry::standard().wired(kind), self.transport) {
+            (false, Some(_)) => {
+                Some(format!("a kind = \"{kind}\" printer takes no transport (use a wire printer's kind, such as \"evolis\")"))
+            }
+            (true, None) => Some(format!("kind = \"{kind}\" needs transport = \"usb\", \"serial\" or \"tcp\"")),
+            _ => self.link().err().map(str::to_string),
         }
     }
 }
@@ -467,7 +498,7 @@ impl Config {
             station: StationConfig::default(),
             printers: vec![PrinterConfig {
                 name: "emulator-1".into(),
-                kind: PrinterKind::Emulator,
+                kind: cetak_drivers::emulator::EMULATOR,
                 dir: None,
                 time_scale: 1.0,
                 serial: default_serial(),
@@ -590,6 +621,15 @@ mod tests {
         let ok = Config::parse(Path::new("c.toml"), "[health]\nlisten = \"0.0.0.0:8790\"\ntoken = \"0123456789abcdef\"\n");
         assert!(ok.is_ok(), "{ok:?}");
         assert!(Config::parse(Path::new("c.toml"), "[health]\nlisten = \"\"\n").is_ok_and(|c| c.health.address().is_none()));
+    }
+
+    #[test]
+    fn a_kind_no_driver_speaks_is_refused_with_the_kinds_there_are() {
+        let e = err("[[printer]]\nname = \"a\"\nkind = \"fargo\"\n");
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.reason.contains("`fargo`") && e.reason.contains("`emulator` or `evolis`"), "{e}");
+        let e = err("[[printer]]\nname = \"a\"\nkind = \"emulator\"\ntransport = \"tcp\"\n");
+        assert!(e.reason.contains("takes no transport"), "{e}");
     }
 
     #[test]

@@ -17,8 +17,6 @@ pub mod layout;
 mod picture;
 pub mod text;
 
-use std::sync::{Arc, OnceLock};
-
 use cetak_drivers::{Capabilities, CardImage, CardPanels, PanelKind};
 use cetak_model::prr::card_date;
 use cetak_model::Prr;
@@ -70,7 +68,9 @@ pub struct Rendered {
     pub levels: u16,
 }
 
-/// A layout template and its fonts.
+/// A layout template and its fonts: a value the daemon makes from the
+/// config and hands to each station, so rendering is a function of the
+/// renderer, the PRR and the printer's capabilities, and nothing else.
 pub struct Renderer {
     layout: Layout,
     fonts: text::Fonts,
@@ -81,8 +81,6 @@ impl std::fmt::Debug for Renderer {
         f.write_str("Renderer")
     }
 }
-
-static INSTALLED: OnceLock<Arc<Renderer>> = OnceLock::new();
 
 impl Renderer {
     /// The shipped template with the embedded DejaVu Sans.
@@ -104,19 +102,11 @@ impl Renderer {
         Ok(Self { layout, fonts })
     }
 
-    /// Makes this the renderer every station of the process uses (the
-    /// daemon installs the config's template once at start).
-    pub fn install(self) -> bool {
-        INSTALLED.set(Arc::new(self)).is_ok()
-    }
-
-    /// The installed renderer, or the embedded one.
-    pub fn current() -> Arc<Renderer> {
-        Arc::clone(INSTALLED.get_or_init(|| {
-            // The shipped template is checked by a test; failing here is a
-            // build defect.
-            Arc::new(Renderer::embedded().unwrap_or_else(|e| broken(&e)))
-        }))
+    /// The shipped template and font, for a station whose office names
+    /// none (and the demo, the bench, `cetak render`). The shipped template
+    /// is checked by a test; failing here is a build defect.
+    pub fn shipped() -> Self {
+        Renderer::embedded().unwrap_or_else(|e| broken(&e))
     }
 
     /// Renders a card for a printer with `caps`.
@@ -224,9 +214,17 @@ fn fill(template: &str, prr: &Prr) -> String {
     out
 }
 
-/// Renders with the process's renderer and returns the panels.
+impl Renderer {
+    /// The panels alone, for the printer.
+    pub fn panels(&self, prr: &Prr, caps: &Capabilities) -> Result<CardPanels, RenderError> {
+        self.render(prr, caps).map(|r| r.panels)
+    }
+}
+
+/// The panels of a card in the shipped template and font (tests, the
+/// bench): a function of the PRR and the capabilities alone.
 pub fn render(prr: &Prr, caps: &Capabilities) -> Result<CardPanels, RenderError> {
-    Renderer::current().render(prr, caps).map(|r| r.panels)
+    Renderer::shipped().panels(prr, caps)
 }
 
 /// The composite card as a person sees it: the photo's colours, black text

@@ -28,13 +28,16 @@ pub struct RunOptions {
     pub local_file: Option<PathBuf>,
     /// Exit once nothing more can be printed without a person.
     pub until_idle: bool,
+    /// The office's card template and font, shared by every printer loop.
+    pub renderer: crate::render::Renderer,
 }
 
 /// How often the main thread looks at signals, the loops and the watchdog.
 const TICK: Duration = Duration::from_millis(100);
 
 pub fn run(opts: RunOptions) -> anyhow::Result<()> {
-    let RunOptions { config_path, config, state_dir, lang, local_file, until_idle } = opts;
+    let RunOptions { config_path, config, state_dir, lang, local_file, until_idle, renderer } = opts;
+    let renderer = Arc::new(renderer);
     // First of all: a SIGTERM during start-up stops cleanly too.
     let stop = Arc::new(AtomicBool::new(false));
     let reload = Arc::new(AtomicBool::new(false));
@@ -107,9 +110,10 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
         let idle = config.station.idle_poll();
         let stop = Arc::clone(&stop);
         let beat = Arc::clone(beat);
-        let (claims, counts_at) = (Arc::clone(&claims), p.counts_at);
+        let (claims, counts_at, renderer) = (Arc::clone(&claims), p.counts_at, Arc::clone(&renderer));
         threads.push(std::thread::Builder::new().name(format!("station-{}", p.name)).spawn(move || {
-            let mut station = Station::new(journal, printer, opts).with_beat(beat).with_claims(claims).with_counts_at(counts_at);
+            let mut station =
+                Station::new(journal, printer, opts).with_renderer(renderer).with_beat(beat).with_claims(claims).with_counts_at(counts_at);
             crate::station::supervisor::run_supervised(&mut station, &stop, idle, until_idle)
         })?);
     }

@@ -40,7 +40,7 @@ use self::claims::{Claim, Claims};
 use crate::journal::counters::{self, CounterGap};
 use crate::journal::{AttemptEnd, JobState, Journal, JournalError};
 use crate::messages::{self, Lang};
-use crate::render::{self, RenderError};
+use crate::render::{RenderError, Renderer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StationError {
@@ -134,6 +134,9 @@ pub struct Station<P: Printer> {
     opts: StationOptions,
     printer: P,
     journal: Journal,
+    /// The office's template and font (the shipped ones unless the daemon
+    /// hands the config's).
+    renderer: Arc<Renderer>,
     /// Prepared and recovered since the last start or loss.
     connected: bool,
     /// After a loss during a card in this run: whether the agent knows no
@@ -170,6 +173,7 @@ impl<P: Printer> Station<P> {
             opts,
             printer,
             journal,
+            renderer: Arc::new(Renderer::shipped()),
             connected: false,
             lost_before_any_panel: None,
             ahead: None,
@@ -181,6 +185,12 @@ impl<P: Printer> Station<P> {
             current: None,
             counter_checked: None,
         }
+    }
+
+    /// Renders with the office's template and font.
+    pub fn with_renderer(mut self, renderer: Arc<Renderer>) -> Self {
+        self.renderer = renderer;
+        self
     }
 
     /// Shares the claims of the station's other printer loops.
@@ -334,7 +344,7 @@ impl<P: Printer> Station<P> {
             }
         }
         let Some(prr) = v.prr else { return Ok(rejected("payload.invalid", "payload")) };
-        match render::render(&prr, caps) {
+        match self.renderer.panels(&prr, caps) {
             Ok(_) => Ok(Verdict::Ready { approved }),
             Err(e) => {
                 let (code, field) = e.code();
@@ -384,7 +394,7 @@ impl<P: Printer> Station<P> {
             Ok(b) => b,
             Err(code) => return Ok(Err(code.into())),
         };
-        match render_payload(job_id, &bytes, &self.printer.capabilities()) {
+        match render_payload(&self.renderer, job_id, &bytes, &self.printer.capabilities()) {
             Ok(p) => Ok(Ok(p)),
             // It validated when it became ready; today it does not.
             Err(StationError::Payload { .. }) => Ok(Err("payload.no_longer_valid".into())),
@@ -575,10 +585,10 @@ impl<P: Printer> Station<P> {
         if let Some(b) = &self.beat {
             b.busy_for(self.printer.card_deadline());
         }
-        let (printer, journal) = (&mut self.printer, &mut self.journal);
+        let (printer, journal, renderer) = (&mut self.printer, &mut self.journal, &*self.renderer);
         let mut feed_error = None;
         let (printed, ahead) = std::thread::scope(|scope| {
-            let renderer = next.map(|(id, bytes)| scope.spawn(move || render_payload(&id, &bytes, &caps).ok().map(|p| (id, p))));
+            let renderer = next.map(|(id, bytes)| scope.spawn(move || render_payload(renderer, &id, &bytes, &caps).ok().map(|p| (id, p))));
             // Written ahead of the feed: after a crash, recovery knows a
             // blank may have left the feeder.
             let mut feeding = || match journal.feed_sent(&job.job_id, attempt) {
@@ -774,11 +784,16 @@ impl<P: Printer> Station<P> {
 
 /// Parses, validates and renders a stored payload (on any thread: it
 /// touches neither the journal nor the printer).
-fn render_payload(job_id: &str, bytes: &[u8], caps: &cetak_drivers::Capabilities) -> Result<cetak_drivers::CardPanels, StationError> {
+fn render_payload(
+    renderer: &Renderer,
+    job_id: &str,
+    bytes: &[u8],
+    caps: &cetak_drivers::Capabilities,
+) -> Result<cetak_drivers::CardPanels, StationError> {
     let bad = || StationError::Payload { job_id: job_id.to_string() };
     let raw = cetak_model::RawPrr::parse(&String::from_utf8_lossy(bytes)).map_err(|_| bad())?;
     let prr = cetak_model::validate(&raw, crate::journal::today()).prr.ok_or_else(bad)?;
-    let panels = render::render(&prr, caps).map_err(|_: RenderError| bad())?;
+    let panels = renderer.panels(&prr, caps).map_err(|_: RenderError| bad())?;
     cetak_failpoints::hit("render.after");
     Ok(panels)
 }

@@ -5,7 +5,7 @@
 //! played by the test: a datagram socket as `NOTIFY_SOCKET`.
 
 use std::os::unix::net::UnixDatagram;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -587,4 +587,30 @@ fn promtool_check_metrics(text: &str) -> String {
     child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write");
     let out = child.wait_with_output().expect("promtool");
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)).trim().to_string()
+}
+
+/// An office's own card template (`[render] layout`) is what the daemon's
+/// printer loops render with: here one whose province line has no room, so
+/// every job is rejected with that field named and no blank is used, where
+/// the shipped template prints the same jobs.
+#[test]
+fn the_office_s_card_template_is_the_one_its_printers_render_with() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shipped = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/layout/ektp.toml")).expect("layout");
+    let cramped = shipped.replacen("box = [2.0, 1.4, 81.6, 3.0]", "box = [2.0, 1.4, 81.6, 0.2]", 1);
+    assert_ne!(cramped, shipped, "the province box is where the test expects it");
+    let layout = dir.path().join("cramped.toml");
+    std::fs::write(&layout, cramped).expect("write layout");
+    let rig =
+        ServiceRig::new(2, Some("kind = \"emulator\"\ntime_scale = 0.0"), &[], &format!("[render]\nlayout = \"{}\"", layout.display()));
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_cetak")).arg("--config").arg(&rig.config).args(["run", "--until-idle"]).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let journal = rig.journal();
+    for line in &sample_lines("prr-valid.jsonl")[..2] {
+        let job: serde_json::Value = serde_json::from_str(line).expect("sample");
+        let id = job["job_id"].as_str().expect("job id");
+        assert_eq!(journal.final_result(id).expect("result"), Some(JobState::Rejected), "{id}, by the office's template");
+    }
+    assert_eq!(rig.printed(), 0, "no card printed");
 }

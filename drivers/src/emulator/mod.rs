@@ -10,12 +10,14 @@
 //! agent's journal against it, never the other way round.
 
 mod device;
+mod factory;
 mod physlog;
 pub mod serve;
 mod state;
 pub mod wire;
 
 pub use device::{read_memory, Device, DeviceOptions, EmulatedPrinter, FaultPoint, ScheduledFault, StepFault};
+pub use factory::{EmulatorFactory, EMULATOR};
 pub use physlog::{Destination, PhysicalLog, PhysicalRecord};
 pub use state::{DeviceState, InsideCard};
 
