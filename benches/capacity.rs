@@ -82,7 +82,7 @@ fn main() {
     };
 
     // 1. Throughput.
-    let lines: Vec<String> = cetak_model::generator::generate(5, 700, cetak::journal::today())
+    let lines: Vec<String> = cetak_model::generator::generate(5, 700, cetak::clock::today())
         .into_iter()
         .filter(|v| v["kode_wilayah"].as_str().is_some_and(|k| k.starts_with("17.71.")))
         .map(|v| v.to_string())

@@ -49,7 +49,7 @@ fn main() {
     let mut district = DistrictProcess::start(&cluster.url(), tmp.path());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
     let pool = rt.block_on(cetak_district::connect(&cluster.url())).expect("db");
-    let pool_lines: Vec<String> = cetak_model::generator::generate(5, 420, cetak::journal::today())
+    let pool_lines: Vec<String> = cetak_model::generator::generate(5, 420, cetak::clock::today())
         .into_iter()
         .filter(|v| v["kode_wilayah"].as_str().is_some_and(|k| k.starts_with("17.71.")))
         // Urgent jobs are exempt from the buffer: a one-job buffer would

@@ -130,9 +130,9 @@ impl<P: cetak_drivers::Printer> cetak_drivers::Printer for Timed<P> {
 
 fn render_figures(dir: &Path, rounds: usize, cards: usize, card_time: Duration) -> Result<RenderFigures, BenchError> {
     let bad = |e: String| BenchError::NotPrinted("bench".into(), e);
-    let people = cetak_model::generator::generate(11, cards, crate::journal::today());
+    let people = cetak_model::generator::generate(11, cards, crate::clock::today());
     let raw = cetak_model::RawPrr::from_value(people[0].clone()).map_err(|e| bad(e.to_string()))?;
-    let prr = cetak_model::validate(&raw, crate::journal::today()).prr.ok_or_else(|| bad("invalid".into()))?;
+    let prr = cetak_model::validate(&raw, crate::clock::today()).prr.ok_or_else(|| bad("invalid".into()))?;
     let device = bench_device(dir, "render-emulator", card_time)?;
     let caps = cetak_drivers::Printer::capabilities(&device.printer());
     let renderer = crate::render::Renderer::shipped();
@@ -210,10 +210,10 @@ pub struct WireFigures {
 /// emulator's wire server on a pseudo-terminal.
 fn wire_figures(dir: &Path, rounds: usize) -> Result<WireFigures, BenchError> {
     use cetak_drivers::evolis::bitmap::{encode_compressed, encode_full};
-    let job = cetak_model::generator::generate(7, 1, crate::journal::today()).remove(0);
+    let job = cetak_model::generator::generate(7, 1, crate::clock::today()).remove(0);
     let raw = cetak_model::RawPrr::from_value(job).map_err(|e| BenchError::NotPrinted("bench".into(), e.to_string()))?;
     let prr =
-        cetak_model::validate(&raw, crate::journal::today()).prr.ok_or_else(|| BenchError::NotPrinted("bench".into(), "invalid".into()))?;
+        cetak_model::validate(&raw, crate::clock::today()).prr.ok_or_else(|| BenchError::NotPrinted("bench".into(), "invalid".into()))?;
     let device = bench_device(dir, "wire-emulator", Duration::ZERO)?;
     let caps = cetak_drivers::Printer::capabilities(&device.printer());
     let card = crate::render::render(&prr, &caps).map_err(|e| BenchError::NotPrinted("bench".into(), e.to_string()))?;
@@ -284,7 +284,7 @@ pub fn run(cards: usize, dir: Option<&Path>) -> Result<BenchReport, BenchError> 
         None => builder.tempdir()?,
     };
     let dir: PathBuf = temp.path().to_path_buf();
-    let today = crate::journal::today();
+    let today = crate::clock::today();
     let jobs = cetak_model::generator::generate(42, cards, today);
     let device = bench_device(&dir, "emulator", Duration::ZERO)?;
     let mut station = Station::new(

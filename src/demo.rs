@@ -86,7 +86,7 @@ pub fn run(opts: &DemoOptions) -> Result<DemoSummary, DemoError> {
         Some(f) => f.clone(),
         None => {
             let f = dir.join("jobs.jsonl");
-            let people = cetak_model::generator::generate(opts.seed, opts.count, crate::journal::today());
+            let people = cetak_model::generator::generate(opts.seed, opts.count, crate::clock::today());
             std::fs::write(&f, people.iter().map(|p| format!("{p}\n")).collect::<String>())?;
             // Previews of the synthetic cards only: a real PRR's preview
             // never lands in a folder that outlives the demo.
@@ -270,7 +270,7 @@ fn write_previews(dir: &Path, people: &[serde_json::Value]) -> Result<(), DemoEr
     let renderer = crate::render::Renderer::shipped();
     for p in people {
         let Ok(raw) = cetak_model::RawPrr::from_value(p.clone()) else { continue };
-        let Some(prr) = cetak_model::validate(&raw, crate::journal::today()).prr else { continue };
+        let Some(prr) = cetak_model::validate(&raw, crate::clock::today()).prr else { continue };
         if let Ok(r) = renderer.render(&prr, &caps) {
             let path = dir.join(format!("{}.png", prr.job_id));
             crate::render::preview(&r).save(&path).map_err(|e| std::io::Error::other(e.to_string()))?;

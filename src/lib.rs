@@ -1,13 +1,21 @@
 //! cetak: the print-station agent for e-KTP card printers.
 //!
-//! One module a concept: [`config`], [`control`] (the operator's socket), [`journal`] (the crash-safe store),
-//! [`station`] (one loop per printer), [`render`] (PRR to panels),
-//! [`local`] (local job source and result sink), [`messages`] (the
-//! Indonesian/English catalog), [`demo`], [`bench`], and [`cli`] (the operator's
-//! commands). The binary in `main.rs` only parses arguments.
+//! One module a concept (the map, with which way each arrow points, is
+//! `docs/architecture.md`): [`service`] (the composition root: the daemon
+//! and its platform sides), [`cli`] (the operator's commands; `main.rs`
+//! only parses arguments), [`station`] (one loop a printer), [`queue`]
+//! (the district's poller and reporter), [`control`] (the operator's
+//! socket), [`health`] (the health endpoint and metrics), [`journal`] (the
+//! crash-safe store), [`stock`] (the ledger's fold and reports),
+//! [`printers`] (opening what the config names, through the drivers'
+//! registry), [`render`] (PRR to panels), [`local`] (the local job source
+//! and result sink), [`messages`] (the Indonesian/English catalog),
+//! [`config`], [`doctor`], [`demo`], [`bench`], and the leaves [`clock`],
+//! [`logging`] and [`users`].
 
 pub mod bench;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod control;
 pub mod demo;

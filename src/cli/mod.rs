@@ -281,10 +281,17 @@ pub enum StockAction {
         /// Last day, included.
         #[arg(long)]
         to: String,
-        /// CSV (the only format so far).
-        #[arg(long)]
-        csv: bool,
+        /// The report's format (CSV, the only one so far: a spreadsheet
+        /// opens it).
+        #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
+        format: ReportFormat,
     },
+}
+
+/// How `cetak stock report` writes the report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Csv,
 }
 
 /// An operator's action: through the daemon's socket, or on the journal
@@ -429,7 +436,7 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
             println!("{}", text(lang, key, &[("printer", &printer), ("left", &left)]));
         }
         Command::Stock { action: None } => stock(&env)?,
-        Command::Stock { action: Some(StockAction::Report { from, to, csv: _ }) } => {
+        Command::Stock { action: Some(StockAction::Report { from, to, format: ReportFormat::Csv }) } => {
             let day = |s: &str| {
                 time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
                     .map(|d| d.midnight().assume_utc().unix_timestamp())
@@ -507,7 +514,7 @@ fn stock(env: &Env) -> anyhow::Result<()> {
     existing_state(env)?;
     let journal = Journal::open(&env.state_dir)?;
     let warn_days = env.config.as_ref().map(|c| c.stock.warn_days).unwrap_or(3.0);
-    let s = crate::stock::summary(&journal.ledger_rows()?, crate::journal::now());
+    let s = crate::stock::summary(&journal.ledger_rows()?, crate::clock::now());
     println!("{}", text(lang, "stock.header", &[]));
     for o in &s.on_hand {
         println!("  {}", control::status::on_hand_line(lang, o));
@@ -606,7 +613,7 @@ fn render_preview(file: &Path, index: usize, out: &Path) -> anyhow::Result<()> {
     let line =
         text.lines().filter(|l| !l.trim().is_empty()).nth(index).with_context(|| format!("{} has no line {index}", file.display()))?;
     let raw = cetak_model::RawPrr::parse(line).map_err(|e| anyhow::anyhow!("{}:{}: {e}", file.display(), index + 1))?;
-    let v = cetak_model::validate(&raw, crate::journal::today());
+    let v = cetak_model::validate(&raw, crate::clock::today());
     let Some(prr) = v.prr else {
         let f = v.reason().map(|f| format!("{} ({})", f.code, f.field)).unwrap_or_default();
         bail!("{}:{}: the record does not validate: {f}", file.display(), index + 1);

@@ -17,11 +17,11 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
 
 pub mod status;
 
@@ -220,11 +220,13 @@ pub fn apply(journal: &mut Journal, req: &Request, uid: u32, policy: &Policy) ->
     Ok(Reply { ok: true, state: Some(state), error: None })
 }
 
-/// Serves the socket until `stop` is set, on a thread of its own.
+/// Serves the socket on a thread of its own until it is dropped: the
+/// daemon drops it last, so an operator can still ask and act while the
+/// last cards finish after a stop.
 pub struct Server {
     path: PathBuf,
     thread: Option<std::thread::JoinHandle<()>>,
-    stop: Arc<AtomicBool>,
+    stop: CancellationToken,
 }
 
 impl Server {
@@ -251,26 +253,41 @@ impl Server {
         }
         listener.set_nonblocking(true).map_err(io)?;
         let mut journal = Journal::open(state_dir)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = Arc::clone(&stop);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(io)?;
+        let stop = CancellationToken::new();
+        let token = stop.clone();
         let thread = std::thread::Builder::new()
             .name("control".into())
             .spawn(move || {
-                while !stop2.load(Ordering::SeqCst) {
-                    match listener.accept() {
-                        Ok((stream, _)) => {
-                            let policy = policy.read().map(|p| p.clone()).unwrap_or_else(|p| p.into_inner().clone());
-                            if let Err(e) = serve_one(stream, &mut journal, &policy) {
-                                tracing::warn!(error = %e, "operator request failed");
+                runtime.block_on(async {
+                    let listener = match tokio::net::UnixListener::from_std(listener) {
+                        Ok(l) => l,
+                        Err(e) => return tracing::error!(error = %e, "the operator's socket is not served"),
+                    };
+                    loop {
+                        let accepted = tokio::select! {
+                            r = listener.accept() => r,
+                            () = token.cancelled() => break,
+                        };
+                        // One request at a time, as before: each is short
+                        // (a read timeout bounds a slow client).
+                        match accepted.and_then(|(stream, _)| stream.into_std()) {
+                            Ok(stream) => {
+                                let policy = policy.read().map(|p| p.clone()).unwrap_or_else(|p| p.into_inner().clone());
+                                if let Err(e) = serve_one(stream, &mut journal, &policy) {
+                                    tracing::warn!(error = %e, "operator request failed");
+                                }
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "operator socket accept failed");
+                                tokio::select! {
+                                    () = tokio::time::sleep(Duration::from_millis(200)) => {}
+                                    () = token.cancelled() => break,
+                                }
                             }
                         }
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(50)),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "operator socket accept failed");
-                            std::thread::sleep(Duration::from_millis(200));
-                        }
                     }
-                }
+                });
             })
             .map_err(io)?;
         Ok(Self { path, thread: Some(thread), stop })
@@ -283,7 +300,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.stop.cancel();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

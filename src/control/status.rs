@@ -8,7 +8,8 @@ use cetak_model::wire::PrinterState;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::journal::{format_time, JobState, Journal, JournalError};
+use crate::clock::format_time;
+use crate::journal::{JobState, Journal, JournalError};
 use crate::messages::{term, text, Detail, Lang, Term};
 
 /// How a line is marked: fine, needs an eye, needs action.
@@ -113,7 +114,7 @@ pub fn render(journal: &Journal, lang: Lang, warn_days: f64, colour: bool) -> Re
         let _ = writeln!(w, "  {}", paint.tone(Tone::Bad, &format!("! {}", text(lang, key, &[("job", &job)]))));
     }
 
-    let summary = crate::stock::summary(&journal.ledger_rows()?, crate::journal::now());
+    let summary = crate::stock::summary(&journal.ledger_rows()?, crate::clock::now());
     if !summary.on_hand.is_empty() {
         let _ = writeln!(w, "\n{}:", text(lang, "status.stock", &[]));
         for o in &summary.on_hand {

@@ -223,7 +223,7 @@ fn consumable(f: cetak_drivers::Fault) -> bool {
 fn ledger_stock(pc: &PrinterConfig, journal: Option<&Journal>, lang: Lang) -> Vec<Problem> {
     let Some(rows) = journal.and_then(|j| j.ledger_rows().ok()) else { return Vec::new() };
     let places = [crate::journal::stock::hopper(&pc.name), crate::journal::stock::printer_loc(&pc.name)];
-    crate::stock::exhausted(&rows, crate::journal::now())
+    crate::stock::exhausted(&rows, crate::clock::now())
         .into_iter()
         .filter(|o| places.contains(&o.location))
         .map(|o| Problem {
@@ -254,7 +254,7 @@ fn printer_from_journal(pc: &PrinterConfig, journal: Option<&Journal>, lang: Lan
     }
     // The station loop clears the printer's memory after every card and
     // queues an event when the printer refuses: one in the last day counts.
-    let day_ago = crate::journal::now() - 86_400;
+    let day_ago = crate::clock::now() - 86_400;
     let kept = journal.and_then(|j| j.recent_events("bitmaps_not_cleared", day_ago).ok()).unwrap_or_default();
     if let Some(body) = kept.iter().rev().find(|b| b["printer"] == pc.name.as_str()) {
         problems.push(images_kept(lang, body["error"].as_str().unwrap_or("")));

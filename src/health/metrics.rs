@@ -60,7 +60,7 @@ pub fn render(journal: &Journal, printers: &[String]) -> Result<String, JournalE
     o.sample("cetak_outbox_unreadable_total", &[], flagged.iter().filter(|(_, f)| f == "unreadable").count());
 
     let rows = journal.ledger_rows()?;
-    let stock = crate::stock::summary(&rows, crate::journal::now());
+    let stock = crate::stock::summary(&rows, crate::clock::now());
     o.family("cetak_stock", "gauge", "Consumables on hand, by location and item (blanks; ribbon and film in cards).");
     for s in &stock.on_hand {
         o.sample("cetak_stock", &[("location", &s.location), ("item", &s.item)], s.quantity);
@@ -91,7 +91,7 @@ pub fn render(journal: &Journal, printers: &[String]) -> Result<String, JournalE
         o.sample("cetak_district_retry_state", &[], u8::from(link.as_ref().is_some_and(|l| !l.online)));
         if let Some(last) = journal.last_contact()? {
             o.family("cetak_district_last_contact_seconds", "gauge", "Seconds since the district last answered.");
-            o.sample("cetak_district_last_contact_seconds", &[], (crate::journal::now() - last).max(0));
+            o.sample("cetak_district_last_contact_seconds", &[], (crate::clock::now() - last).max(0));
         }
     }
 

@@ -15,9 +15,9 @@ mod metrics;
 use cetak_model::wire::PrinterState;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -112,7 +112,7 @@ pub fn readiness(journal: &Journal, printers: &[String]) -> Readiness {
             Vec::new()
         }
     };
-    for o in crate::stock::exhausted(&rows, crate::journal::now()) {
+    for o in crate::stock::exhausted(&rows, crate::clock::now()) {
         checks.push(Check { name: format!("stock:{}:{}", o.location, o.item), ok: false, detail: "none left".into() });
     }
     let failing: Vec<String> = checks.iter().filter(|c| !c.ok).map(|c| c.name.clone()).collect();
@@ -123,16 +123,16 @@ pub fn readiness(journal: &Journal, printers: &[String]) -> Readiness {
 /// `stock not booked: LOCATION ITEM (N used)`, one per location and item
 /// used beyond its bookings.
 pub fn not_booked_warnings(rows: &[crate::journal::LedgerRow]) -> Vec<String> {
-    crate::stock::summary(rows, crate::journal::now())
+    crate::stock::summary(rows, crate::clock::now())
         .not_booked
         .iter()
         .map(|n| format!("stock not booked: {} {} ({} used)", n.location, n.item, n.used))
         .collect()
 }
 
-/// Serves the endpoint on a thread of its own until `stop` is set. A
-/// port already in use is logged and the agent prints on without it.
-pub fn spawn(addr: SocketAddr, state: Arc<HealthState>, stop: Arc<AtomicBool>) -> Option<std::thread::JoinHandle<()>> {
+/// Serves the endpoint on a thread of its own until `stop` is cancelled.
+/// A port already in use is logged and the agent prints on without it.
+pub fn spawn(addr: SocketAddr, state: Arc<HealthState>, stop: CancellationToken) -> Option<std::thread::JoinHandle<()>> {
     let listener = match std::net::TcpListener::bind(addr).and_then(|l| l.set_nonblocking(true).map(|_| l)) {
         Ok(l) => l,
         Err(e) => {
@@ -148,11 +148,7 @@ pub fn spawn(addr: SocketAddr, state: Arc<HealthState>, stop: Arc<AtomicBool>) -
         };
         rt.block_on(async move {
             let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
-            let shutdown = async move {
-                while !stop.load(Ordering::SeqCst) {
-                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                }
-            };
+            let shutdown = stop.cancelled_owned();
             // Bounded (`cetak_serve`): idle and half-sent connections are
             // cut at a deadline and at most 64 are open, so sockets never
             // take the descriptors the journal and the keys need.
@@ -274,7 +270,7 @@ struct DistrictStatus {
 async fn status(State(state): State<Arc<HealthState>>) -> Response {
     let body = (|| -> Result<StatusBody, JournalError> {
         let j = state.journal();
-        let summary = crate::stock::summary(&j.ledger_rows()?, crate::journal::now());
+        let summary = crate::stock::summary(&j.ledger_rows()?, crate::clock::now());
         let district = match (j.enrolment()?, j.link()?) {
             (Some(e), link) => Some(DistrictStatus {
                 station: e.station,

@@ -1,52 +1,16 @@
-//! The journal's district side: the station's enrolment, assignments and
-//! their confirmation, releases, the link's state ("offline since") and
-//! the commands already carried out.
+//! The journal's district side: assignments and their confirmation,
+//! releases, and the commands already carried out. Who the station is to
+//! its district is `enrolment`; the link's state ("offline since") is
+//! `link`.
 
 use super::outbox::{JobResult, Message};
 use cetak_model::wire::Outcome;
 use rusqlite::{params, OptionalExtension};
-use serde_json::json;
+
+pub use super::enrolment::Enrolment;
+pub use super::link::Link;
 
 use super::{now, Assigned, ImportReport, JobState, Journal, JournalError, NewJob, Result};
-
-/// Who this station is to its district.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Enrolment {
-    pub district: String,
-    pub station: String,
-    pub token: String,
-    pub regions: Vec<String>,
-    pub keys: Vec<cetak_model::wire::PublicKey>,
-    /// The district's CA (PEM); `None` for a plain-HTTP trial district.
-    pub ca_pem: Option<String>,
-}
-
-impl Enrolment {
-    /// The key set envelopes are checked against.
-    pub fn key_set(&self) -> cetak_model::envelope::KeySet {
-        let mut set = cetak_model::envelope::KeySet::default();
-        for k in &self.keys {
-            let bytes: Option<[u8; 32]> = hex::decode(&k.public_key).ok().and_then(|b| b.try_into().ok());
-            if let Some(key) = bytes.and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok()) {
-                set.add(&k.key_id, key);
-                if k.revoked {
-                    set.revoke(&k.key_id);
-                }
-            }
-        }
-        set
-    }
-}
-
-/// The state of the link to the district.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Link {
-    pub online: bool,
-    /// Unix seconds of the last change between online and offline.
-    pub since: i64,
-    pub last_contact: Option<i64>,
-    pub skew_ms: i64,
-}
 
 /// A job received from the district with its envelope.
 #[derive(Clone, Debug)]
@@ -58,41 +22,6 @@ pub struct DistrictJob {
 }
 
 impl Journal {
-    pub fn enrolment(&self) -> Result<Option<Enrolment>> {
-        type Row = (String, String, String, String, String, Option<String>);
-        let row: Option<Row> = self
-            .conn
-            .query_row("SELECT district, station, token, regions, keys, ca_pem FROM enrolment WHERE id = 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
-            })
-            .optional()
-            .map_err(self.ctx.sql())?;
-        let Some((district, station, token, regions, keys, ca_pem)) = row else { return Ok(None) };
-        let corrupt = |e: serde_json::Error| JournalError::Corrupt(format!("enrolment: {e}"));
-        Ok(Some(Enrolment {
-            district,
-            station,
-            token,
-            regions: serde_json::from_str(&regions).map_err(corrupt)?,
-            keys: serde_json::from_str(&keys).map_err(corrupt)?,
-            ca_pem,
-        }))
-    }
-
-    /// Stores the enrolment (replacing an earlier one).
-    pub fn enroll(&mut self, e: &Enrolment) -> Result<()> {
-        let regions = json!(e.regions).to_string();
-        let keys = serde_json::to_string(&e.keys).map_err(|err| JournalError::Corrupt(err.to_string()))?;
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO enrolment (id, district, station, token, regions, keys, enrolled_at, ca_pem)
-                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![e.district, e.station, e.token, regions, keys, now(), e.ca_pem],
-            )
-            .map_err(self.ctx.sql())?;
-        Ok(())
-    }
-
     /// Stores assignments. What the station already knows of a job decides:
     /// - nothing: imported (`assigned`);
     /// - the same epoch: a repeat, skipped, unless the district signed it
@@ -273,67 +202,6 @@ impl Journal {
         rows.collect::<std::result::Result<Vec<_>, _>>().map_err(self.ctx.sql())
     }
 
-    /// Records a contact with the district (or a failed one).
-    pub fn set_link(&self, online: bool, district_ms: Option<i64>, skew_ms: Option<i64>) -> Result<()> {
-        let t = now();
-        self.conn
-            .execute(
-                "INSERT INTO district_link (id, online, since, last_contact, last_district_ms, skew_ms) VALUES (1, ?1, ?2, ?3, ?4, COALESCE(?5, 0))
-                 ON CONFLICT (id) DO UPDATE SET
-                   since = CASE WHEN online = ?1 THEN since ELSE ?2 END,
-                   online = ?1,
-                   last_contact = COALESCE(?3, last_contact),
-                   next_retry_at = CASE WHEN ?1 THEN NULL ELSE next_retry_at END,
-                   last_district_ms = COALESCE(?4, last_district_ms),
-                   skew_ms = COALESCE(?5, skew_ms)",
-                params![online, t, online.then_some(t), district_ms, skew_ms],
-            )
-            .map_err(self.ctx.sql())?;
-        Ok(())
-    }
-
-    /// A failed call: when the next try is due and what went wrong (a
-    /// district error or the network's; never a payload). A later contact
-    /// clears both.
-    pub fn set_retry(&self, next_at: i64, error: &str) -> Result<()> {
-        self.conn
-            .execute("UPDATE district_link SET next_retry_at = ?1, last_error = ?2 WHERE id = 1", params![next_at, error])
-            .map_err(self.ctx.sql())?;
-        Ok(())
-    }
-
-    /// When the next try is due and the last call's error, while offline.
-    pub fn retry(&self) -> Result<Option<(i64, String)>> {
-        Ok(self
-            .conn
-            .query_row("SELECT next_retry_at, last_error FROM district_link WHERE id = 1 AND online = 0", [], |r| {
-                Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<String>>(1)?))
-            })
-            .optional()
-            .map_err(self.ctx.sql())?
-            .flatten())
-    }
-
-    pub fn link(&self) -> Result<Option<Link>> {
-        self.conn
-            .query_row("SELECT online, since, last_contact, skew_ms FROM district_link WHERE id = 1", [], |r| {
-                Ok(Link { online: r.get(0)?, since: r.get(1)?, last_contact: r.get(2)?, skew_ms: r.get(3)? })
-            })
-            .optional()
-            .map_err(self.ctx.sql())
-    }
-
-    /// The latest district time ever seen (Unix ms), for a clock that must
-    /// not fall behind it after a restart.
-    pub fn last_district_ms(&self) -> Result<Option<i64>> {
-        Ok(self
-            .conn
-            .query_row("SELECT last_district_ms FROM district_link WHERE id = 1", [], |r| r.get(0))
-            .optional()
-            .map_err(self.ctx.sql())?
-            .flatten())
-    }
-
     /// Whether the district's command `id` was already carried out.
     pub fn command_done(&self, id: i64) -> Result<bool> {
         Ok(self.conn.query_row("SELECT 1 FROM commands_done WHERE id = ?1", [id], |_| Ok(())).optional().map_err(self.ctx.sql())?.is_some())
@@ -384,44 +252,6 @@ impl Journal {
 }
 
 impl Journal {
-    /// Ledger events after the last head the district stored, oldest
-    /// first, as the stock report sends them.
-    pub fn ledger_unreported(&self) -> Result<Vec<super::LedgerRow>> {
-        let head: Option<String> = self
-            .conn
-            .query_row("SELECT stock_head FROM district_link WHERE id = 1", [], |r| r.get(0))
-            .optional()
-            .map_err(self.ctx.sql())?
-            .flatten();
-        // A head we no longer hold (a rewritten ledger) sends everything:
-        // the district then sees the chain does not grow from its head.
-        let after: i64 = match head {
-            Some(h) => self
-                .conn
-                .query_row("SELECT id FROM ledger WHERE hash = ?1", [h], |r| r.get(0))
-                .optional()
-                .map_err(self.ctx.sql())?
-                .unwrap_or(0),
-            None => 0,
-        };
-        self.ledger_rows_after(after)
-    }
-
-    /// The district holds the ledger up to `hash` (`None`: nothing of it).
-    pub fn set_stock_head(&self, hash: Option<&str>) -> Result<()> {
-        self.conn.execute("UPDATE district_link SET stock_head = ?1 WHERE id = 1", params![hash]).map_err(self.ctx.sql())?;
-        Ok(())
-    }
-}
-
-impl Journal {
-    /// Replaces the district's key set (rotation, revocation).
-    pub fn set_keys(&mut self, keys: &[cetak_model::wire::PublicKey]) -> Result<()> {
-        let keys = serde_json::to_string(keys).map_err(|e| JournalError::Corrupt(e.to_string()))?;
-        self.conn.execute("UPDATE enrolment SET keys = ?1 WHERE id = 1", [keys]).map_err(self.ctx.sql())?;
-        Ok(())
-    }
-
     /// District jobs held unprinted (`assigned` or `ready`), with epochs.
     pub fn holding(&self) -> Result<Vec<(String, i64)>> {
         let mut stmt = self

@@ -26,8 +26,10 @@ mod attempts;
 pub mod counters;
 pub mod disk;
 pub mod district;
+mod enrolment;
 mod jobs;
 mod ledger;
+mod link;
 pub mod operators;
 pub mod outbox;
 mod printers;
@@ -38,9 +40,12 @@ pub mod tallies;
 pub mod vault;
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+
+// The clock the rows are stamped with (its own module; the journal's
+// files reach it as `super::now` and so on).
+use crate::clock::{day_name, now, today};
 
 pub use outbox::Message;
 pub use state::JobState;
@@ -71,28 +76,6 @@ pub enum JournalError {
 }
 
 type Result<T, E = JournalError> = std::result::Result<T, E>;
-
-/// Seconds since the epoch on the system clock.
-pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
-/// Today's UTC date as `YYYY-MM-DD`, the name of the day key.
-pub fn today() -> time::Date {
-    time::OffsetDateTime::now_utc().date()
-}
-
-/// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC`, for people.
-pub fn format_time(t: i64) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(t) {
-        Ok(d) => format!("{} {:02}:{:02}:{:02} UTC", day_name(d.date()), d.hour(), d.minute(), d.second()),
-        Err(_) => t.to_string(),
-    }
-}
-
-pub(crate) fn day_name(d: time::Date) -> String {
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
-}
 
 /// A job as the station and the CLI see it (no personal data).
 #[derive(Clone, Debug, PartialEq, Eq)]

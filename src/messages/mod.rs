@@ -205,7 +205,7 @@ pub const KEYS: &[&str] = &[
     "help.arg.stock_count.reason",
     "help.arg.stock_report.from",
     "help.arg.stock_report.to",
-    "help.arg.stock_report.csv",
+    "help.arg.stock_report.format",
     "help.cetak",
     "help.demo",
     "help.run",

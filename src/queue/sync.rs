@@ -3,12 +3,12 @@
 //! plain threads that never wait on the network.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cetak_model::wire::*;
 use rand::SeedableRng;
+use tokio_util::sync::CancellationToken;
 
 use super::retry::RetryPolicy;
 use super::{Clock, QueueError};
@@ -33,15 +33,15 @@ enum SyncError {
     Journal(#[from] JournalError),
 }
 
-/// Starts the client's thread. Once `stop` is set the poller ends and the
-/// reporter goes on sending what the station loops finish; once `drained`
-/// is set too (every loop has ended) it makes a last try with the outbox
+/// Starts the client's thread. Once `stop` is cancelled the poller ends
+/// (a long poll in flight is dropped) and the reporter goes on sending what
+/// the station loops finish; once `drained` is cancelled too (every loop has ended) it makes a last try with the outbox
 /// and a farewell heartbeat, and ends.
 pub fn spawn(
     opts: SyncOptions,
     clock: Arc<Clock>,
-    stop: Arc<AtomicBool>,
-    drained: Arc<AtomicBool>,
+    stop: CancellationToken,
+    drained: CancellationToken,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name("district".into()).spawn(move || {
         let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -65,16 +65,16 @@ fn policy(cfg: &DistrictConfig) -> RetryPolicy {
     )
 }
 
-/// Sleeps `d`, waking early when `wake` is set.
-async fn nap(d: Duration, wake: &AtomicBool) {
-    let until = Instant::now() + d;
-    while !wake.load(Ordering::SeqCst) && Instant::now() < until {
-        tokio::time::sleep((until - Instant::now()).min(Duration::from_millis(100))).await;
+/// Sleeps `d`, waking early when `wake` is cancelled.
+async fn nap(d: Duration, wake: &CancellationToken) {
+    tokio::select! {
+        () = tokio::time::sleep(d) => {}
+        () = wake.cancelled() => {}
     }
 }
 
 /// Notes a failed call: offline since the first failure; then waits.
-async fn failed(journal: &Journal, retry: &mut RetryPolicy, e: &SyncError, wake: &AtomicBool, what: &str) {
+async fn failed(journal: &Journal, retry: &mut RetryPolicy, e: &SyncError, wake: &CancellationToken, what: &str) {
     let ra = match e {
         SyncError::Queue(q) => q.retry_after(),
         SyncError::Journal(_) => None,
@@ -84,7 +84,7 @@ async fn failed(journal: &Journal, retry: &mut RetryPolicy, e: &SyncError, wake:
     // line is up, and the other calls go on; anything else is offline.
     let answered = matches!(e, SyncError::Queue(QueueError::Refused { status, .. }) if (400..500).contains(status) && *status != 401);
     if let (SyncError::Queue(_), false) = (e, answered) {
-        let next = crate::journal::now() + wait.as_secs() as i64;
+        let next = crate::clock::now() + wait.as_secs() as i64;
         if let Err(je) = journal.set_link(false, None, None).and_then(|_| journal.set_retry(next, &e.to_string())) {
             tracing::warn!(error = %je, "could not journal the district link");
         }
@@ -141,12 +141,12 @@ struct PollState {
 /// turn the long poll into a spin.
 const MIN_POLL_SPACING: Duration = Duration::from_secs(1);
 
-async fn poller(opts: &SyncOptions, clock: &Clock, stop: &AtomicBool) {
+async fn poller(opts: &SyncOptions, clock: &Clock, stop: &CancellationToken) {
     let Some(mut journal) = open_journal(opts) else { return };
     let mut retry = policy(&opts.district);
     let mut state = PollState::default();
     let mut clients = ClientCache::default();
-    while !stop.load(Ordering::SeqCst) {
+    while !stop.is_cancelled() {
         let started = Instant::now();
         match poll_once(opts, clock, &mut journal, &mut clients, &mut state, stop).await {
             Ok(()) => {
@@ -164,7 +164,7 @@ async fn poll_once(
     journal: &mut Journal,
     clients: &mut ClientCache,
     state: &mut PollState,
-    stop: &AtomicBool,
+    stop: &CancellationToken,
 ) -> Result<(), SyncError> {
     let Some(enrolment) = journal.enrolment()? else {
         nap(Duration::from_secs(1), stop).await;
@@ -191,7 +191,7 @@ async fn poll_once(
     let call = client.post::<_, PollResponse>("/v1/poll", &req, timeout);
     let (resp, rtt) = tokio::select! {
         r = call => r?,
-        _ = wait_for(stop) => return Ok(()),
+        () = stop.cancelled() => return Ok(()),
     };
     clock.observe(resp.time_ms, rtt);
     journal.set_link(true, Some(resp.time_ms), Some(clock.skew_ms()))?;
@@ -227,12 +227,6 @@ async fn poll_once(
         }
     }
     Ok(())
-}
-
-async fn wait_for(stop: &AtomicBool) {
-    while !stop.load(Ordering::SeqCst) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Carries out a district command once (by id). `Ok(false)`: not yet (a
@@ -293,7 +287,7 @@ fn housekeeping(opts: &SyncOptions, clock: &Clock, journal: &mut Journal, ready_
         journal.release(&job, "retention")?;
     }
     if let Some(since) = journal.broken_since()? {
-        if crate::journal::now() - since >= opts.district.printer_broken_release_s as i64 {
+        if crate::clock::now() - since >= opts.district.printer_broken_release_s as i64 {
             let held: Vec<_> = journal
                 .jobs_in(JobState::Ready)?
                 .into_iter()
@@ -364,7 +358,7 @@ impl OverQuota {
     }
 }
 
-async fn reporter(opts: &SyncOptions, clock: &Clock, drained: &AtomicBool) {
+async fn reporter(opts: &SyncOptions, clock: &Clock, drained: &CancellationToken) {
     let Some(mut journal) = open_journal(opts) else { return };
     let mut over_quota = OverQuota::default();
     let mut retry = policy(&opts.district);
@@ -373,8 +367,8 @@ async fn reporter(opts: &SyncOptions, clock: &Clock, drained: &AtomicBool) {
     let mut clients = ClientCache::default();
     let heartbeat = Duration::from_secs(opts.district.heartbeat_s.max(1));
     loop {
-        // `drained` is set only after `stop`: the stations are done.
-        let last = drained.load(Ordering::SeqCst);
+        // `drained` is cancelled only after `stop`: the stations are done.
+        let last = drained.is_cancelled();
         let beat_due = last || last_beat.is_none_or(|t| t.elapsed() >= heartbeat);
         let timeout = Duration::from_secs(opts.district.request_timeout_s.max(1));
         match report_once(&mut journal, &mut clients, &mut over_quota, clock, beat_due, timeout).await {

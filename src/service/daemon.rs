@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use tokio_util::sync::CancellationToken;
 
 use super::watchdog::{Beat, Supervisor};
 use crate::config::Config;
@@ -38,13 +39,12 @@ const TICK: Duration = Duration::from_millis(100);
 pub fn run(opts: RunOptions) -> anyhow::Result<()> {
     let RunOptions { config_path, config, state_dir, lang, local_file, until_idle, renderer } = opts;
     let renderer = Arc::new(renderer);
-    // First of all: a SIGTERM during start-up stops cleanly too.
-    let stop = Arc::new(AtomicBool::new(false));
+    // First of all: a SIGTERM during start-up stops cleanly too. One
+    // shutdown for every loop and server: the printer loops, the district
+    // client, the health endpoint.
+    let stop = CancellationToken::new();
     let reload = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
-    }
-    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload)).context("installing signal handlers")?;
+    let _signals = Signals::listen(stop.clone(), Arc::clone(&reload))?;
     let _lock = control::lock_daemon_within(&state_dir, Duration::from_secs(5))?;
     let mut journal = Journal::open(&state_dir)?;
     let enrolled = journal.enrolment()?.is_some();
@@ -72,12 +72,12 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
         Some(addr) => {
             let state =
                 crate::health::HealthState::new(&state_dir, Arc::clone(&live), config.printers.iter().map(|p| p.name.clone()).collect())?;
-            crate::health::spawn(addr, state, Arc::clone(&stop))
+            crate::health::spawn(addr, state, stop.clone())
         }
         None => None,
     };
 
-    let drained = Arc::new(AtomicBool::new(false));
+    let drained = CancellationToken::new();
     let sync = if enrolled {
         let opts = crate::queue::SyncOptions {
             state_dir: state_dir.clone(),
@@ -85,7 +85,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
             printers: config.printers.iter().map(|p| p.name.clone()).collect(),
             warn_days: config.stock.warn_days,
         };
-        Some(crate::queue::spawn(opts, Arc::clone(&clock), Arc::clone(&stop), Arc::clone(&drained))?)
+        Some(crate::queue::spawn(opts, Arc::clone(&clock), stop.clone(), drained.clone())?)
     } else {
         None
     };
@@ -108,7 +108,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
             district: window.clone(),
         };
         let idle = config.station.idle_poll();
-        let stop = Arc::clone(&stop);
+        let stop = stop.clone();
         let beat = Arc::clone(beat);
         let (claims, counts_at, renderer) = (Arc::clone(&claims), p.counts_at, Arc::clone(&renderer));
         threads.push(std::thread::Builder::new().name(format!("station-{}", p.name)).spawn(move || {
@@ -136,7 +136,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
             break;
         }
         std::thread::sleep(TICK);
-        if stop.load(Ordering::SeqCst) && !stopping {
+        if stop.is_cancelled() && !stopping {
             stopping = true;
             tracing::info!("stopping: the card in each printer finishes, no new card starts");
             notify(&[sd_notify::NotifyState::Stopping, sd_notify::NotifyState::Status("draining")]);
@@ -152,7 +152,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
         if hung.restart_wanted() && !stopping {
             stopping = true;
             tracing::error!(printers = ?stuck, "a station loop stays hung: the other printers finish their card, then the agent exits for a restart");
-            stop.store(true, Ordering::SeqCst);
+            stop.cancel();
         }
         // Fed while a loop that works makes progress: a hung one is named,
         // never a reason to kill its healthy siblings mid-card.
@@ -175,8 +175,8 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
     }
     // The stations are done (a stop, or idle): the district client makes
     // its short last try with the outbox, says goodbye and ends.
-    stop.store(true, Ordering::SeqCst);
-    drained.store(true, Ordering::SeqCst);
+    stop.cancel();
+    drained.cancel();
     if let Some(t) = sync {
         if t.join().is_err() {
             failed = failed.or(Some(anyhow::anyhow!("the district client panicked")));
@@ -190,6 +190,40 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
     }
     println!("{}", text(lang, "run.stopped", &[]));
     Ok(())
+}
+
+/// SIGTERM and SIGINT cancel the shutdown token; SIGHUP asks the main loop
+/// for a reload. A thread of its own waits for them (no flag is polled).
+struct Signals {
+    handle: signal_hook::iterator::Handle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Signals {
+    fn listen(stop: CancellationToken, reload: Arc<AtomicBool>) -> anyhow::Result<Self> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]).context("installing signal handlers")?;
+        let handle = signals.handle();
+        let thread = std::thread::Builder::new().name("signals".into()).spawn(move || {
+            for signal in signals.forever() {
+                if signal == SIGHUP {
+                    reload.store(true, Ordering::SeqCst);
+                } else {
+                    stop.cancel();
+                }
+            }
+        })?;
+        Ok(Self { handle, thread: Some(thread) })
+    }
+}
+
+impl Drop for Signals {
+    fn drop(&mut self) {
+        self.handle.close();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Tells systemd, when it is listening (`NOTIFY_SOCKET`).

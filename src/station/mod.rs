@@ -31,8 +31,8 @@ mod recovery;
 pub mod supervisor;
 
 use cetak_model::wire::PrinterState;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 use cetak_drivers::{CardPosition, CountsAt, Fault, PrintFailure, Printer, PrinterError};
 
@@ -319,7 +319,7 @@ impl<P: Printer> Station<P> {
         let Ok(raw) = cetak_model::RawPrr::parse(&text) else {
             return Ok(rejected("payload.not_json", "payload"));
         };
-        let v = cetak_model::validate(&raw, crate::journal::today());
+        let v = cetak_model::validate(&raw, crate::clock::today());
         if let Some(f) = v.findings.iter().find(|f| f.severity == cetak_model::Severity::Invalid) {
             return Ok(rejected(&f.code, f.field));
         }
@@ -369,7 +369,7 @@ impl<P: Printer> Station<P> {
         }
         let (now, max_ahead, max_age) = match &self.opts.district {
             Some(w) => (w.clock.now_s(), w.max_ahead_s, w.retention_s),
-            None => (crate::journal::now(), 600, 7 * 86_400),
+            None => (crate::clock::now(), 600, 7 * 86_400),
         };
         let checks = cetak_model::envelope::Checks { regions: &enrolment.regions, now, max_ahead, max_age };
         Ok(match cetak_model::envelope::verify(&env, prr, &enrolment.key_set(), &checks) {
@@ -740,13 +740,13 @@ impl<P: Printer> Station<P> {
         }
     }
 
-    /// Steps until `stop` is set. A stop is honoured between cards only:
+    /// Steps until `stop` is cancelled. A stop is honoured between cards only:
     /// the card in the printer is always finished. With `until_idle` it
     /// also returns once nothing more can happen without a person: no job
     /// to print, or a printer that waits for a clerk.
-    pub fn run(&mut self, stop: &AtomicBool, idle: std::time::Duration, until_idle: bool) -> Result<Step, StationError> {
+    pub fn run(&mut self, stop: &CancellationToken, idle: std::time::Duration, until_idle: bool) -> Result<Step, StationError> {
         let mut last = Step::Idle;
-        while !stop.load(Ordering::SeqCst) {
+        while !stop.is_cancelled() {
             if let Some(b) = &self.beat {
                 b.alive();
             }
@@ -760,7 +760,7 @@ impl<P: Printer> Station<P> {
                 std::thread::sleep(idle);
             }
         }
-        if stop.load(Ordering::SeqCst) {
+        if stop.is_cancelled() {
             // Told to the district in the agent's farewell heartbeat: a
             // stopped station is no sister to share a region's work with.
             self.status(PrinterState::Stopped, "state.stopped");
@@ -792,7 +792,7 @@ fn render_payload(
 ) -> Result<cetak_drivers::CardPanels, StationError> {
     let bad = || StationError::Payload { job_id: job_id.to_string() };
     let raw = cetak_model::RawPrr::parse(&String::from_utf8_lossy(bytes)).map_err(|_| bad())?;
-    let prr = cetak_model::validate(&raw, crate::journal::today()).prr.ok_or_else(bad)?;
+    let prr = cetak_model::validate(&raw, crate::clock::today()).prr.ok_or_else(bad)?;
     let panels = renderer.panels(&prr, caps).map_err(|_: RenderError| bad())?;
     cetak_failpoints::hit("render.after");
     Ok(panels)

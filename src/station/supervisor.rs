@@ -15,8 +15,8 @@
 //! three failures in a row and exits with the error.
 
 use cetak_model::wire::PrinterState;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 use cetak_drivers::Printer;
 
@@ -38,7 +38,7 @@ pub fn backoff(failures: u32) -> Duration {
 /// can happen without a person), restarting it after an unexpected failure.
 pub fn run_supervised<P: Printer>(
     station: &mut Station<P>,
-    stop: &AtomicBool,
+    stop: &CancellationToken,
     idle: Duration,
     until_idle: bool,
 ) -> Result<Step, StationError> {
@@ -62,7 +62,7 @@ pub fn run_supervised<P: Printer>(
         }
         let until = Instant::now() + wait;
         while Instant::now() < until {
-            if stop.load(Ordering::SeqCst) {
+            if stop.is_cancelled() {
                 station.stopped();
                 return Ok(Step::Idle);
             }

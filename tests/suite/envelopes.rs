@@ -26,7 +26,7 @@ struct Enrolled {
 }
 
 fn now() -> i64 {
-    cetak::journal::now()
+    cetak::clock::now()
 }
 
 fn enrolled() -> Enrolled {
@@ -51,7 +51,7 @@ fn enrolled() -> Enrolled {
 /// Synthetic PRRs of one region, as JSON lines.
 pub fn region_lines(region: &str) -> Vec<String> {
     static ALL: std::sync::OnceLock<Vec<serde_json::Value>> = std::sync::OnceLock::new();
-    ALL.get_or_init(|| cetak_model::generator::generate(11, 200, cetak::journal::today()))
+    ALL.get_or_init(|| cetak_model::generator::generate(11, 200, cetak::clock::today()))
         .iter()
         .filter(|v| v["kode_wilayah"] == region)
         .map(|v| v.to_string())

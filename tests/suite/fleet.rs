@@ -67,7 +67,7 @@ pub fn expected_cards(lines: &[String]) -> HashMap<String, (String, String)> {
         .iter()
         .map(|l| {
             let raw = cetak_model::RawPrr::parse(l).expect("prr");
-            let prr = cetak_model::validate(&raw, cetak::journal::today()).prr.expect("valid");
+            let prr = cetak_model::validate(&raw, cetak::clock::today()).prr.expect("valid");
             let k = cetak::render::render(&prr, &caps).expect("render").k_hash().expect("k panel");
             (k, (prr.job_id.clone(), prr.kode_wilayah.as_str().to_string()))
         })

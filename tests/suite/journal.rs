@@ -108,8 +108,7 @@ fn a_journal_from_a_newer_cetak_is_refused() {
 #[test]
 fn destroying_unused_keys_never_races_a_job_being_sealed() {
     let dir = tempfile::tempdir().expect("tmp");
-    let lines: Vec<String> =
-        cetak_model::generator::generate(77, 120, cetak::journal::today()).into_iter().map(|v| v.to_string()).collect();
+    let lines: Vec<String> = cetak_model::generator::generate(77, 120, cetak::clock::today()).into_iter().map(|v| v.to_string()).collect();
     let mut importer = Journal::open(dir.path()).expect("journal");
     let mut destroyer = Journal::open(dir.path()).expect("journal");
     let stop = std::sync::atomic::AtomicBool::new(false);

@@ -111,7 +111,7 @@ mod with_failpoints {
         /// Jobs of this run: `JOBS` PRRs of the region, ids unique to it.
         fn jobs(&mut self) -> Vec<String> {
             self.runs += 1;
-            let all = cetak_model::generator::generate(1000 + self.runs, 400, cetak::journal::today());
+            let all = cetak_model::generator::generate(1000 + self.runs, 400, cetak::clock::today());
             let lines: Vec<String> = all.iter().filter(|v| v["kode_wilayah"] == REGION).take(JOBS).map(|v| v.to_string()).collect();
             assert_eq!(lines.len(), JOBS, "the generator gives {JOBS} jobs of {REGION}");
             let f = self.tmp.path().join(format!("jobs-{}.jsonl", self.runs));

@@ -85,7 +85,7 @@ proptest! {
         let lines = sample_lines("prr-valid.jsonl");
         let line = apply(&lines[i % lines.len()], &e);
         if let Ok(raw) = cetak_model::RawPrr::parse(&line) {
-            let v = cetak_model::validate(&raw, cetak::journal::today());
+            let v = cetak_model::validate(&raw, cetak::clock::today());
             // A record that validates has no finding that refuses it.
             if v.prr.is_some() {
                 prop_assert!(v.findings.iter().all(|f| f.severity != cetak_model::Severity::Invalid), "{:?}", v.findings);
@@ -104,7 +104,7 @@ proptest! {
         card.insert(key.clone(), value);
         match cetak_model::RawPrr::parse(&v.to_string()) {
             Ok(raw) => {
-                let judged = cetak_model::validate(&raw, cetak::journal::today());
+                let judged = cetak_model::validate(&raw, cetak::clock::today());
                 prop_assert!(judged.prr.is_some() || judged.reason().is_some(), "{key}: neither valid nor refused with a reason");
             }
             Err(e) => prop_assert!(!e.to_string().is_empty()),

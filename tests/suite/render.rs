@@ -13,7 +13,7 @@ fn caps() -> Capabilities {
 
 fn prr_from(v: &Value) -> cetak_model::Prr {
     let raw = cetak_model::RawPrr::from_value(v.clone()).expect("object");
-    let r = cetak_model::validate(&raw, cetak::journal::today());
+    let r = cetak_model::validate(&raw, cetak::clock::today());
     r.prr.unwrap_or_else(|| panic!("invalid: {:?}", r.findings))
 }
 

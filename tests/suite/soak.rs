@@ -180,7 +180,7 @@ fn soak_every_card_printed_once_or_failed_under_faults_kills_and_cuts() {
     let mut batch = 0;
     while lines.len() < cards {
         batch += 1;
-        let more = cetak_model::generator::generate(seed.wrapping_add(batch), 4000, cetak::journal::today());
+        let more = cetak_model::generator::generate(seed.wrapping_add(batch), 4000, cetak::clock::today());
         lines.extend(more.into_iter().filter(|v| REGIONS.contains(&v["kode_wilayah"].as_str().unwrap_or(""))).map(|v| v.to_string()));
     }
     lines.truncate(cards);

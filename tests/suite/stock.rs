@@ -48,7 +48,7 @@ fn the_ledger_agrees_with_the_printer_after_faults() {
     assert_eq!(used, jobs.len() as u64);
     assert!(rows.iter().any(|r| r.kind == "reconciled"), "the printer's counter was reconciled with the ledger");
     assert!(spoiled >= 2, "{spoiled}");
-    let summary = cetak::stock::summary(&rows, cetak::journal::now());
+    let summary = cetak::stock::summary(&rows, cetak::clock::now());
     assert_eq!(summary.blanks_today, (used + spoiled) as i64);
     assert_eq!(summary.spoiled.values().sum::<i64>(), spoiled as i64);
     rig.judge();

@@ -61,7 +61,7 @@ impl WireRig {
 /// The panels cetak renders for sample `i` on an Evolis printer, hashed.
 fn rendered_hashes(i: usize, printer: &WirePrinter) -> Vec<String> {
     let raw = cetak_model::RawPrr::parse(&sample_lines("prr-valid.jsonl")[i]).expect("sample");
-    let prr = cetak_model::validate(&raw, cetak::journal::today()).prr.expect("valid");
+    let prr = cetak_model::validate(&raw, cetak::clock::today()).prr.expect("valid");
     cetak::render::render(&prr, &printer.capabilities()).expect("render").panels.iter().map(|p| p.hash()).collect()
 }
 
