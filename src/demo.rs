@@ -187,7 +187,7 @@ pub fn run(opts: &DemoOptions) -> Result<DemoSummary, DemoError> {
             s.waiting += 1;
         }
     }
-    s.spoiled = journal.ledger_rows()?.iter().filter(|r| r.kind == "blank_spoiled").count();
+    s.spoiled = journal.ledger_rows()?.iter().filter(|r| r.ledger_kind() == Some(cetak_model::ledger::LedgerKind::BlankSpoiled)).count();
     let st = device.state();
     s.blanks_left = st.feeder;
     s.ribbon_left = st.ribbon_panels / 5;

@@ -7,8 +7,9 @@ use serde_json::json;
 
 use super::outbox::{HeldCard, HeldState, JobResult};
 use super::{
-    attempt_row, counters, now, stock, Actor, AttemptEnd, AttemptRow, Ctx, JobState, Journal, JournalError, Message, Result, ATTEMPT_SELECT,
+    attempt_row, counters, now, Actor, AttemptEnd, AttemptRow, Ctx, JobState, Journal, JournalError, Message, Result, ATTEMPT_SELECT,
 };
+use cetak_model::ledger::{Item, LedgerKind, Location};
 use cetak_model::wire::Outcome;
 
 impl Journal {
@@ -90,7 +91,7 @@ impl Journal {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .map_err(self.ctx.sql())?;
-        let hopper = stock::hopper(&printer);
+        let hopper = Location::Hopper(printer.clone());
         let set_attempt = |outcome: &str, fault: Option<&str>, panels: Option<u8>, after: Option<u64>| {
             tx.execute(
                 "UPDATE attempts SET outcome = ?3, fault = ?4, panels_done = ?5, counter_after = ?6, ended_at = ?7
@@ -102,7 +103,7 @@ impl Journal {
         let to = match end {
             AttemptEnd::Printed { counter_after } => {
                 set_attempt("printed", None, None, Some(*counter_after)).map_err(self.ctx.sql())?;
-                self.ctx.ledger(&tx, "blank_used", &hopper, "blanko", -1, Some(job_id), Some(attempt), detail)?;
+                self.ctx.ledger(&tx, LedgerKind::BlankUsed, &hopper, Item::Blanko, -1, Some(job_id), Some(attempt), detail)?;
                 self.ctx.consumables_used(&tx, &printer, job_id, attempt)?;
                 self.ctx.transition(&tx, job_id, JobState::Printing, JobState::Printed, "printed")?;
                 let result =
@@ -120,7 +121,7 @@ impl Journal {
                 set_attempt("spoiled", Some(fault), Some(0), Some(*counter_after)).map_err(self.ctx.sql())?;
                 let mut d = detail;
                 d["reason"] = json!(fault);
-                self.ctx.ledger(&tx, "blank_spoiled", &hopper, "blanko", -1, Some(job_id), Some(attempt), d)?;
+                self.ctx.ledger(&tx, LedgerKind::BlankSpoiled, &hopper, Item::Blanko, -1, Some(job_id), Some(attempt), d)?;
                 self.ctx.set_counter(&tx, &printer, *counter_after)?;
                 self.ctx.after_spoil(&tx, job_id, JobState::Printing, fault, spoil_limit)?
             }
@@ -130,9 +131,9 @@ impl Journal {
                 if *panels_done > 0 {
                     self.ctx.ledger(
                         &tx,
-                        "ribbon_used",
-                        &format!("printer:{printer}"),
-                        "ribbon",
+                        LedgerKind::RibbonUsed,
+                        &Location::Printer(printer.clone()),
+                        Item::Ribbon,
                         -1,
                         Some(job_id),
                         Some(attempt),
@@ -168,10 +169,10 @@ impl Journal {
             .optional()
             .map_err(self.ctx.sql())?
             .ok_or_else(|| JournalError::WrongState { job_id: job_id.into(), expected: JobState::Uncertain, actual: JobState::Ready })?;
-        let hopper = stock::hopper(&printer);
+        let hopper = Location::Hopper(printer.clone());
         let detail = json!({"operator_uid": actor.uid()});
         let to = if printed {
-            self.ctx.ledger(&tx, "blank_used", &hopper, "blanko", -1, Some(job_id), Some(attempt), detail)?;
+            self.ctx.ledger(&tx, LedgerKind::BlankUsed, &hopper, Item::Blanko, -1, Some(job_id), Some(attempt), detail)?;
             self.ctx.transition(&tx, job_id, JobState::Uncertain, JobState::Printed, "operator: printed")?;
             let result = JobResult { attempt, operator_uid: actor.uid(), ..JobResult::new(job_id, Outcome::Printed, None) };
             self.ctx.outbox(&tx, &Message::Result(result))?;
@@ -179,7 +180,7 @@ impl Journal {
         } else {
             let mut d = detail;
             d["reason"] = json!("operator: spoiled");
-            self.ctx.ledger(&tx, "blank_spoiled", &hopper, "blanko", -1, Some(job_id), Some(attempt), d)?;
+            self.ctx.ledger(&tx, LedgerKind::BlankSpoiled, &hopper, Item::Blanko, -1, Some(job_id), Some(attempt), d)?;
             self.ctx.after_spoil(&tx, job_id, JobState::Uncertain, "operator: spoiled", spoil_limit)?
         };
         self.ctx.operator_action(&tx, actor, "resolve", Some(job_id), if printed { "printed" } else { "spoiled" })?;

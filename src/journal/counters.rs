@@ -15,6 +15,7 @@
 //! where the station judges the counter ([`CounterGap::of`]): the one seam.
 
 use super::Actor;
+use cetak_model::ledger::{Item, LedgerKind, Location};
 use rusqlite::{params, OptionalExtension};
 use serde_json::json;
 
@@ -179,9 +180,9 @@ impl Journal {
         let tx = self.ctx.begin(&mut self.conn)?;
         self.ctx.ledger(
             &tx,
-            "adjustment",
-            &super::stock::hopper(printer),
-            "blanko",
+            LedgerKind::Adjustment,
+            &Location::Hopper(printer.into()),
+            Item::Blanko,
             -quantity,
             None,
             None,
@@ -227,9 +228,9 @@ impl Journal {
         let tx = self.ctx.begin(&mut self.conn)?;
         self.ctx.ledger(
             &tx,
-            COUNTER_RESET,
-            &super::stock::hopper(printer),
-            "counter",
+            LedgerKind::CounterReset,
+            &Location::Hopper(printer.into()),
+            Item::Counter,
             0,
             None,
             None,

@@ -5,7 +5,7 @@
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::{now, Ctx, Journal, LedgerRow, Result};
-use cetak_model::ledger::{event_hash as ledger_hash, ZERO_HASH};
+use cetak_model::ledger::{event_hash as ledger_hash, Item, LedgerKind, Location, ZERO_HASH};
 
 impl LedgerRow {
     /// The event as a stock report carries it.
@@ -74,9 +74,9 @@ impl Ctx {
     pub(super) fn ledger(
         &self,
         tx: &Transaction<'_>,
-        kind: &str,
-        location: &str,
-        item: &str,
+        kind: LedgerKind,
+        location: &Location,
+        item: Item,
         quantity: i64,
         job_id: Option<&str>,
         attempt: Option<u32>,
@@ -89,7 +89,8 @@ impl Ctx {
             .unwrap_or_else(|| ZERO_HASH.to_string());
         let at = now();
         let detail = detail.to_string();
-        let hash = ledger_hash(&prev, at, kind, location, item, quantity, job_id, attempt, &detail);
+        let (kind, location, item) = (kind.as_str(), location.to_string(), item.as_str());
+        let hash = ledger_hash(&prev, at, kind, &location, item, quantity, job_id, attempt, &detail);
         tx.execute(
             "INSERT INTO ledger (at, kind, location, item, quantity, job_id, attempt, detail, prev_hash, hash)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",

@@ -136,6 +136,14 @@ pub struct LedgerRow {
     pub hash: String,
 }
 
+impl LedgerRow {
+    /// The event's kind as a type; `None` for a name this build does not
+    /// know (the row still counts in every sum and in the chain).
+    pub fn ledger_kind(&self) -> Option<cetak_model::ledger::LedgerKind> {
+        cetak_model::ledger::LedgerKind::parse(&self.kind)
+    }
+}
+
 /// A job offered for import: its id, and the raw payload to seal.
 pub struct NewJob<'a> {
     pub job_id: &'a str,

@@ -4,10 +4,11 @@
 
 use rusqlite::{params, OptionalExtension, Transaction};
 
+use cetak_model::ledger::{Item, LedgerKind, Location};
 use cetak_model::wire::PrinterState;
 use serde_json::json;
 
-use super::{counters, now, stock, Ctx, Journal, PrinterRow, Result};
+use super::{counters, now, Ctx, Journal, PrinterRow, Result};
 
 impl Journal {
     pub fn printer(&self, name: &str) -> Result<Option<PrinterRow>> {
@@ -37,9 +38,9 @@ impl Journal {
         .map_err(self.ctx.sql())?;
         self.ctx.ledger(
             &tx,
-            "printer_adopted",
-            &stock::hopper(name),
-            "counter",
+            LedgerKind::PrinterAdopted,
+            &Location::Hopper(name.into()),
+            Item::Counter,
             0,
             None,
             None,

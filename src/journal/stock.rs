@@ -6,20 +6,24 @@
 //! their attempt in `end_attempt`.
 
 use super::Actor;
+use cetak_model::ledger::{Item, LedgerKind, Location};
 use rusqlite::params;
 use serde_json::json;
 
 use super::{Journal, JournalError, Result, Transaction};
 
-/// The office safe.
+/// The office safe, as the ledger stores it ([`Location::Safe`]).
 pub const SAFE: &str = "safe";
 
+/// A printer's hopper, as the ledger stores it ([`Location::Hopper`]).
 pub fn hopper(printer: &str) -> String {
-    format!("hopper:{printer}")
+    Location::Hopper(printer.into()).to_string()
 }
 
+/// What is in a printer (ribbon, film), as the ledger stores it
+/// ([`Location::Printer`]).
 pub fn printer_loc(printer: &str) -> String {
-    format!("printer:{printer}")
+    Location::Printer(printer.into()).to_string()
 }
 
 /// Blanks received: how many, their batch and version, and the serial
@@ -49,13 +53,17 @@ impl super::Ctx {
     /// Ribbon and film used by a printed card, in the attempt's
     /// transaction. Film only where a film was ever installed.
     pub(super) fn consumables_used(&self, tx: &Transaction<'_>, printer: &str, job_id: &str, attempt: u32) -> Result<()> {
-        let loc = printer_loc(printer);
-        self.ledger(tx, "ribbon_used", &loc, "ribbon", -1, Some(job_id), Some(attempt), json!({}))?;
+        let loc = Location::Printer(printer.into());
+        self.ledger(tx, LedgerKind::RibbonUsed, &loc, Item::Ribbon, -1, Some(job_id), Some(attempt), json!({}))?;
         let film: bool = tx
-            .query_row("SELECT EXISTS (SELECT 1 FROM ledger WHERE kind = 'film_installed' AND location = ?1)", [&loc], |r| r.get(0))
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM ledger WHERE kind = ?1 AND location = ?2)",
+                params![LedgerKind::FilmInstalled.as_str(), loc.to_string()],
+                |r| r.get(0),
+            )
             .map_err(self.sql())?;
         if film {
-            self.ledger(tx, "film_used", &loc, "film", -1, Some(job_id), Some(attempt), json!({}))?;
+            self.ledger(tx, LedgerKind::FilmUsed, &loc, Item::Film, -1, Some(job_id), Some(attempt), json!({}))?;
         }
         Ok(())
     }
@@ -83,7 +91,7 @@ impl Journal {
         let detail = json!({
             "batch": r.batch, "version": r.version, "serial_from": r.serial_from, "serial_to": r.serial_to, "operator_uid": actor.uid(),
         });
-        self.book(actor, "stock_receive", &[("received", SAFE, "blanko", i64::from(r.blanko), detail)])?;
+        self.book(actor, "stock_receive", &[(LedgerKind::Received, Location::Safe, Item::Blanko, i64::from(r.blanko), detail)])?;
         Ok(())
     }
 
@@ -98,7 +106,10 @@ impl Journal {
         self.book(
             actor,
             "stock_load",
-            &[("loaded", SAFE, "blanko", -i64::from(blanko), d.clone()), ("loaded", &hopper(printer), "blanko", i64::from(blanko), d)],
+            &[
+                (LedgerKind::Loaded, Location::Safe, Item::Blanko, -i64::from(blanko), d.clone()),
+                (LedgerKind::Loaded, Location::Hopper(printer.into()), Item::Blanko, i64::from(blanko), d),
+            ],
         )?;
         Ok(())
     }
@@ -114,18 +125,19 @@ impl Journal {
         actor: impl Into<Actor>,
     ) -> std::result::Result<(), StockError> {
         let actor = &actor.into();
-        if !matches!(item, "ribbon" | "film") || capacity == 0 {
-            return Err(StockError::Invalid("install a ribbon or a film with a capacity above 0".into()));
-        }
-        let loc = printer_loc(printer);
-        let left = self.on_hand(&loc, item)?;
+        let (item, kind) = match Item::parse(item) {
+            Some(Item::Ribbon) if capacity > 0 => (Item::Ribbon, LedgerKind::RibbonInstalled),
+            Some(Item::Film) if capacity > 0 => (Item::Film, LedgerKind::FilmInstalled),
+            _ => return Err(StockError::Invalid("install a ribbon or a film with a capacity above 0".into())),
+        };
+        let loc = Location::Printer(printer.into());
+        let left = self.on_hand(&loc.to_string(), item.as_str())?;
         let d = json!({"lot": lot, "operator_uid": actor.uid()});
         let mut events = Vec::new();
         if left != 0 {
-            events.push(("removed", loc.as_str(), item, -left, d.clone()));
+            events.push((LedgerKind::Removed, loc.clone(), item, -left, d.clone()));
         }
-        let kind = if item == "ribbon" { "ribbon_installed" } else { "film_installed" };
-        events.push((kind, loc.as_str(), item, i64::from(capacity), d));
+        events.push((kind, loc, item, i64::from(capacity), d));
         self.book(actor, "stock_install", &events)?;
         Ok(())
     }
@@ -144,20 +156,24 @@ impl Journal {
         if reason.trim().is_empty() {
             return Err(StockError::Invalid("a count needs --reason".into()));
         }
+        let place =
+            Location::parse(location).ok_or_else(|| StockError::Invalid(format!("{location:?} is not a place (safe, hopper:PRINTER)")))?;
+        let thing = Item::parse(item).ok_or_else(|| StockError::Invalid(format!("{item:?} is not counted here (blanko, ribbon, film)")))?;
         let diff = i64::from(counted) - self.on_hand(location, item)?;
         let d = json!({"reason": reason, "counted": counted, "operator_uid": actor.uid()});
-        let kind = if diff == 0 { "counted" } else { "adjustment" };
-        self.book(actor, "stock_count", &[(kind, location, item, diff, d)])?;
+        let kind = if diff == 0 { LedgerKind::Counted } else { LedgerKind::Adjustment };
+        self.book(actor, "stock_count", &[(kind, place, thing, diff, d)])?;
         Ok(diff)
     }
 
     /// Books ledger events in one transaction, with the operator's action.
-    fn book(&mut self, actor: &Actor, action: &str, events: &[(&str, &str, &str, i64, serde_json::Value)]) -> Result<()> {
+    fn book(&mut self, actor: &Actor, action: &str, events: &[(LedgerKind, Location, Item, i64, serde_json::Value)]) -> Result<()> {
         let tx = self.ctx.begin(&mut self.conn)?;
         for (kind, location, item, quantity, detail) in events {
-            self.ctx.ledger(&tx, kind, location, item, *quantity, None, None, detail.clone())?;
+            self.ctx.ledger(&tx, *kind, location, *item, *quantity, None, None, detail.clone())?;
         }
-        let detail = json!(events.iter().map(|e| json!([e.0, e.1, e.2, e.3])).collect::<Vec<_>>()).to_string();
+        let detail =
+            json!(events.iter().map(|e| json!([e.0.as_str(), e.1.to_string(), e.2.as_str(), e.3])).collect::<Vec<_>>()).to_string();
         self.ctx.operator_action(&tx, actor, action, None, &detail)?;
         self.ctx.commit(tx)
     }
@@ -171,17 +187,17 @@ impl Journal {
         let out: i64 = self
             .conn
             .query_row(
-                "SELECT count(*) FROM ledger WHERE location = ?1 AND kind IN ('blank_used', 'blank_spoiled')",
-                [hopper(printer)],
+                "SELECT count(*) FROM ledger WHERE location = ?1 AND kind IN (?2, ?3)",
+                params![hopper(printer), LedgerKind::BlankUsed.as_str(), LedgerKind::BlankSpoiled.as_str()],
                 |r| r.get(0),
             )
             .map_err(self.ctx.sql())?;
         let tx = self.ctx.begin(&mut self.conn)?;
         self.ctx.ledger(
             &tx,
-            "reconciled",
-            &hopper(printer),
-            "counter",
+            LedgerKind::Reconciled,
+            &Location::Hopper(printer.into()),
+            Item::Counter,
             0,
             None,
             None,

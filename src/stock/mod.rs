@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use cetak_model::ledger::LedgerKind;
+
 use crate::journal::LedgerRow;
 
 mod report;
@@ -53,7 +55,7 @@ pub fn days_left(on_hand: i64, used_in_7_days: i64) -> Option<f64> {
 }
 
 fn uses(row: &LedgerRow) -> bool {
-    matches!(row.kind.as_str(), "blank_used" | "blank_spoiled" | "ribbon_used" | "film_used")
+    row.ledger_kind().is_some_and(LedgerKind::is_use)
 }
 
 /// Consumables with fewer than `warn_days` left: (item, days).
@@ -106,7 +108,7 @@ pub fn summary(rows: &[LedgerRow], now: i64) -> Summary {
                 s.blanks_today -= r.quantity;
             }
         }
-        if r.kind == "blank_spoiled" {
+        if r.ledger_kind() == Some(LedgerKind::BlankSpoiled) {
             let detail: serde_json::Value = serde_json::from_str(&r.detail).unwrap_or_default();
             let reason = detail["reason"].as_str().or(detail["fault"].as_str()).unwrap_or("unknown").to_string();
             *s.spoiled.entry(reason).or_default() += 1;

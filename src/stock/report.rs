@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use cetak_model::ledger::{Item, LedgerKind};
+
 use crate::journal::LedgerRow;
 
 /// A blank's batch and serial, inferred first in, first out from the
@@ -31,25 +33,25 @@ pub fn inferred_blanks(rows: &[LedgerRow]) -> std::collections::HashMap<i64, Bla
     use std::collections::{HashMap, VecDeque};
     let mut places: HashMap<String, VecDeque<Blank>> = HashMap::new();
     let mut out = HashMap::new();
-    for r in rows.iter().filter(|r| r.item == "blanko") {
+    for r in rows.iter().filter(|r| r.item == Item::Blanko.as_str()) {
         let detail: serde_json::Value = serde_json::from_str(&r.detail).unwrap_or_default();
         let queue = places.entry(r.location.clone()).or_default();
-        match (r.kind.as_str(), r.quantity) {
-            ("received", n) if n > 0 => {
+        match (r.ledger_kind(), r.quantity) {
+            (Some(LedgerKind::Received), n) if n > 0 => {
                 let batch = detail["batch"].as_str().unwrap_or("?").to_string();
                 let from = detail["serial_from"].as_str();
                 for i in 0..n as u64 {
                     queue.push_back(Blank { batch: batch.clone(), serial: from.and_then(|f| serial_plus(f, i)) });
                 }
             }
-            ("loaded", n) if n < 0 => {
+            (Some(LedgerKind::Loaded), n) if n < 0 => {
                 let moved: Vec<Blank> = (0..-n).filter_map(|_| queue.pop_front()).collect();
-                if let Some(to) = rows.iter().find(|o| o.id > r.id && o.kind == "loaded" && o.quantity == -n) {
+                if let Some(to) = rows.iter().find(|o| o.id > r.id && o.ledger_kind() == Some(LedgerKind::Loaded) && o.quantity == -n) {
                     places.entry(to.location.clone()).or_default().extend(moved);
                 }
             }
-            ("loaded", _) => {}
-            ("blank_used" | "blank_spoiled", _) => {
+            (Some(LedgerKind::Loaded), _) => {}
+            (Some(k), _) if k.is_blank_out() => {
                 let b = queue.pop_front().unwrap_or(Blank { batch: "unknown".into(), serial: None });
                 out.insert(r.id, b);
             }
@@ -75,14 +77,14 @@ pub fn report_csv(rows: &[LedgerRow], from: i64, to: i64) -> String {
     let blanks = inferred_blanks(rows);
     let mut csv = String::from("kind,date,job_id,attempt,reason,batch,serial_inferred\n");
     let day = |t: i64| time::OffsetDateTime::from_unix_timestamp(t).map(|d| d.date().to_string()).unwrap_or_default();
-    for r in rows.iter().filter(|r| (r.kind == "blank_used" || r.kind == "blank_spoiled") && r.at >= from && r.at < to) {
+    for r in rows.iter().filter(|r| r.ledger_kind().is_some_and(LedgerKind::is_blank_out) && r.at >= from && r.at < to) {
+        let spoiled = r.ledger_kind() == Some(LedgerKind::BlankSpoiled);
         let detail: serde_json::Value = serde_json::from_str(&r.detail).unwrap_or_default();
-        let reason =
-            if r.kind == "blank_spoiled" { detail["reason"].as_str().or(detail["fault"].as_str()).unwrap_or("unknown") } else { "" };
+        let reason = if spoiled { detail["reason"].as_str().or(detail["fault"].as_str()).unwrap_or("unknown") } else { "" };
         let b = blanks.get(&r.id);
         csv.push_str(&format!(
             "{},{},{},{},{},{},{}\n",
-            if r.kind == "blank_used" { "printed" } else { "spoiled" },
+            if spoiled { "spoiled" } else { "printed" },
             day(r.at),
             r.job_id.as_deref().unwrap_or(""),
             r.attempt.map(|a| a.to_string()).unwrap_or_default(),
@@ -93,7 +95,7 @@ pub fn report_csv(rows: &[LedgerRow], from: i64, to: i64) -> String {
     }
     // What is left of each batch: received minus the blanks that left.
     let mut balance: BTreeMap<String, i64> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.kind == "received" && r.item == "blanko") {
+    for r in rows.iter().filter(|r| r.ledger_kind() == Some(LedgerKind::Received) && r.item == Item::Blanko.as_str()) {
         let detail: serde_json::Value = serde_json::from_str(&r.detail).unwrap_or_default();
         *balance.entry(detail["batch"].as_str().unwrap_or("?").to_string()).or_default() += r.quantity;
     }
