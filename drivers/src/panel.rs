@@ -52,10 +52,6 @@ impl Panel {
     pub fn hash(&self) -> String {
         hex::encode(Sha256::digest(&self.dots))
     }
-
-    pub fn ink_dots(&self) -> usize {
-        self.dots.iter().filter(|&&d| d != 0).count()
-    }
 }
 
 /// The panels of one card side, in print order.

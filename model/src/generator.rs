@@ -96,16 +96,6 @@ pub fn generate(seed: u64, count: usize, issued: time::Date) -> Vec<Value> {
     (0..count).map(|i| person(&mut rng, seed, i, issued)).collect()
 }
 
-/// Generates PRRs and returns them as JSON lines.
-pub fn generate_jsonl(seed: u64, count: usize, issued: time::Date) -> String {
-    let mut out = String::new();
-    for v in generate(seed, count, issued) {
-        out.push_str(&v.to_string());
-        out.push('\n');
-    }
-    out
-}
-
 fn pick<'a>(rng: &mut StdRng, list: &[&'a str]) -> &'a str {
     list[rng.random_range(0..list.len())]
 }

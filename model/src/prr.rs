@@ -48,10 +48,6 @@ impl RawPrr {
         self.fields.get(key).and_then(Value::as_str)
     }
 
-    pub fn to_json(&self) -> String {
-        Value::Object(self.fields.clone()).to_string()
-    }
-
     pub(crate) fn top(&self, key: &str) -> Option<&Value> {
         self.fields.get(key)
     }

@@ -6,10 +6,12 @@
 //! With no daemon running (no socket, and the daemon lock free) the CLI
 //! opens the journal itself and records the real uid the same way.
 //!
-//! One request a connection: `{"op": "resolve", "job_id": "...", "printed": true}`,
-//! `{"op": "pause", "printer": "..."}`, `{"op": "resume", "printer": "..."}`,
-//! `{"op": "explain", "printer": "...", "cards": 1, "reset": false, "reason": "..."}`;
-//! one reply: `{"ok": true, "state": "..."}` or `{"ok": false, "error": "..."}`.
+//! One request a connection, a [`Request`] tagged by `op`: `resolve`,
+//! `pause`, `resume`, `explain` (a blank unaccounted or a counter reset),
+//! `receive`, `load`, `install`, `count` and `status`, for example
+//! `{"op": "resolve", "job_id": "...", "printed": true}`; one reply:
+//! `{"ok": true, "state": "..."}` or `{"ok": false, "error": "..."}`.
+//! `status` (what `cetak status` shows) is rendered by [`status`].
 
 use crate::journal::Actor;
 use std::fs::File;
