@@ -14,8 +14,43 @@ pub enum DistrictError {
     /// A line that cannot be a job: nothing from the file is imported.
     #[error("{path}:{line}: {reason}")]
     Line { path: String, line: usize, reason: String },
+    /// What an officer typed that cannot be (a region code, a station
+    /// name, a missing option): the sentence says which and how.
     #[error("{0}")]
-    Refused(String),
+    Invalid(String),
+    /// An officer's action on a job that is not in a state it applies to.
+    #[error("job {job_id} is {state}: {rule}")]
+    WrongState { job_id: String, state: String, rule: &'static str },
+    #[error("no job {job_id}")]
+    NoJob { job_id: String },
+    #[error("no station {station}")]
+    NoStation { station: String },
+    #[error("no enrolled station {station}")]
+    NotEnrolled { station: String },
+    #[error("job {job_id} is not assigned to {station}")]
+    NotAssigned { job_id: String, station: String },
+    #[error("station {station} is not enrolled for {region}")]
+    NotForRegion { station: String, region: String },
+    #[error("station {station} holds job {job_id} already")]
+    HoldsAlready { station: String, job_id: String },
+    /// The PRR was destroyed (retention): the job cannot be sent again.
+    #[error("job {job_id} has no PRR any more")]
+    NoPrr { job_id: String },
+    #[error("job {job_id} is not waiting for approval")]
+    NotHeld { job_id: String },
+    #[error("no key {key_id} in use")]
+    NoKey { key_id: String },
+    /// A stored signing secret of the wrong length.
+    #[error("signing key {key_id} is damaged")]
+    DamagedKey { key_id: String },
+    /// The operating system gave no randomness (for a token or a key).
+    #[error("no randomness{purpose}: {reason}")]
+    NoRandomness { purpose: &'static str, reason: String },
+    #[error("TLS: {what}: {reason}")]
+    Tls { what: String, reason: String },
+    /// A value of ours that does not serialize (a defect, named).
+    #[error("encoding {what}: {source}")]
+    Encode { what: &'static str, source: serde_json::Error },
     #[error("PostgreSQL: {0}")]
     Postgres(String),
     /// The first connection found no database at the address.

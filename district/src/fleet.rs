@@ -17,7 +17,7 @@ fn sha256(s: &str) -> String {
 
 fn random_text(len: usize, alphabet: &[u8]) -> Result<String, DistrictError> {
     let mut bytes = vec![0u8; len];
-    getrandom::fill(&mut bytes).map_err(|e| DistrictError::Refused(format!("no randomness: {e}")))?;
+    getrandom::fill(&mut bytes).map_err(|e| DistrictError::NoRandomness { purpose: "", reason: e.to_string() })?;
     Ok(bytes.iter().map(|b| alphabet[*b as usize % alphabet.len()] as char).collect())
 }
 
@@ -25,7 +25,7 @@ fn random_text(len: usize, alphabet: &[u8]) -> Result<String, DistrictError> {
 fn check_region(code: &str) -> Result<(), DistrictError> {
     match cetak_model::KodeWilayah::parse(code) {
         Some(_) => Ok(()),
-        None => Err(DistrictError::Refused(format!("{code:?} is not a kode_wilayah (PP.KK.CC.DDDD)"))),
+        None => Err(DistrictError::Invalid(format!("{code:?} is not a kode_wilayah (PP.KK.CC.DDDD)"))),
     }
 }
 
@@ -33,10 +33,10 @@ fn check_region(code: &str) -> Result<(), DistrictError> {
 /// `regions`. Only the code's hash is stored. Audited.
 pub async fn enroll_code(pool: &PgPool, station: &str, regions: &[String], actor: &str) -> Result<String, DistrictError> {
     if station.is_empty() || !station.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
-        return Err(DistrictError::Refused("a station name is letters, digits, '-', '_' or '.'".into()));
+        return Err(DistrictError::Invalid("a station name is letters, digits, '-', '_' or '.'".into()));
     }
     if regions.is_empty() {
-        return Err(DistrictError::Refused("a station serves at least one --wilayah".into()));
+        return Err(DistrictError::Invalid("a station serves at least one --wilayah".into()));
     }
     for r in regions {
         check_region(r)?;
@@ -120,7 +120,7 @@ pub async fn station_of(pool: &PgPool, token: &str) -> Result<Option<(String, Ve
 /// ready when one of its printers is idle or printing (or none is known
 /// yet); readiness decides fair shares.
 pub async fn heartbeat(pool: &PgPool, station: &str, hb: &Heartbeat) -> Result<(), DistrictError> {
-    let status = serde_json::to_value(hb).map_err(|e| DistrictError::Refused(e.to_string()))?;
+    let status = serde_json::to_value(hb).map_err(|source| DistrictError::Encode { what: "a heartbeat", source })?;
     let ready = hb.printers.is_empty() || hb.printers.iter().any(|p| matches!(p.state, PrinterState::Idle | PrinterState::Printing));
     sqlx::query("UPDATE stations SET last_seen = now(), last_status = $2, ready = $3 WHERE station = $1")
         .bind(station)
@@ -169,10 +169,10 @@ pub async fn command(pool: &PgPool, station: &str, kind: CommandKind, job_id: Op
     let known: Option<(String,)> =
         sqlx::query_as("SELECT station FROM stations WHERE station = $1").bind(station).fetch_optional(&mut *tx).await?;
     if known.is_none() {
-        return Err(DistrictError::Refused(format!("no station {station}")));
+        return Err(DistrictError::NoStation { station: station.to_string() });
     }
     if kind == CommandKind::Cancel {
-        let Some(job) = job_id else { return Err(DistrictError::Refused("cancel needs --job".into())) };
+        let Some(job) = job_id else { return Err(DistrictError::Invalid("cancel needs --job".into())) };
         let r = sqlx::query(
             "UPDATE jobs SET state = 'cancelled', finished_at = now() WHERE job_id = $1 AND station = $2 AND state = 'assigned'",
         )
@@ -181,7 +181,7 @@ pub async fn command(pool: &PgPool, station: &str, kind: CommandKind, job_id: Op
         .execute(&mut *tx)
         .await?;
         if r.rows_affected() != 1 {
-            return Err(DistrictError::Refused(format!("job {job} is not assigned to {station}")));
+            return Err(DistrictError::NotAssigned { job_id: job.to_string(), station: station.to_string() });
         }
     }
     let (id,): (i64,) = sqlx::query_as("INSERT INTO commands (station, kind, job_id, created_by) VALUES ($1, $2, $3, $4) RETURNING id")
@@ -234,7 +234,7 @@ pub async fn revoke(pool: &PgPool, station: &str, actor: &str) -> Result<(), Dis
         .execute(&mut *tx)
         .await?;
     if r.rows_affected() != 1 {
-        return Err(DistrictError::Refused(format!("no enrolled station {station}")));
+        return Err(DistrictError::NotEnrolled { station: station.to_string() });
     }
     crate::db::audit(&mut tx, actor, "revoke", None, json!({"station": station})).await?;
     crate::queue::notify(&mut tx, &format!("station:{station}")).await?;
@@ -248,7 +248,7 @@ pub async fn revoke(pool: &PgPool, station: &str, actor: &str) -> Result<(), Dis
 /// flagged.
 pub async fn reassign(pool: &PgPool, job_id: &str, to: &str, reason: &str, actor: &str) -> Result<i64, DistrictError> {
     if reason.trim().is_empty() {
-        return Err(DistrictError::Refused("a reassignment needs --reason".into()));
+        return Err(DistrictError::Invalid("a reassignment needs --reason".into()));
     }
     let (key_id, key) = crate::keys::signing_key(pool).await?;
     let mut tx = pool.begin().await?;
@@ -269,10 +269,14 @@ pub async fn reassign(pool: &PgPool, job_id: &str, to: &str, reason: &str, actor
     .fetch_optional(&mut *tx)
     .await?;
     let Some(Row { state, kode_wilayah: region, station: from, released_by, prr, needs_approval, approved_by }) = job else {
-        return Err(DistrictError::Refused(format!("no job {job_id}")));
+        return Err(DistrictError::NoJob { job_id: job_id.to_string() });
     };
     if !matches!(state.as_str(), "pending" | "assigned") {
-        return Err(DistrictError::Refused(format!("job {job_id} is {state}: only pending or assigned jobs can be reassigned")));
+        return Err(DistrictError::WrongState {
+            job_id: job_id.to_string(),
+            state: state.to_string(),
+            rule: "only pending or assigned jobs can be reassigned",
+        });
     }
     let serves: Option<(bool,)> = sqlx::query_as("SELECT $2 = ANY(regions) FROM stations WHERE station = $1 AND revoked_at IS NULL")
         .bind(to)
@@ -280,15 +284,15 @@ pub async fn reassign(pool: &PgPool, job_id: &str, to: &str, reason: &str, actor
         .fetch_optional(&mut *tx)
         .await?;
     if serves != Some((true,)) {
-        return Err(DistrictError::Refused(format!("station {to} is not enrolled for {region}")));
+        return Err(DistrictError::NotForRegion { station: to.to_string(), region: region.to_string() });
     }
     // A station that gave the job back may have it again (given back is not
     // finished); only its current holder is pointless.
     let _ = released_by;
     if from.as_deref() == Some(to) && state == "assigned" {
-        return Err(DistrictError::Refused(format!("station {to} holds job {job_id} already")));
+        return Err(DistrictError::HoldsAlready { station: to.to_string(), job_id: job_id.to_string() });
     }
-    let prr = prr.ok_or_else(|| DistrictError::Refused(format!("job {job_id} has no PRR any more")))?;
+    let prr = prr.ok_or_else(|| DistrictError::NoPrr { job_id: job_id.to_string() })?;
     let (epoch,): (i64,) = sqlx::query_as(
         "UPDATE jobs SET state = 'assigned', station = $2, epoch = epoch + 1, assigned_at = now(), delivered = false, release_asked = false
          WHERE job_id = $1 RETURNING epoch",
@@ -312,11 +316,11 @@ pub async fn reassign(pool: &PgPool, job_id: &str, to: &str, reason: &str, actor
 /// A job an officer acts on, as the commands below find it.
 async fn officer_job(tx: &mut sqlx::PgConnection, job_id: &str, reason: &str) -> Result<(String, String), DistrictError> {
     if reason.trim().is_empty() {
-        return Err(DistrictError::Refused("an officer's action needs --reason".into()));
+        return Err(DistrictError::Invalid("an officer's action needs --reason".into()));
     }
     let row: Option<(String, String)> =
         sqlx::query_as("SELECT state, kode_wilayah FROM jobs WHERE job_id = $1 FOR UPDATE").bind(job_id).fetch_optional(&mut *tx).await?;
-    row.ok_or_else(|| DistrictError::Refused(format!("no job {job_id}")))
+    row.ok_or_else(|| DistrictError::NoJob { job_id: job_id.to_string() })
 }
 
 /// An officer sends a refused job back to the queue (audited): it is
@@ -326,7 +330,11 @@ pub async fn reissue(pool: &PgPool, job_id: &str, reason: &str, actor: &str) -> 
     let mut tx = pool.begin().await?;
     let (state, region) = officer_job(&mut tx, job_id, reason).await?;
     if state != "refused" {
-        return Err(DistrictError::Refused(format!("job {job_id} is {state}: only a refused job is reissued")));
+        return Err(DistrictError::WrongState {
+            job_id: job_id.to_string(),
+            state: state.to_string(),
+            rule: "only a refused job is reissued",
+        });
     }
     sqlx::query("UPDATE jobs SET state = 'pending', refusal = NULL WHERE job_id = $1").bind(job_id).execute(&mut *tx).await?;
     crate::db::audit(&mut tx, actor, "reissue", Some(job_id), json!({"reason": reason})).await?;
@@ -342,7 +350,11 @@ pub async fn close(pool: &PgPool, job_id: &str, reason: &str, actor: &str) -> Re
     let mut tx = pool.begin().await?;
     let (state, _) = officer_job(&mut tx, job_id, reason).await?;
     if !matches!(state.as_str(), "refused" | "pending" | "held") {
-        return Err(DistrictError::Refused(format!("job {job_id} is {state}: only a refused, pending or held job is closed")));
+        return Err(DistrictError::WrongState {
+            job_id: job_id.to_string(),
+            state: state.to_string(),
+            rule: "only a refused, pending or held job is closed",
+        });
     }
     sqlx::query("UPDATE jobs SET state = 'done', result = 'closed', finished_at = now() WHERE job_id = $1")
         .bind(job_id)
@@ -361,7 +373,11 @@ pub async fn release(pool: &PgPool, job_id: &str, reason: &str, actor: &str) -> 
     let mut tx = pool.begin().await?;
     let (state, region) = officer_job(&mut tx, job_id, reason).await?;
     if state != "assigned" {
-        return Err(DistrictError::Refused(format!("job {job_id} is {state}: only an assigned job is released")));
+        return Err(DistrictError::WrongState {
+            job_id: job_id.to_string(),
+            state: state.to_string(),
+            rule: "only an assigned job is released",
+        });
     }
     let (from,): (Option<String>,) = sqlx::query_as("SELECT station FROM jobs WHERE job_id = $1").bind(job_id).fetch_one(&mut *tx).await?;
     sqlx::query(
@@ -386,7 +402,7 @@ pub async fn release(pool: &PgPool, job_id: &str, reason: &str, actor: &str) -> 
 /// `release` them.
 pub async fn reset_stock(pool: &PgPool, station: &str, reason: &str, actor: &str) -> Result<Vec<String>, DistrictError> {
     if reason.trim().is_empty() {
-        return Err(DistrictError::Refused("reset-stock needs --reason".into()));
+        return Err(DistrictError::Invalid("reset-stock needs --reason".into()));
     }
     let mut tx = pool.begin().await?;
     let r = sqlx::query("UPDATE stations SET stock_head = NULL, stock_chain = stock_chain + 1 WHERE station = $1")
@@ -394,7 +410,7 @@ pub async fn reset_stock(pool: &PgPool, station: &str, reason: &str, actor: &str
         .execute(&mut *tx)
         .await?;
     if r.rows_affected() != 1 {
-        return Err(DistrictError::Refused(format!("no station {station}")));
+        return Err(DistrictError::NoStation { station: station.to_string() });
     }
     let held: Vec<(String,)> = sqlx::query_as("SELECT job_id FROM jobs WHERE station = $1 AND state = 'assigned' ORDER BY job_id")
         .bind(station)

@@ -127,7 +127,7 @@ pub async fn approve(pool: &PgPool, job_ids: &[String], actor: &str) -> Result<(
                 .execute(&mut *tx)
                 .await?;
         if r.rows_affected() != 1 {
-            return Err(DistrictError::Refused(format!("job {id} is not waiting for approval")));
+            return Err(DistrictError::NotHeld { job_id: id.to_string() });
         }
         crate::db::audit(&mut tx, actor, "approve", Some(id), json!({})).await?;
     }

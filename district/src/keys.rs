@@ -25,14 +25,14 @@ async fn active(pool: &PgPool) -> Result<Option<(String, SigningKey)>, DistrictE
             .fetch_optional(pool)
             .await?;
     let Some((id, secret)) = row else { return Ok(None) };
-    let bytes: [u8; 32] = secret.try_into().map_err(|_| DistrictError::Refused(format!("signing key {id} is damaged")))?;
+    let bytes: [u8; 32] = secret.try_into().map_err(|_| DistrictError::DamagedKey { key_id: id.to_string() })?;
     Ok(Some((id, SigningKey::from_bytes(&bytes))))
 }
 
 /// Creates a signing key; being the newest, it signs from now on.
 pub async fn create(pool: &PgPool) -> Result<(String, SigningKey), DistrictError> {
     let mut secret = [0u8; 32];
-    getrandom::fill(&mut secret).map_err(|e| DistrictError::Refused(format!("no randomness for a key: {e}")))?;
+    getrandom::fill(&mut secret).map_err(|e| DistrictError::NoRandomness { purpose: " for a key", reason: e.to_string() })?;
     let key = SigningKey::from_bytes(&secret);
     let public = key.verifying_key().to_bytes();
     // The key id names the key by its public half, so two districts never
@@ -78,7 +78,7 @@ pub async fn revoke(pool: &PgPool, key_id: &str, actor: &str) -> Result<(), Dist
         .execute(&mut *tx)
         .await?;
     if r.rows_affected() != 1 {
-        return Err(DistrictError::Refused(format!("no key {key_id} in use")));
+        return Err(DistrictError::NoKey { key_id: key_id.to_string() });
     }
     let resigned = resign(&mut tx, key_id, &signer).await?;
     crate::db::audit(&mut tx, actor, "key_revoke", None, serde_json::json!({"key_id": key_id, "resigned": resigned})).await?;
@@ -99,7 +99,7 @@ async fn other_active(pool: &PgPool, except: &str) -> Result<Option<(String, Sig
     .fetch_optional(pool)
     .await?;
     let Some((id, secret)) = row else { return Ok(None) };
-    let bytes: [u8; 32] = secret.try_into().map_err(|_| DistrictError::Refused(format!("signing key {id} is damaged")))?;
+    let bytes: [u8; 32] = secret.try_into().map_err(|_| DistrictError::DamagedKey { key_id: id.to_string() })?;
     Ok(Some((id, SigningKey::from_bytes(&bytes))))
 }
 
@@ -129,7 +129,7 @@ async fn resign(tx: &mut sqlx::PgConnection, key_id: &str, signer: &(String, Sig
         let Some(prr) = prr else { continue };
         let approved = needs_approval && approved_by.is_some();
         let envelope = cetak_model::envelope::Envelope::sign(&signer.0, &signer.1, &job_id, &kode_wilayah, &prr, approved, now);
-        let value = serde_json::to_value(&envelope).map_err(|e| DistrictError::Refused(e.to_string()))?;
+        let value = serde_json::to_value(&envelope).map_err(|source| DistrictError::Encode { what: "an envelope", source })?;
         sqlx::query("UPDATE jobs SET envelope = $2, delivered = false, resend = true WHERE job_id = $1")
             .bind(&job_id)
             .bind(value)

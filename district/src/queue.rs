@@ -59,7 +59,7 @@ impl Signer<'_> {
     ) -> Result<Envelope, DistrictError> {
         let (now,): (i64,) = sqlx::query_as("SELECT (EXTRACT(EPOCH FROM now()))::bigint").fetch_one(&mut *tx).await?;
         let envelope = Envelope::sign(self.key_id, self.key, job_id, kode_wilayah, prr, approved, now);
-        let env_json = serde_json::to_value(&envelope).map_err(|e| DistrictError::Refused(e.to_string()))?;
+        let env_json = serde_json::to_value(&envelope).map_err(|source| DistrictError::Encode { what: "an envelope", source })?;
         sqlx::query("UPDATE jobs SET envelope = $2 WHERE job_id = $1").bind(job_id).bind(env_json).execute(&mut *tx).await?;
         sqlx::query("INSERT INTO assignments (job_id, epoch, station) VALUES ($1, $2, $3)")
             .bind(job_id)
@@ -312,7 +312,8 @@ async fn unconfirmed(pool: &PgPool, station: &str) -> Result<Vec<Assignment>, Di
     let mut out = Vec::new();
     for Unconfirmed { job_id, epoch, priority, prr, envelope } in rows {
         let (Some(prr), Some(envelope)) = (prr, envelope) else { continue };
-        let envelope: Envelope = serde_json::from_value(envelope).map_err(|e| DistrictError::Refused(e.to_string()))?;
+        let envelope: Envelope =
+            serde_json::from_value(envelope).map_err(|source| DistrictError::Encode { what: "a stored envelope", source })?;
         out.push(Assignment { job_id, epoch, urgent: priority == "urgent", prr, envelope });
     }
     // A job signed anew is on its way now: the station's next confirmation

@@ -25,7 +25,7 @@ pub struct TlsDir {
 }
 
 fn tls_err(what: &str, e: impl std::fmt::Display) -> DistrictError {
-    DistrictError::Refused(format!("TLS: {what}: {e}"))
+    DistrictError::Tls { what: what.to_string(), reason: e.to_string() }
 }
 
 /// Makes rustls use ring in the whole process (one provider).
