@@ -407,7 +407,7 @@ fn dispatch(cli: Cli, env: Env) -> anyhow::Result<()> {
             let journal = Journal::open(&env.state_dir)?;
             for j in journal.all_jobs()? {
                 let reason = j.reject_code.map(|c| format!(" {}", crate::messages::rejection(lang, &c))).unwrap_or_default();
-                let (priority, state) = (term(lang, Term::Priority, &j.priority), term(lang, Term::Job, j.state.as_str()));
+                let (priority, state) = (term(lang, Term::Priority, j.priority.as_str()), term(lang, Term::Job, j.state.as_str()));
                 println!("{:<28} {priority:<9} {state:<14} {}={}{reason}", j.job_id, text(lang, "jobs.spoils", &[]), j.spoils);
             }
         }

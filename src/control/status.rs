@@ -91,7 +91,7 @@ pub fn render(journal: &Journal, lang: Lang, warn_days: f64, colour: bool) -> Re
     let jobs = journal.all_jobs()?;
     for j in &jobs {
         if matches!(j.state, JobState::Assigned | JobState::Ready | JobState::Printing) {
-            *held.entry((j.priority != "urgent", j.state.as_str())).or_default() += 1;
+            *held.entry((j.priority != cetak_model::Priority::Urgent, j.state.as_str())).or_default() += 1;
         }
     }
     if held.is_empty() {

@@ -82,7 +82,7 @@ type Result<T, E = JournalError> = std::result::Result<T, E>;
 pub struct JobRow {
     pub job_id: String,
     pub kode_wilayah: Option<String>,
-    pub priority: String,
+    pub priority: cetak_model::Priority,
     pub state: JobState,
     pub spoils: u32,
     pub approved: bool,
@@ -345,10 +345,13 @@ const ATTEMPT_SELECT: &str = "SELECT a.job_id, a.attempt, a.printer, a.printer_s
 fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<JobRow, String>> {
     let state: String = r.get(3)?;
     let Ok(state) = state.parse() else { return Ok(Err(state)) };
+    // The schema allows only these two (CHECK), so another is damage.
+    let priority: String = r.get(2)?;
+    let Some(priority) = cetak_model::Priority::parse(&priority) else { return Ok(Err(format!("priority {priority}"))) };
     Ok(Ok(JobRow {
         job_id: r.get(0)?,
         kode_wilayah: r.get(1)?,
-        priority: r.get(2)?,
+        priority,
         state,
         spoils: r.get(4)?,
         approved: r.get(5)?,

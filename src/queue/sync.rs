@@ -295,7 +295,7 @@ fn housekeeping(opts: &SyncOptions, clock: &Clock, journal: &mut Journal, ready_
                 .filter(|j| j.kode_wilayah.as_ref().is_some_and(|k| ready_sisters.contains(k)))
                 .collect();
             // Urgent first, so a sister station gets them soonest.
-            let (urgent, normal): (Vec<_>, Vec<_>) = held.into_iter().partition(|j| j.priority == "urgent");
+            let (urgent, normal): (Vec<_>, Vec<_>) = held.into_iter().partition(|j| j.priority == cetak_model::Priority::Urgent);
             for j in urgent.into_iter().chain(normal) {
                 if journal.release(&j.job_id, "printer_broken")? {
                     tracing::warn!(job_id = %j.job_id, "released: no printer ready for too long, and a sister can print it");
