@@ -37,11 +37,14 @@ mod schema;
 pub mod state;
 pub mod stock;
 pub mod tallies;
+mod tx;
 pub mod vault;
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use tx::{sqlite_error, Ctx};
 
 // The clock the rows are stamped with (its own module; the journal's
 // files reach it as `super::now` and so on).
@@ -198,35 +201,6 @@ pub struct Journal {
     ctx: Ctx,
 }
 
-/// What the transaction helpers need besides the connection, kept apart so
-/// a transaction (a borrow of the connection) and the helpers can coexist.
-struct Ctx {
-    path: PathBuf,
-    vault: Vault,
-    /// Transitions of the open transaction, for the fail points that fire
-    /// once it is committed.
-    moved: std::cell::RefCell<Vec<String>>,
-}
-
-impl Ctx {
-    /// Opens a write transaction (taking SQLite's write lock at once).
-    fn begin<'c>(&self, conn: &'c mut Connection) -> Result<Transaction<'c>> {
-        self.moved.borrow_mut().clear();
-        conn.transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|source| JournalError::Sqlite { path: self.path.clone(), source })
-    }
-
-    /// Commits, then passes the `after` fail point of each transition the
-    /// transaction made (`journal.<from>-<to>.after`).
-    fn commit(&self, tx: Transaction<'_>) -> Result<()> {
-        let result = tx.commit().map_err(|source| JournalError::Sqlite { path: self.path.clone(), source });
-        for name in self.moved.take() {
-            cetak_failpoints::hit(&format!("journal.{name}.after"));
-        }
-        result
-    }
-}
-
 impl Journal {
     /// Opens the journal in `dir` if there is one; `None`, and nothing
     /// created, where there is not (the commands that only look).
@@ -241,7 +215,7 @@ impl Journal {
     pub fn open(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|source| JournalError::Io { path: dir.to_path_buf(), source })?;
         let path = dir.join(JOURNAL_FILE);
-        let sql = |source| JournalError::Sqlite { path: path.clone(), source };
+        let sql = sqlite_error(&path);
         let conn = Connection::open(&path).map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
@@ -262,7 +236,7 @@ impl Journal {
 
     fn migrate(&mut self) -> Result<()> {
         let path = self.ctx.path.clone();
-        let sql = |source| JournalError::Sqlite { path: path.clone(), source };
+        let sql = sqlite_error(&path);
         let found: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql)?;
         let known = schema::MIGRATIONS.len() as i64;
         if found > known {
@@ -329,12 +303,6 @@ impl Journal {
             problems.push(e.to_string());
         }
         Ok(problems)
-    }
-}
-
-impl Ctx {
-    fn sql(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
-        |source| JournalError::Sqlite { path: self.path.clone(), source }
     }
 }
 

@@ -10,7 +10,9 @@ use cetak_model::ledger::{Item, LedgerKind, Location};
 use rusqlite::params;
 use serde_json::json;
 
-use super::{Journal, JournalError, Result, Transaction};
+use rusqlite::Transaction;
+
+use super::{Journal, JournalError, Result};
 
 /// The office safe, as the ledger stores it ([`Location::Safe`]).
 pub const SAFE: &str = "safe";
